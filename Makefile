@@ -1,0 +1,58 @@
+# unitsmith — build, test, install.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CARGO    ?= cargo
+SHARED   ?= ../shared
+# Units we generate call the helper at the path it is installed to, fixed at build time.
+export UNITSMITH_PREFIX := $(PREFIX)
+
+GEN       = target/release/unitsmith-generator
+HELPER    = target/release/unitsmith
+SYSGEN    = $(PREFIX)/lib/systemd/system-generators
+USERGEN   = $(PREFIX)/lib/systemd/user-generators
+UNITDIR   = $(PREFIX)/lib/systemd/system
+BINDIR    = $(PREFIX)/bin
+
+.PHONY: all build test unit golden golden-update conformance e2e demo install bench clean
+
+all: build
+
+build:
+	$(CARGO) build --release --locked
+
+# Everything CI runs.
+test: build unit conformance e2e
+
+unit:
+	$(CARGO) test --release --locked --workspace
+
+# Regenerate the golden trees under tests/golden/*/expected for review (git diff).
+golden-update: build
+	UPDATE_GOLDEN=1 $(CARGO) test --release --locked -p unitsmith-generator --test golden
+
+# Podman's own Quadlet cases, when ../shared is present (system and user mode).
+conformance: build
+	@if [ -f $(SHARED)/quadlet-conformance/run.py ]; then \
+	  python3 $(SHARED)/quadlet-conformance/run.py $(GEN) -q && \
+	  python3 $(SHARED)/quadlet-conformance/run.py $(GEN) --user -q; \
+	else echo "conformance: skipped, $(SHARED)/quadlet-conformance not present"; fi
+
+# Real systemd as PID 1 (systemd-nspawn); see tests/e2e/README.md.
+e2e: build
+	tests/e2e/run.sh
+
+demo: build
+	QUADLET_UNIT_DIRS=$(CURDIR)/examples $(GEN) --dry-run
+
+install: build
+	install -d $(DESTDIR)$(SYSGEN) $(DESTDIR)$(USERGEN) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(GEN) $(DESTDIR)$(SYSGEN)/unitsmith-generator
+	ln -sf ../system-generators/unitsmith-generator $(DESTDIR)$(USERGEN)/unitsmith-user-generator
+	install -m 0755 $(HELPER) $(DESTDIR)$(BINDIR)/unitsmith
+	for u in units/*; do [ -f "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/ || true; done
+
+bench: build
+	tests/bench/run.sh
+
+clean:
+	$(CARGO) clean

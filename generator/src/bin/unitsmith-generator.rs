@@ -1,0 +1,172 @@
+//! unitsmith-generator — a systemd generator (systemd.generator(7)) for Quadlet files and
+//! unitsmith env gates. Command line only; the work is in the library.
+//!
+//! `unitsmith-generator [--user] [--no-kmsg-log] [--dry-run] [-v] NORMAL_DIR [EARLY_DIR LATE_DIR]`
+//! Quadlet's spellings (`-user`, `-no-kmsg-log`, `-dryrun`, `-v`, `-version`) work too.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use unitsmith_generator::generate::{self, Options};
+use unitsmith_generator::log::{self, Level};
+use unitsmith_generator::{dirs, log_debug, log_error, log_warn, output};
+
+struct Args {
+    user: bool,
+    no_kmsg: bool,
+    dry_run: bool,
+    verbose: bool,
+    version: bool,
+    help: bool,
+    dirs: Vec<PathBuf>,
+}
+
+const USAGE: &str = "usage: unitsmith-generator [--user] [--no-kmsg-log] [--dry-run] [-v] NORMAL_DIR [EARLY_DIR LATE_DIR]";
+
+fn parse_args() -> Result<Args, String> {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let prog = std::path::Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut a = Args {
+        user: prog.contains("user") || std::env::var("SYSTEMD_SCOPE").is_ok_and(|s| s == "user"),
+        no_kmsg: false,
+        dry_run: false,
+        verbose: false,
+        version: false,
+        help: false,
+        dirs: Vec::new(),
+    };
+    let mut only_positional = false;
+    for arg in std::env::args_os().skip(1) {
+        let s = arg.to_string_lossy().into_owned();
+        if only_positional || !s.starts_with('-') || s == "-" {
+            a.dirs.push(PathBuf::from(arg));
+            continue;
+        }
+        if s == "--" {
+            only_positional = true;
+            continue;
+        }
+        // Go's flag package takes -name, --name and -name=BOOL alike.
+        let body = s.trim_start_matches('-');
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let on = match value {
+            None => true,
+            Some(v) => unitsmith_generator::unitfile::parse_bool_lenient(v),
+        };
+        match name {
+            "user" => a.user = on,
+            "no-kmsg-log" => a.no_kmsg = on,
+            "dry-run" | "dryrun" => a.dry_run = on,
+            "v" | "verbose" => a.verbose = on,
+            "version" => a.version = on,
+            "h" | "help" => a.help = true,
+            _ => return Err(format!("unknown option {s}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> ExitCode {
+    // A generator must never take the boot down: a panic becomes exit 1 with a message.
+    std::panic::set_hook(Box::new(|info| {
+        log::log(
+            Level::Error,
+            &format!("internal error (please report): {info}"),
+        );
+    }));
+    match std::panic::catch_unwind(real_main) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(1),
+    }
+}
+
+fn real_main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("unitsmith-generator: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.help {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.version {
+        println!("{}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let mut level = log::level_from_env().unwrap_or(Level::Info);
+    if args.verbose || args.dry_run {
+        level = Level::Debug;
+    }
+    log::init(
+        "unitsmith-generator",
+        !(args.no_kmsg || args.dry_run),
+        level,
+    );
+
+    let output_dir = args.dirs.first().cloned();
+    if !args.dry_run && output_dir.is_none() {
+        log_error!("missing output directory argument\n{USAGE}");
+        return ExitCode::from(1);
+    }
+    let search = dirs::search_paths(args.user);
+    log_debug!(
+        "search paths: {}",
+        search
+            .dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":")
+    );
+    let opts = Options {
+        user: args.user,
+        podman: std::env::var("PODMAN")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/usr/bin/podman".into()),
+        dirs: search.dirs,
+    };
+    let outcome = generate::run(&opts);
+    for w in &outcome.warnings {
+        log_warn!("{w}");
+    }
+    for e in &outcome.errors {
+        log_error!("{e}");
+    }
+    let mut failed = !outcome.errors.is_empty();
+
+    if args.dry_run {
+        let mut out = String::new();
+        for u in &outcome.units {
+            out.push_str(&format!("---{}---\n{}\n", u.name, u.text()));
+        }
+        print!("{out}");
+    } else if let Some(dir) = output_dir {
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            log_error!("{}: cannot create output directory: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+        for u in &outcome.units {
+            log_debug!("writing {}", dir.join(&u.name).display());
+            if let Err(e) = output::write_unit(&dir, u) {
+                log_error!("{e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        log_error!("processing encountered some errors");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,30 @@
+//! unitsmith-generator: Quadlet files and env gates in, systemd units out.
+//!
+//! The binary (`src/bin/unitsmith-generator.rs`) only parses its arguments and calls
+//! [`generate::run`] and [`output::write`]; everything else lives here so that the
+//! `unitsmith` helpers (doctor, reload, lint) reuse the very same code.
+
+pub mod cmdline;
+pub mod csv;
+pub mod dirs;
+pub mod generate;
+pub mod install;
+pub mod log;
+pub mod output;
+pub mod quadlet;
+pub mod sources;
+pub mod spell;
+pub mod split;
+pub mod stub;
+pub mod unitfile;
+
+/// The installation prefix, fixed at build time (`make PREFIX=...` exports it).
+pub const PREFIX: &str = match option_env!("UNITSMITH_PREFIX") {
+    Some(p) => p,
+    None => "/usr/local",
+};
+
+/// Where the `unitsmith` helper is installed; generated units call it there.
+pub fn helper_path() -> String {
+    format!("{PREFIX}/bin/unitsmith")
+}

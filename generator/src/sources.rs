@@ -1,0 +1,100 @@
+//! Finding input files in the search paths and loading them with their drop-ins.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use crate::quadlet::Kind;
+use crate::unitfile::{ParseError, UnitFile};
+
+/// What an input file declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Quadlet(Kind),
+    /// A unitsmith `.envgate` declaration.
+    EnvGate,
+}
+
+impl InputKind {
+    pub fn from_filename(name: &str) -> Option<InputKind> {
+        if name.ends_with(".envgate") && name.len() > ".envgate".len() {
+            return Some(InputKind::EnvGate);
+        }
+        Kind::from_filename(name).map(InputKind::Quadlet)
+    }
+}
+
+/// One input file: the first of its name in the search paths.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: InputKind,
+    /// Later files of the same name, hidden by this one.
+    pub shadows: Vec<PathBuf>,
+}
+
+/// Every input in `dirs`, the first of each name winning, in search order.
+pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
+    let mut inputs: Vec<Input> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        for name in names {
+            let Some(kind) = InputKind::from_filename(&name) else {
+                continue;
+            };
+            let path = dir.join(&name);
+            match index.get(&name) {
+                Some(&i) => inputs[i].shadows.push(path),
+                None => {
+                    index.insert(name.clone(), inputs.len());
+                    inputs.push(Input {
+                        name,
+                        path,
+                        kind,
+                        shadows: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+    inputs
+}
+
+/// Parse an input and merge its drop-ins (`*.conf` in its drop-in directories, in every
+/// search path; the first file of a name wins; merged in name order).
+pub fn load(input: &Input, dirs: &[PathBuf]) -> Result<UnitFile, ParseError> {
+    let mut unit = UnitFile::load(&input.path)?;
+    let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for dropin_dir in unit.dropin_dirs() {
+        for dir in dirs {
+            let d = dir.join(&dropin_dir);
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in rd.filter_map(|e| e.ok()) {
+                let Ok(name) = e.file_name().into_string() else {
+                    continue;
+                };
+                if Path::new(&name).extension().is_some_and(|x| x == "conf")
+                    && !confs.contains_key(&name)
+                {
+                    confs.insert(name, d.join(e.file_name()));
+                }
+            }
+        }
+    }
+    for path in confs.values() {
+        crate::log_debug!("Loading source drop-in file {}", path.display());
+        let dropin = UnitFile::load(path)?;
+        unit.merge(&dropin);
+    }
+    Ok(unit)
+}

@@ -1,0 +1,769 @@
+//! The systemd unit-file model: parse, query, edit and serialise.
+//!
+//! Follows systemd.syntax(7) and the semantics Podman's Quadlet gives its inputs:
+//! `#`/`;` comments, trailing-backslash continuations (the backslash becomes a space and
+//! comment lines inside a continuation are skipped, as systemd does), repeated keys kept in
+//! order, an empty assignment resetting a list, sections kept in input order (a repeated
+//! section header continues the earlier one), `%` specifiers left untouched.
+//!
+//! Every assignment remembers the file and line it came from, so that errors can name them
+//! even after drop-ins were merged in.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::split::{self, SplitError};
+
+/// What systemd treats as whitespace around keys, values and lines.
+const WS: &[char] = &[' ', '\t', '\n', '\r'];
+
+/// A parse failure, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        } else {
+            write!(f, "{}: {}", self.path.display(), self.message)
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Where an assignment came from: index into `UnitFile::sources` and 1-based line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Origin {
+    pub source: usize,
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Line {
+    Comment(String),
+    Assign {
+        key: String,
+        value: String,
+        origin: Origin,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Group {
+    name: String,
+    /// Comments written before the `[name]` header.
+    comments: Vec<String>,
+    lines: Vec<Line>,
+}
+
+impl Group {
+    fn new(name: &str) -> Group {
+        Group {
+            name: name.to_string(),
+            comments: Vec::new(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn assignments(&self) -> impl DoubleEndedIterator<Item = (&str, &str, Origin)> {
+        self.lines.iter().filter_map(|l| match l {
+            Line::Assign { key, value, origin } => Some((key.as_str(), value.as_str(), *origin)),
+            Line::Comment(_) => None,
+        })
+    }
+}
+
+/// A parsed unit file (or a unit being built).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UnitFile {
+    groups: Vec<Group>,
+    /// The file name (no directory), e.g. `web.container`.
+    pub filename: String,
+    /// The path it was read from, or will be written to.
+    pub path: PathBuf,
+    /// Files whose assignments this unit holds: the main file first, then merged drop-ins.
+    pub sources: Vec<PathBuf>,
+}
+
+impl UnitFile {
+    pub fn new(filename: &str) -> UnitFile {
+        UnitFile {
+            filename: filename.to_string(),
+            ..UnitFile::default()
+        }
+    }
+
+    /// Read and parse a file.
+    pub fn load(path: &Path) -> Result<UnitFile, ParseError> {
+        let data = std::fs::read(path).map_err(|e| ParseError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        UnitFile::parse(&data, path)
+    }
+
+    /// Parse `data` as the contents of `path`.
+    pub fn parse(data: &[u8], path: &Path) -> Result<UnitFile, ParseError> {
+        let mut unit = UnitFile {
+            filename: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: path.to_path_buf(),
+            sources: vec![path.to_path_buf()],
+            groups: Vec::new(),
+        };
+        Parser {
+            unit: &mut unit,
+            current: None,
+            pending_comments: Vec::new(),
+        }
+        .run(data, path)?;
+        Ok(unit)
+    }
+
+    // ------------------------------------------------------------------ groups
+
+    fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    fn group_index(&self, name: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.name == name)
+    }
+
+    fn ensure_group(&mut self, name: &str) -> &mut Group {
+        let i = match self.group_index(name) {
+            Some(i) => i,
+            None => {
+                self.groups.push(Group::new(name));
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[i]
+    }
+
+    pub fn has_group(&self, name: &str) -> bool {
+        self.group(name).is_some()
+    }
+
+    pub fn list_groups(&self) -> Vec<&str> {
+        self.groups.iter().map(|g| g.name.as_str()).collect()
+    }
+
+    pub fn remove_group(&mut self, name: &str) {
+        self.groups.retain(|g| g.name != name);
+    }
+
+    /// Rename a group; when `new` exists already the old group's lines are appended to it.
+    pub fn rename_group(&mut self, old: &str, new: &str) {
+        let Some(i) = self.group_index(old) else {
+            return;
+        };
+        match self.group_index(new) {
+            None => self.groups[i].name = new.to_string(),
+            Some(j) if j == i => {}
+            Some(j) => {
+                let g = self.groups.remove(i);
+                let j = if j > i { j - 1 } else { j };
+                self.groups[j].comments.extend(g.comments);
+                self.groups[j].lines.extend(g.lines);
+            }
+        }
+    }
+
+    /// Keys of a group, each once, in order of first appearance.
+    pub fn list_keys(&self, group: &str) -> Vec<&str> {
+        let mut keys: Vec<&str> = Vec::new();
+        if let Some(g) = self.group(group) {
+            for (k, _, _) in g.assignments() {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        keys
+    }
+
+    /// Where the last assignment of `key` came from, as (file, line).
+    pub fn location(&self, group: &str, key: &str) -> Option<(&Path, usize)> {
+        let g = self.group(group)?;
+        let (_, _, o) = g.assignments().rev().find(|(k, _, _)| *k == key)?;
+        Some((self.source_path(o), o.line))
+    }
+
+    /// Where the first assignment of `key` came from.
+    pub fn first_location(&self, group: &str, key: &str) -> Option<(&Path, usize)> {
+        let g = self.group(group)?;
+        let (_, _, o) = g.assignments().find(|(k, _, _)| *k == key)?;
+        Some((self.source_path(o), o.line))
+    }
+
+    /// Every assignment of `key`, with its location (for per-value diagnostics).
+    pub fn located_values(&self, group: &str, key: &str) -> Vec<(&str, &Path, usize)> {
+        let mut out = Vec::new();
+        if let Some(g) = self.group(group) {
+            for (k, v, o) in g.assignments() {
+                if k == key {
+                    if v.is_empty() {
+                        out.clear();
+                    } else {
+                        out.push((v, self.source_path(o), o.line));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn source_path(&self, o: Origin) -> &Path {
+        self.sources
+            .get(o.source)
+            .map(|p| p.as_path())
+            .unwrap_or(self.path.as_path())
+    }
+
+    // ----------------------------------------------------------------- lookups
+
+    /// The last value of `key`, as written (whitespace trimmed, continuations joined).
+    pub fn lookup_last(&self, group: &str, key: &str) -> Option<&str> {
+        let g = self.group(group)?;
+        g.assignments()
+            .rev()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, v, _)| v)
+    }
+
+    pub fn has_key(&self, group: &str, key: &str) -> bool {
+        self.lookup_last(group, key).is_some()
+    }
+
+    /// The last value of `key` with one pair of surrounding double quotes removed
+    /// (Podman's `Lookup`: unmatched quotes are kept so embedded shell syntax survives).
+    pub fn lookup(&self, group: &str, key: &str) -> Option<String> {
+        let v = self.lookup_last(group, key)?;
+        let v = v.trim_end_matches(WS);
+        if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+            Some(v[1..v.len() - 1].to_string())
+        } else {
+            Some(v.to_string())
+        }
+    }
+
+    /// A boolean: `1`, `yes`, `true`, `on` (any case) are true, anything else false.
+    pub fn lookup_bool(&self, group: &str, key: &str) -> Option<bool> {
+        self.lookup(group, key).map(|v| parse_bool_lenient(&v))
+    }
+
+    pub fn lookup_bool_or(&self, group: &str, key: &str, default: bool) -> bool {
+        self.lookup_bool(group, key).unwrap_or(default)
+    }
+
+    /// An integer as strtol reads it (`0x` hex, leading `0` octal); `default` when absent or bad.
+    pub fn lookup_int(&self, group: &str, key: &str, default: i64) -> i64 {
+        self.lookup(group, key)
+            .and_then(|v| parse_c_integer(&v))
+            .unwrap_or(default)
+    }
+
+    pub fn lookup_u32(&self, group: &str, key: &str, default: u32) -> u32 {
+        let v = self.lookup_int(group, key, default as i64);
+        u32::try_from(v).unwrap_or(default)
+    }
+
+    /// Every value of `key` in order; an empty assignment drops the values before it.
+    pub fn lookup_all(&self, group: &str, key: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        if let Some(g) = self.group(group) {
+            for (k, v, _) in g.assignments() {
+                if k == key {
+                    if v.is_empty() {
+                        out.clear();
+                    } else {
+                        out.push(v);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Every value split as a list (quotes removed, backslashes kept), e.g. `WantedBy=`.
+    pub fn lookup_all_strv(&self, group: &str, key: &str) -> Vec<String> {
+        self.lookup_all(group, key)
+            .into_iter()
+            .flat_map(split::split_strv)
+            .collect()
+    }
+
+    /// Every value split as command-line words; values that do not split are skipped.
+    pub fn lookup_all_args(&self, group: &str, key: &str) -> Vec<String> {
+        self.lookup_all(group, key)
+            .into_iter()
+            .filter_map(|v| split::split_exec(v).ok())
+            .flatten()
+            .collect()
+    }
+
+    /// The last value split as command-line words.
+    pub fn lookup_last_args(
+        &self,
+        group: &str,
+        key: &str,
+    ) -> Result<Option<Vec<String>>, SplitError> {
+        match self.lookup_last(group, key) {
+            None => Ok(None),
+            Some(v) => split::split_exec(v).map(Some),
+        }
+    }
+
+    /// `KEY=VALUE` words from every value, sorted by key; the last assignment of a key wins.
+    /// A word without `=` maps to `None`. Values that do not split are reported and skipped.
+    pub fn lookup_all_key_val(
+        &self,
+        group: &str,
+        key: &str,
+    ) -> (BTreeMap<String, Option<String>>, Vec<SplitError>) {
+        let mut map = BTreeMap::new();
+        let mut errors = Vec::new();
+        for v in self.lookup_all(group, key) {
+            match split::split_exec(v) {
+                Ok(words) => {
+                    for w in words {
+                        match w.split_once('=') {
+                            Some((k, val)) => map.insert(k.to_string(), Some(val.to_string())),
+                            None => map.insert(w, None),
+                        };
+                    }
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        (map, errors)
+    }
+
+    // ----------------------------------------------------------------- editing
+
+    /// Replace the last value of `key`, or add it.
+    pub fn set(&mut self, group: &str, key: &str, value: &str) {
+        let g = self.ensure_group(group);
+        for line in g.lines.iter_mut().rev() {
+            if let Line::Assign {
+                key: k, value: v, ..
+            } = line
+            {
+                if k == key {
+                    *v = value.to_string();
+                    return;
+                }
+            }
+        }
+        g.lines.push(assign(key, value));
+    }
+
+    pub fn add(&mut self, group: &str, key: &str, value: &str) {
+        self.ensure_group(group).lines.push(assign(key, value));
+    }
+
+    /// Add a value that must reach systemd as one word (quoted when needed).
+    pub fn add_escaped(&mut self, group: &str, key: &str, value: &str) {
+        let v = split::escape_word(value);
+        self.add(group, key, &v);
+    }
+
+    /// Add a command line, each argument quoted as systemd needs.
+    pub fn add_cmdline<S: AsRef<str>>(&mut self, group: &str, key: &str, args: &[S]) {
+        let v = split::escape_words(args);
+        self.add(group, key, &v);
+    }
+
+    pub fn unset(&mut self, group: &str, key: &str) {
+        if let Some(i) = self.group_index(group) {
+            self.groups[i]
+                .lines
+                .retain(|l| !matches!(l, Line::Assign { key: k, .. } if k == key));
+        }
+    }
+
+    /// Add `# comment` lines before the header of `group` ("" = the first group).
+    pub fn prepend_comment(&mut self, group: &str, comments: &[&str]) {
+        let g = if group.is_empty() && !self.groups.is_empty() {
+            &mut self.groups[0]
+        } else {
+            self.ensure_group(group)
+        };
+        let mut new: Vec<String> = comments.iter().map(|c| comment_line(c)).collect();
+        new.append(&mut g.comments);
+        g.comments = new;
+    }
+
+    /// Insert an assignment at the top of `group`.
+    pub fn prepend(&mut self, group: &str, key: &str, value: &str) {
+        self.ensure_group(group).lines.insert(0, assign(key, value));
+    }
+
+    /// Append another file's groups (drop-ins, or a copy of a source file).
+    pub fn merge(&mut self, other: &UnitFile) {
+        let base = self.sources.len();
+        self.sources.extend(other.sources.iter().cloned());
+        for og in &other.groups {
+            let g = self.ensure_group(&og.name);
+            g.comments.extend(og.comments.iter().cloned());
+            g.lines.extend(og.lines.iter().map(|l| match l {
+                Line::Assign { key, value, origin } => Line::Assign {
+                    key: key.clone(),
+                    value: value.clone(),
+                    origin: Origin {
+                        source: origin.source + base,
+                        line: origin.line,
+                    },
+                },
+                c => c.clone(),
+            }));
+        }
+    }
+
+    // --------------------------------------------------------------- names
+
+    /// `(base, instance, is_template)` of the file name: `foo@bar.container` →
+    /// `("foo", "bar", true)`, `foo@.container` → `("foo", "", true)`.
+    pub fn template_parts(&self) -> (&str, &str, bool) {
+        template_parts(&self.filename)
+    }
+
+    /// Drop-in directory names to search, most specific first, as Quadlet does:
+    /// `name.ext.d`, then `base@.ext.d` for an instance, then the truncated-dash
+    /// levels (`a-b-.ext.d`, `a-.ext.d`, with `@` variants for templates), then `ext.d`.
+    pub fn dropin_dirs(&self) -> Vec<String> {
+        let (base, instance, is_template) = self.template_parts();
+        let ext = extension(&self.filename);
+        let dext = format!("{ext}.d");
+        let mut dirs = vec![dext.trim_start_matches('.').to_string()];
+        let parts: Vec<&str> = base.split('-').collect();
+        if parts.len() > 1 {
+            for i in 1..parts.len() {
+                let prefix = format!("{}-", parts[..i].join("-"));
+                dirs.push(format!("{prefix}{dext}"));
+                if is_template {
+                    dirs.push(format!("{prefix}@{dext}"));
+                }
+            }
+        }
+        if !instance.is_empty() {
+            dirs.push(format!("{base}@{dext}"));
+        }
+        dirs.push(format!("{}.d", self.filename));
+        dirs.reverse();
+        dirs
+    }
+
+    // ------------------------------------------------------------ serialise
+
+    /// The unit as text systemd reads back the same way.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for (i, g) in self.groups.iter().enumerate() {
+            if i != 0 {
+                out.push('\n');
+            }
+            for c in &g.comments {
+                out.push_str(c);
+                out.push('\n');
+            }
+            if g.name.is_empty() {
+                // Only comments can live outside a section (a file with no section at all).
+                for l in &g.lines {
+                    if let Line::Comment(c) = l {
+                        out.push_str(c);
+                        out.push('\n');
+                    }
+                }
+                continue;
+            }
+            out.push('[');
+            out.push_str(&g.name);
+            out.push_str("]\n");
+            for l in &g.lines {
+                match l {
+                    Line::Comment(c) => out.push_str(c),
+                    Line::Assign { key, value, .. } => {
+                        out.push_str(key);
+                        out.push('=');
+                        out.push_str(&protect_value(value));
+                    }
+                }
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+fn assign(key: &str, value: &str) -> Line {
+    Line::Assign {
+        key: key.to_string(),
+        value: value.to_string(),
+        origin: Origin::default(),
+    }
+}
+
+fn comment_line(c: &str) -> String {
+    if c.is_empty() {
+        "#".to_string()
+    } else {
+        format!("# {c}")
+    }
+}
+
+/// A value written back must not end in an odd run of backslashes (systemd would read a
+/// continuation) nor contain a newline (it would end the line): escape both.
+fn protect_value(v: &str) -> std::borrow::Cow<'_, str> {
+    let trailing = v.len() - v.trim_end_matches('\\').len();
+    if trailing % 2 == 0 && !v.contains('\n') {
+        return std::borrow::Cow::Borrowed(v);
+    }
+    let mut s = v.replace('\n', " ");
+    if trailing % 2 == 1 {
+        s.push('\\');
+    }
+    std::borrow::Cow::Owned(s)
+}
+
+/// `.container` of `web.container`; "" when there is no dot after the first character.
+pub fn extension(filename: &str) -> &str {
+    match filename.rfind('.') {
+        Some(i) if i > 0 => &filename[i..],
+        _ => "",
+    }
+}
+
+pub fn template_parts(filename: &str) -> (&str, &str, bool) {
+    let ext = extension(filename);
+    let stem = &filename[..filename.len() - ext.len()];
+    match stem.split_once('@') {
+        Some((base, inst)) => (base, inst, true),
+        None => (stem, "", false),
+    }
+}
+
+/// Podman's boolean reading (also used for keys systemd would reject: anything else is false).
+pub fn parse_bool_lenient(v: &str) -> bool {
+    ["1", "yes", "true", "on"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+}
+
+/// strtol-like: optional sign, `0x` hex, leading `0` octal, else decimal.
+pub fn parse_c_integer(v: &str) -> Option<i64> {
+    let (neg, rest) = match v.as_bytes().first() {
+        Some(b'+') => (false, &v[1..]),
+        Some(b'-') => (true, &v[1..]),
+        _ => (false, v),
+    };
+    let n = if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if rest.len() > 1 && rest.starts_with('0') {
+        i64::from_str_radix(&rest[1..], 8).ok()?
+    } else {
+        rest.parse::<i64>().ok()?
+    };
+    Some(if neg { -n } else { n })
+}
+
+// ------------------------------------------------------------------- parser
+
+struct Parser<'a> {
+    unit: &'a mut UnitFile,
+    current: Option<usize>,
+    pending_comments: Vec<String>,
+}
+
+impl Parser<'_> {
+    fn run(mut self, data: &[u8], path: &Path) -> Result<(), ParseError> {
+        let err = |line: usize, message: String| ParseError {
+            path: path.to_path_buf(),
+            line,
+            message,
+        };
+        let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
+        // One logical line may span several physical ones: (start line, text so far).
+        let mut continuation: Option<(usize, String)> = None;
+        let mut physical = data.split(|&b| b == b'\n').enumerate().peekable();
+        while let Some((i, raw)) = physical.next() {
+            let nr = i + 1;
+            if raw.is_empty() && physical.peek().is_none() {
+                break; // the newline that ends the last line
+            }
+            if raw.contains(&0) {
+                return Err(err(
+                    nr,
+                    "contains a NUL byte; this is not a text file".into(),
+                ));
+            }
+            let text = std::str::from_utf8(raw).map_err(|e| {
+                err(
+                    nr,
+                    format!(
+                        "is not valid UTF-8 (at byte {} of the line)",
+                        e.valid_up_to()
+                    ),
+                )
+            })?;
+            let line = text.trim_matches(WS);
+            if line.starts_with('#') || line.starts_with(';') {
+                if continuation.is_none() {
+                    self.pending_comments.push(line.to_string());
+                }
+                continue; // comments inside a continuation are skipped, as systemd does
+            }
+            if ends_in_odd_backslashes(line) {
+                // systemd replaces the continuation backslash with a space
+                let part = &line[..line.len() - 1];
+                match &mut continuation {
+                    Some((_, acc)) => {
+                        acc.push_str(part);
+                        acc.push(' ');
+                    }
+                    None => continuation = Some((nr, format!("{part} "))),
+                }
+                continue;
+            }
+            let (start, logical) = match continuation.take() {
+                Some((start, mut acc)) => {
+                    acc.push_str(line);
+                    (start, acc)
+                }
+                None => (nr, line.to_string()),
+            };
+            self.line(&logical, start, &err)?;
+        }
+        if let Some((start, acc)) = continuation.take() {
+            // a file that ends inside a continuation: systemd still reads what it has
+            self.line(&acc, start, &err)?;
+        }
+        if self.current.is_none() {
+            self.unit.ensure_group("");
+            self.current = Some(self.unit.group_index("").unwrap_or(0));
+        }
+        self.flush_comments(false);
+        Ok(())
+    }
+
+    fn line(
+        &mut self,
+        line: &str,
+        nr: usize,
+        err: &dyn Fn(usize, String) -> ParseError,
+    ) -> Result<(), ParseError> {
+        let line = line.trim_matches(WS);
+        if line.is_empty() {
+            self.pending_comments.push(String::new());
+            return Ok(());
+        }
+        if let Some(rest) = line.strip_prefix('[') {
+            let Some(end) = rest.find(']') else {
+                return Err(err(
+                    nr,
+                    format!("invalid section header \"{}\": missing ']'", clip(line)),
+                ));
+            };
+            if !rest[end + 1..].trim_matches(WS).is_empty() {
+                return Err(err(
+                    nr,
+                    format!("invalid section header \"{}\": text after ']'", clip(line)),
+                ));
+            }
+            let name = &rest[..end];
+            if name.is_empty() || name.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
+                return Err(err(nr, format!("invalid group name: {}", clip(name))));
+            }
+            let idx = match self.unit.group_index(name) {
+                Some(i) => i,
+                None => {
+                    self.unit.groups.push(Group::new(name));
+                    self.unit.groups.len() - 1
+                }
+            };
+            self.current = Some(idx);
+            if self.pending_comments.first().is_some_and(|c| c.is_empty()) {
+                self.pending_comments.remove(0);
+            }
+            self.flush_comments(true);
+            return Ok(());
+        }
+        let Some(eq) = line.find('=').filter(|&i| i > 0) else {
+            return Err(err(
+                nr,
+                format!(
+                    "line \"{}\" is not a key=value assignment, a [section] header, or a comment",
+                    clip(line)
+                ),
+            ));
+        };
+        let Some(idx) = self.current else {
+            return Err(err(
+                nr,
+                format!(
+                    "assignment \"{}\" comes before any [section] header",
+                    clip(line)
+                ),
+            ));
+        };
+        let key = line[..eq].trim_end_matches(WS);
+        if key.is_empty() {
+            return Err(err(nr, format!("line \"{}\" has an empty key", clip(line))));
+        }
+        let value = line[eq + 1..].trim_matches(WS);
+        self.flush_comments(false);
+        let origin = Origin {
+            source: 0,
+            line: nr,
+        };
+        self.unit.groups[idx].lines.push(Line::Assign {
+            key: key.to_string(),
+            value: value.to_string(),
+            origin,
+        });
+        Ok(())
+    }
+
+    /// Comments before a header belong to that group's header; others are lines.
+    fn flush_comments(&mut self, to_header: bool) {
+        let Some(idx) = self.current else { return };
+        let g = &mut self.unit.groups[idx];
+        for c in self.pending_comments.drain(..) {
+            if to_header {
+                g.comments.push(c);
+            } else {
+                g.lines.push(Line::Comment(c));
+            }
+        }
+    }
+}
+
+fn ends_in_odd_backslashes(s: &str) -> bool {
+    let n = s.len() - s.trim_end_matches('\\').len();
+    n % 2 == 1
+}
+
+/// Long lines are shortened in messages; the location says where the rest is.
+fn clip(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests;

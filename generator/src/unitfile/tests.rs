@@ -1,0 +1,290 @@
+//! Unit-file model tests: systemd.syntax(7) behaviour, Podman's lookups, serialisation.
+
+use super::*;
+
+fn parse(text: &str) -> UnitFile {
+    UnitFile::parse(
+        text.as_bytes(),
+        Path::new("/etc/containers/systemd/t.container"),
+    )
+    .unwrap()
+}
+
+fn parse_err(data: &[u8]) -> ParseError {
+    UnitFile::parse(data, Path::new("/x/bad.container")).unwrap_err()
+}
+
+#[test]
+fn sections_keys_and_comments() {
+    let u = parse("# lead\n[Unit]\nDescription=A thing\n; semicolon comment\n\n[Service]\nExecStart=/bin/true\n");
+    assert_eq!(u.list_groups(), ["Unit", "Service"]);
+    assert_eq!(u.lookup("Unit", "Description").as_deref(), Some("A thing"));
+    assert_eq!(u.lookup_last("Service", "ExecStart"), Some("/bin/true"));
+    assert_eq!(u.location("Service", "ExecStart").map(|(_, l)| l), Some(7));
+}
+
+#[test]
+fn whitespace_around_keys_and_values_is_trimmed() {
+    let u = parse("[A]\n  Key  =   value with  spaces   \n");
+    assert_eq!(u.lookup_last("A", "Key"), Some("value with  spaces"));
+}
+
+#[test]
+fn continuation_lines_join_with_a_space_and_skip_comments() {
+    // systemd.syntax(7): the backslash is replaced by a space; comment lines inside are ignored.
+    let u = parse("[Section A]\nKeyOne=value 1\\\n# a comment\nvalue 1 continued\nKeyTwo=x\n");
+    assert_eq!(
+        u.lookup_last("Section A", "KeyOne"),
+        Some("value 1 value 1 continued")
+    );
+    assert_eq!(u.lookup_last("Section A", "KeyTwo"), Some("x"));
+    assert_eq!(u.location("Section A", "KeyOne").map(|(_, l)| l), Some(2));
+}
+
+#[test]
+fn an_escaped_backslash_is_not_a_continuation() {
+    let u = parse("[A]\nK=ends in \\\\\nL=next\n");
+    assert_eq!(u.lookup_last("A", "K"), Some("ends in \\\\"));
+    assert_eq!(u.lookup_last("A", "L"), Some("next"));
+}
+
+#[test]
+fn continuation_at_end_of_file_keeps_what_it_has() {
+    let u = parse("[A]\nK=one \\");
+    assert_eq!(u.lookup_last("A", "K"), Some("one"));
+}
+
+#[test]
+fn repeated_keys_are_kept_in_order_and_empty_resets() {
+    let u = parse("[C]\nEnv=a\nEnv=b\nEnv=\nEnv=c\nEnv=d\n");
+    assert_eq!(u.lookup_all("C", "Env"), ["c", "d"]);
+    assert_eq!(u.lookup_last("C", "Env"), Some("d"));
+    assert_eq!(u.list_keys("C"), ["Env"]);
+}
+
+#[test]
+fn repeated_sections_continue_the_first() {
+    let u = parse("[A]\nX=1\n[B]\nY=2\n[A]\nX=3\n");
+    assert_eq!(u.list_groups(), ["A", "B"]);
+    assert_eq!(u.lookup_all("A", "X"), ["1", "3"]);
+}
+
+#[test]
+fn lookup_strips_one_pair_of_double_quotes_only() {
+    let u = parse("[A]\nQ=\"quoted\"\nU=\"unbalanced\nI=a \"b\" c\n");
+    assert_eq!(u.lookup("A", "Q").as_deref(), Some("quoted"));
+    assert_eq!(u.lookup("A", "U").as_deref(), Some("\"unbalanced"));
+    assert_eq!(u.lookup("A", "I").as_deref(), Some("a \"b\" c"));
+}
+
+#[test]
+fn specifiers_are_left_alone() {
+    let u = parse("[A]\nName=systemd-%N\nPct=100%%\n");
+    assert_eq!(u.lookup_last("A", "Name"), Some("systemd-%N"));
+    assert_eq!(u.lookup_last("A", "Pct"), Some("100%%"));
+}
+
+#[test]
+fn booleans_and_integers() {
+    let u = parse("[A]\nB1=Yes\nB2=on\nB3=0\nB4=maybe\nN1=0x10\nN2=010\nN3=-5\nN4=x\n");
+    assert_eq!(u.lookup_bool("A", "B1"), Some(true));
+    assert_eq!(u.lookup_bool("A", "B2"), Some(true));
+    assert_eq!(u.lookup_bool("A", "B3"), Some(false));
+    assert_eq!(u.lookup_bool("A", "B4"), Some(false));
+    assert!(u.lookup_bool_or("A", "Missing", true));
+    assert_eq!(u.lookup_int("A", "N1", 0), 16);
+    assert_eq!(u.lookup_int("A", "N2", 0), 8);
+    assert_eq!(u.lookup_int("A", "N3", 0), -5);
+    assert_eq!(u.lookup_int("A", "N4", 7), 7);
+    assert_eq!(u.lookup_u32("A", "N3", 9), 9);
+}
+
+#[test]
+fn word_splitting_lookups() {
+    let u = parse("[A]\nArgs=one \"two words\" 'three' \\x41\nStrv=a \"b c\" d\\e\nKV=A=1 \"B=two words\" C\nKV=A=3\n");
+    assert_eq!(
+        u.lookup_all_args("A", "Args"),
+        ["one", "two words", "three", "A"]
+    );
+    assert_eq!(u.lookup_all_strv("A", "Strv"), ["a", "b c", "d\\e"]);
+    let (kv, errs) = u.lookup_all_key_val("A", "KV");
+    assert!(errs.is_empty());
+    let got: Vec<(String, Option<String>)> = kv.into_iter().collect();
+    assert_eq!(
+        got,
+        vec![
+            ("A".into(), Some("3".into())),
+            ("B".into(), Some("two words".into())),
+            ("C".into(), None)
+        ]
+    );
+}
+
+#[test]
+fn bad_escapes_are_reported_not_fatal() {
+    let u = parse("[A]\nExec=foo \\q\nKV=A=\\q B=1\n");
+    assert!(u.lookup_last_args("A", "Exec").is_err());
+    let (kv, errs) = u.lookup_all_key_val("A", "KV");
+    assert_eq!(errs.len(), 1);
+    assert!(kv.is_empty());
+}
+
+#[test]
+fn errors_name_file_and_line() {
+    let e = parse_err(b"[A]\nok=1\nthis is not valid\n");
+    assert_eq!(e.line, 3);
+    assert!(e.to_string().starts_with("/x/bad.container:3: "), "{e}");
+    assert!(parse_err(b"Key=before any section\n")
+        .message
+        .contains("before any [section]"));
+    assert!(parse_err(b"[Unterminated\n")
+        .message
+        .contains("missing ']'"));
+    assert!(parse_err(b"[A] trailing\n")
+        .message
+        .contains("text after ']'"));
+    assert!(parse_err(b"[A]\n=novalue\n")
+        .message
+        .contains("not a key=value"));
+    assert_eq!(parse_err(b"[A]\nK=\xff\xfe\n").line, 2);
+    assert!(parse_err(b"\x00\x01garbage").message.contains("NUL"));
+}
+
+#[test]
+fn empty_and_comment_only_files_parse() {
+    let u = parse("");
+    assert!(u.lookup_last("Container", "Image").is_none());
+    let u = parse("# only a comment\n");
+    assert_eq!(u.to_text(), "# only a comment\n");
+}
+
+#[test]
+fn huge_lines_are_fine() {
+    let long = "x".repeat(200_000);
+    let u = parse(&format!("[A]\nK={long}\n"));
+    assert_eq!(u.lookup_last("A", "K").map(str::len), Some(200_000));
+    let e = parse_err(format!("[A]\n{long}\n").as_bytes());
+    assert_eq!(e.line, 2);
+    assert!(e.message.len() < 300, "message is clipped");
+}
+
+#[test]
+fn a_bom_is_skipped() {
+    let u = UnitFile::parse(b"\xef\xbb\xbf[A]\nK=v\n", Path::new("/b")).unwrap();
+    assert_eq!(u.lookup_last("A", "K"), Some("v"));
+}
+
+#[test]
+fn serialise_then_parse_is_stable() {
+    let text = "# head\n\n[Unit]\nDescription=x\n# mid\nAfter=a.service b.service\n\n[Service]\nExecStart=/bin/echo \"a b\" \\\n  c\nEnvironment=A=1\nEnvironment=\n";
+    let u = parse(text);
+    let again = parse(&u.to_text());
+    for g in u.list_groups() {
+        for k in u.list_keys(g) {
+            assert_eq!(u.lookup_all(g, k), again.lookup_all(g, k), "{g}/{k}");
+        }
+    }
+    assert_eq!(u.to_text(), again.to_text());
+}
+
+#[test]
+fn values_that_would_read_back_differently_are_protected() {
+    let mut u = UnitFile::new("x.service");
+    u.add("A", "Odd", "ends in backslash\\");
+    u.add("A", "Next", "1");
+    let again = parse(&u.to_text());
+    assert_eq!(again.lookup_last("A", "Next"), Some("1"));
+}
+
+#[test]
+fn editing() {
+    let mut u = parse("[Unit]\nA=1\nA=2\n");
+    u.set("Unit", "A", "3");
+    assert_eq!(u.lookup_all("Unit", "A"), ["1", "3"]);
+    u.unset("Unit", "A");
+    assert!(!u.has_key("Unit", "A"));
+    u.prepend("Unit", "First", "x");
+    u.add("Unit", "Second", "y");
+    assert_eq!(u.list_keys("Unit"), ["First", "Second"]);
+    u.add_cmdline("Service", "ExecStart", &["/bin/echo", "a b", "c\"d"]);
+    assert_eq!(
+        u.lookup_last("Service", "ExecStart"),
+        Some("/bin/echo \"a\\x20b\" \"c\\\"d\"")
+    );
+    u.rename_group("Service", "X-Service");
+    assert!(u.has_group("X-Service") && !u.has_group("Service"));
+    u.rename_group("X-Service", "Unit");
+    assert_eq!(u.list_groups(), ["Unit"]);
+}
+
+#[test]
+fn merge_keeps_locations_of_drop_ins() {
+    let mut u = parse("[Container]\nImage=a\n");
+    let d = UnitFile::parse(b"\n[Container]\nImage=b\n", Path::new("/d/10-x.conf")).unwrap();
+    u.merge(&d);
+    assert_eq!(u.lookup_last("Container", "Image"), Some("b"));
+    let (p, l) = u.location("Container", "Image").unwrap();
+    assert_eq!((p, l), (Path::new("/d/10-x.conf"), 3));
+}
+
+#[test]
+fn drop_in_directories_most_specific_first() {
+    let u = UnitFile::new("foo-bar-baz@inst.container");
+    assert_eq!(
+        u.dropin_dirs(),
+        [
+            "foo-bar-baz@inst.container.d",
+            "foo-bar-baz@.container.d",
+            "foo-bar-@.container.d",
+            "foo-bar-.container.d",
+            "foo-@.container.d",
+            "foo-.container.d",
+            "container.d"
+        ]
+    );
+    assert_eq!(
+        UnitFile::new("web.container").dropin_dirs(),
+        ["web.container.d", "container.d"]
+    );
+}
+
+#[test]
+fn template_parts() {
+    assert_eq!(
+        UnitFile::new("a@b.container").template_parts(),
+        ("a", "b", true)
+    );
+    assert_eq!(
+        UnitFile::new("a@.container").template_parts(),
+        ("a", "", true)
+    );
+    assert_eq!(
+        UnitFile::new("a.container").template_parts(),
+        ("a", "", false)
+    );
+}
+
+/// Arbitrary bytes never panic, and whatever parses serialises to text that parses the same.
+#[test]
+fn random_bytes_never_panic_and_round_trip() {
+    let alphabet: &[u8] = b"[]=#;\\\n \t\"'%abcAB01\xff\x00\r";
+    let mut state: u64 = 0x9e3779b97f4a7c15;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 64) as usize;
+        let data: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        if let Ok(u) = UnitFile::parse(&data, Path::new("/r")) {
+            let text = u.to_text();
+            let again = UnitFile::parse(text.as_bytes(), Path::new("/r"))
+                .unwrap_or_else(|e| panic!("re-parse of {text:?} (from {data:?}) failed: {e}"));
+            assert_eq!(again.to_text(), text, "from {data:?}");
+        }
+    }
+}
