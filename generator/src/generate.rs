@@ -20,6 +20,8 @@ pub struct Options {
     pub podman: String,
     /// Search paths (for drop-ins).
     pub dirs: Vec<PathBuf>,
+    /// The `unitsmith` helper generated units call.
+    pub helper: String,
 }
 
 /// One generated unit.
@@ -68,9 +70,12 @@ struct Item {
     hidden: bool,
 }
 
-/// Generate units for every Quadlet input (env gates are handled by their own module).
+/// Generate units for every input.
 pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
     let mut out = Outcome::default();
+    for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
+        envgate_units(input, opts, &mut out);
+    }
     let mut items: Vec<Item> = inputs
         .iter()
         .filter_map(|input| {
@@ -142,6 +147,7 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
     }
     out.warnings.append(&mut ctx.warnings);
     propagate_failures(&mut items, &mut infos);
+    let gate_units = std::mem::take(&mut out.units);
 
     for it in items.into_iter().filter(|it| !it.hidden) {
         let kind_source = it.input.path.clone();
@@ -178,7 +184,49 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
             }
         }
     }
+    // Env gates last: a Quadlet unit of the same name wins and the gate is reported.
+    for g in gate_units {
+        if out.units.iter().any(|u| u.name == g.name) {
+            out.warnings.push(format!(
+                "{}: not generated: {} is already generated from a Quadlet file\n  hint: rename the .envgate file",
+                g.source.display(),
+                g.name
+            ));
+        } else {
+            out.units.push(g);
+        }
+    }
     out
+}
+
+/// An env gate's units, or one failure stub under its service name.
+fn envgate_units(input: &Input, opts: &Options, out: &mut Outcome) {
+    let name = crate::envgate::service_name(&input.name);
+    let parsed = sources::load(input, &opts.dirs).map_err(|e| (e.to_string(), None));
+    let result = parsed.and_then(|unit| {
+        crate::envgate::convert(&unit, &opts.helper).map_err(|e| (render_error(&unit, &e), Some(unit)))
+    });
+    match result {
+        Ok(units) => {
+            for unit in units {
+                let symlinks =
+                    if unit.filename.contains('/') { Vec::new() } else { install::symlinks(&unit, &mut out.warnings) };
+                out.units.push(Generated {
+                    name: unit.filename.clone(),
+                    unit,
+                    source: input.path.clone(),
+                    error: None,
+                    symlinks,
+                });
+            }
+        }
+        Err((error, unit)) => {
+            out.errors.push(error.clone());
+            let stub = stub::failure_stub(&name, &input.path, &error, unit.as_ref());
+            let symlinks = install::symlinks(&stub, &mut out.warnings);
+            out.units.push(Generated { name, unit: stub, source: input.path.clone(), error: Some(error), symlinks });
+        }
+    }
 }
 
 fn kind_of(it: &Item) -> Kind {
@@ -288,6 +336,7 @@ pub fn run_dirs(dirs: &[&Path], user: bool) -> Outcome {
         user,
         podman: "/usr/bin/podman".to_string(),
         dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
+        helper: crate::helper_path(),
     };
     run(&opts)
 }

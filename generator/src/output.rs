@@ -14,6 +14,10 @@ use crate::generate::Generated;
 pub fn write_unit(dir: &Path, unit: &Generated) -> Result<(), String> {
     let path = dir.join(&unit.name);
     let text = unit.text();
+    // Drop-ins live in NAME.d/ subdirectories.
+    if let Some(parent) = path.parent().filter(|p| *p != dir) {
+        fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create directory: {e}", parent.display()))?;
+    }
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)

@@ -1,14 +1,60 @@
-//! `unitsmith`: small oneshot helpers that unit files call.
-use clap::Parser;
+//! `unitsmith`: small oneshot helpers that unit files call. CLI only: each command lives in
+//! its own module with its `Args` and `run`; shared pieces (logging, atomic writes, the
+//! systemctl wrapper, durations, signals, retries) have one module each.
+
+mod atomic;
+mod duration;
+mod logging;
+mod retry;
+mod signals;
+mod systemctl;
+
+mod doctor;
+mod envgate;
+mod lint;
+mod lock;
+mod reconcile;
+mod reload;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "unitsmith",
-    version,
-    about = "Helpers for race-free systemd boots and reloads"
-)]
-struct Cli {}
+#[command(name = "unitsmith", version, about = "Helpers for race-free systemd boots and reloads")]
+struct Cli {
+    /// Log debug messages too.
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    let _cli = Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// Env gates: write a service's env file now (stub or real), finish it when the file lands.
+    Envgate(envgate::Args),
+    /// daemon-reload, check every unit is loaded, then restart: one race-free step.
+    Reload(reload::Args),
+    /// Explain why a unit is missing, failed or not what its input says.
+    Doctor(doctor::Args),
+    /// Run a command holding a kernel lock that dies with it (singleton daemons).
+    Lock(lock::Args),
+    /// Repair lost or failed units that the generator produced.
+    Reconcile(reconcile::Args),
+    /// Find the boot and reload hazards in unit files.
+    Lint(lint::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    signals::install();
+    match cli.command {
+        Command::Envgate(a) => envgate::run(a),
+        Command::Reload(a) => reload::run(a),
+        Command::Doctor(a) => doctor::run(a),
+        Command::Lock(a) => lock::run(a),
+        Command::Reconcile(a) => reconcile::run(a),
+        Command::Lint(a) => lint::run(a),
+    }
 }

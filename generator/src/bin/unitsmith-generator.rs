@@ -134,6 +134,7 @@ fn real_main() -> ExitCode {
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/usr/bin/podman".into()),
         dirs: search.dirs,
+        helper: unitsmith_generator::helper_path(),
     };
     let outcome = generate::run(&opts);
     for w in &outcome.warnings {

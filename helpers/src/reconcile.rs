@@ -1,0 +1,11 @@
+//! `unitsmith reconcile` (being implemented).
+
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    log::error!("unitsmith reconcile is not implemented yet");
+    ExitCode::from(2)
+}
