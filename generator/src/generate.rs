@@ -1,7 +1,7 @@
 //! From input files to units: parse, convert in dependency order, turn every failure into a
 //! stub, and propagate failures to the units that use a failed one. Pure: nothing is written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::install;
@@ -41,9 +41,13 @@ pub struct Generated {
 impl Generated {
     /// The unit file's text, with the generated-by header.
     pub fn text(&self) -> String {
-        let mut u = self.unit.clone();
-        u.prepend_comment("", &[HEADER, ""]);
-        u.to_text()
+        let body = self.unit.to_text();
+        let mut s = String::with_capacity(body.len() + HEADER.len() + 8);
+        s.push_str("# ");
+        s.push_str(HEADER);
+        s.push_str("\n#\n");
+        s.push_str(&body);
+        s
     }
 }
 
@@ -73,38 +77,41 @@ struct Item {
 /// Generate units for every input.
 pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
     let mut out = Outcome::default();
+    let dropins = sources::dropin_index(&opts.dirs);
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
-        envgate_units(input, opts, &mut out);
+        envgate_units(input, opts, &dropins, &mut out);
     }
-    let mut items: Vec<Item> = inputs
+    let quadlets: Vec<(&Input, Kind)> = inputs
         .iter()
-        .filter_map(|input| {
-            let InputKind::Quadlet(kind) = input.kind else {
-                return None;
-            };
-            let parsed = sources::load(input, &opts.dirs);
-            let (unit, error, service_filename) = match parsed {
-                Ok(u) => {
-                    let name = quadlet::service_name(&u, kind) + ".service";
-                    (Some(u), None, name)
-                }
-                Err(e) => {
-                    let name = quadlet::service_name_from_filename(&input.name).unwrap_or_default()
-                        + ".service";
-                    (None, Some(format!("{e}")), name)
-                }
-            };
-            Some(Item {
-                input: input.clone(),
-                unit,
-                service_filename,
-                error,
-                converted: None,
-                deps: Vec::new(),
-                hidden: false,
-            })
+        .filter_map(|i| match i.kind {
+            InputKind::Quadlet(k) => Some((i, k)),
+            InputKind::EnvGate => None,
         })
         .collect();
+    // Reading and parsing are independent per file: spread them over the cores.
+    let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
+        let parsed = sources::load_indexed(input, &opts.dirs, &dropins);
+        let (unit, error, service_filename) = match parsed {
+            Ok(u) => {
+                let name = quadlet::service_name(&u, kind) + ".service";
+                (Some(u), None, name)
+            }
+            Err(e) => {
+                let name = quadlet::service_name_from_filename(&input.name).unwrap_or_default()
+                    + ".service";
+                (None, Some(format!("{e}")), name)
+            }
+        };
+        Item {
+            input: input.clone(),
+            unit,
+            service_filename,
+            error,
+            converted: None,
+            deps: Vec::new(),
+            hidden: false,
+        }
+    });
     // Producers before consumers; stable, so search order holds within a kind.
     items.sort_by_key(|it| kind_of(it).order());
 
@@ -123,29 +130,56 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
         infos.insert(it.input.name.clone(), UnitInfo { failed, ..info });
     }
 
-    let mut ctx = Ctx::new(&mut infos, opts.user, &opts.podman);
-    for it in items.iter_mut() {
-        let kind = kind_of(it);
-        let Some(unit) = &it.unit else { continue };
-        if it.error.is_some() || it.hidden {
-            continue;
-        }
-        out.warnings.extend(quadlet::pre_warnings(unit, kind));
-        match quadlet::convert(unit, kind, &mut ctx) {
-            Ok(c) => {
-                it.converted = Some(c.service);
-                it.deps = c.deps;
-            }
-            Err(e) => {
-                let msg = render_error(unit, &e);
-                it.error = Some(msg.clone());
-                if let Some(info) = ctx.infos.get_mut(&it.input.name) {
-                    info.failed = Some(msg);
+    // Level by level (producers first). Files of one level only read what lower levels
+    // produced, so they convert in parallel; their effects are applied in input order.
+    let mut start = 0;
+    while start < items.len() {
+        let order = kind_of(&items[start]).order();
+        let end = start
+            + items[start..]
+                .iter()
+                .take_while(|it| kind_of(it).order() == order)
+                .count();
+        let level = &items[start..end];
+        let results = crate::parallel::map(level, |it| {
+            let unit = it
+                .unit
+                .as_ref()
+                .filter(|_| it.error.is_none() && !it.hidden)?;
+            let kind = kind_of(it);
+            let mut warnings = quadlet::pre_warnings(unit, kind);
+            let mut ctx = Ctx::new(&infos, opts.user, &opts.podman);
+            let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
+            warnings.append(&mut ctx.warnings);
+            Some((result, warnings))
+        });
+        for (it, res) in items[start..end].iter_mut().zip(results) {
+            let Some((result, mut warnings)) = res else {
+                continue;
+            };
+            out.warnings.append(&mut warnings);
+            let info = infos.get_mut(&it.input.name);
+            match result {
+                Ok(c) => {
+                    if let (Some(info), Some(r)) = (info, c.resource_name) {
+                        info.resource_name = r;
+                    }
+                    if let Some(pod) = c.join_pod.and_then(|p| infos.get_mut(&p)) {
+                        pod.containers_to_start.push(c.service.filename.clone());
+                    }
+                    it.converted = Some(c.service);
+                    it.deps = c.deps;
+                }
+                Err(msg) => {
+                    if let Some(info) = info {
+                        info.failed = Some(msg.clone());
+                    }
+                    it.error = Some(msg);
                 }
             }
         }
+        start = end;
     }
-    out.warnings.append(&mut ctx.warnings);
     propagate_failures(&mut items, &mut infos);
     let gate_units = std::mem::take(&mut out.units);
 
@@ -200,17 +234,22 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
 }
 
 /// An env gate's units, or one failure stub under its service name.
-fn envgate_units(input: &Input, opts: &Options, out: &mut Outcome) {
+fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out: &mut Outcome) {
     let name = crate::envgate::service_name(&input.name);
-    let parsed = sources::load(input, &opts.dirs).map_err(|e| (e.to_string(), None));
+    let parsed =
+        sources::load_indexed(input, &opts.dirs, dropins).map_err(|e| (e.to_string(), None));
     let result = parsed.and_then(|unit| {
-        crate::envgate::convert(&unit, &opts.helper).map_err(|e| (render_error(&unit, &e), Some(unit)))
+        crate::envgate::convert(&unit, &opts.helper)
+            .map_err(|e| (render_error(&unit, &e), Some(unit)))
     });
     match result {
         Ok(units) => {
             for unit in units {
-                let symlinks =
-                    if unit.filename.contains('/') { Vec::new() } else { install::symlinks(&unit, &mut out.warnings) };
+                let symlinks = if unit.filename.contains('/') {
+                    Vec::new()
+                } else {
+                    install::symlinks(&unit, &mut out.warnings)
+                };
                 out.units.push(Generated {
                     name: unit.filename.clone(),
                     unit,
@@ -224,7 +263,13 @@ fn envgate_units(input: &Input, opts: &Options, out: &mut Outcome) {
             out.errors.push(error.clone());
             let stub = stub::failure_stub(&name, &input.path, &error, unit.as_ref());
             let symlinks = install::symlinks(&stub, &mut out.warnings);
-            out.units.push(Generated { name, unit: stub, source: input.path.clone(), error: Some(error), symlinks });
+            out.units.push(Generated {
+                name,
+                unit: stub,
+                source: input.path.clone(),
+                error: Some(error),
+                symlinks,
+            });
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod generate;
 pub mod install;
 pub mod log;
 pub mod output;
+pub mod parallel;
 pub mod quadlet;
 pub mod sources;
 pub mod spell;

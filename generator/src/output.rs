@@ -4,24 +4,51 @@
 //! to report, never something to overwrite. No fsync: the output is on tmpfs (/run) and is
 //! rebuilt at every boot and reload.
 
+use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::generate::Generated;
 
-/// Write one unit and its `[Install]` symlinks under `dir`. Errors name the path.
-pub fn write_unit(dir: &Path, unit: &Generated) -> Result<(), String> {
-    let path = dir.join(&unit.name);
-    let text = unit.text();
-    // Drop-ins live in NAME.d/ subdirectories.
-    if let Some(parent) = path.parent().filter(|p| *p != dir) {
-        fs::create_dir_all(parent).map_err(|e| format!("{}: cannot create directory: {e}", parent.display()))?;
+/// Write every unit and its `[Install]` symlinks under `dir`; one message per failure.
+/// Directories are made first, unit files in parallel (independent files), symlinks last and
+/// in order (two units may claim the same link: the later one wins, as in Quadlet).
+pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
+    let mut errors = Vec::new();
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for u in units {
+        let paths =
+            std::iter::once(u.name.as_str()).chain(u.symlinks.iter().map(|(l, _)| l.as_str()));
+        for p in paths {
+            if let Some(parent) = dir.join(p).parent().filter(|p| *p != dir) {
+                dirs.insert(parent.to_path_buf());
+            }
+        }
     }
+    for d in &dirs {
+        if let Err(e) = fs::create_dir_all(d) {
+            errors.push(format!("{}: cannot create directory: {e}", d.display()));
+        }
+    }
+    let results = crate::parallel::map(units, |u| write_file(&dir.join(&u.name), &u.text()));
+    errors.extend(results.into_iter().filter_map(|r| r.err()));
+    for u in units {
+        for (link, target) in &u.symlinks {
+            if let Err(e) = symlink_replacing(target, &dir.join(link)) {
+                errors.push(e);
+            }
+        }
+    }
+    errors
+}
+
+/// Create `path` (never overwriting: another generator's file of that name is a collision).
+fn write_file(path: &Path, text: &str) -> Result<(), String> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
+        .open(path)
         .map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => {
                 format!(
@@ -32,21 +59,17 @@ pub fn write_unit(dir: &Path, unit: &Generated) -> Result<(), String> {
             _ => format!("{}: cannot create: {e}", path.display()),
         })?;
     f.write_all(text.as_bytes())
-        .map_err(|e| format!("{}: cannot write: {e}", path.display()))?;
-    for (link, target) in &unit.symlinks {
-        let lpath = dir.join(link);
-        if let Some(parent) = lpath.parent() {
-            if let Err(e) = fs::create_dir_all(parent) {
-                return Err(format!(
-                    "{}: cannot create directory: {e}",
-                    parent.display()
-                ));
-            }
+        .map_err(|e| format!("{}: cannot write: {e}", path.display()))
+}
+
+/// Quadlet replaces an existing link: several inputs may share a target's .wants/.
+fn symlink_replacing(target: &str, link: &Path) -> Result<(), String> {
+    let made = match std::os::unix::fs::symlink(target, link) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let _ = fs::remove_file(link);
+            std::os::unix::fs::symlink(target, link)
         }
-        // Quadlet replaces an existing link: several inputs may share a target's .wants/.
-        let _ = fs::remove_file(&lpath);
-        std::os::unix::fs::symlink(target, &lpath)
-            .map_err(|e| format!("{}: cannot create symlink: {e}", lpath.display()))?;
-    }
-    Ok(())
+        r => r,
+    };
+    made.map_err(|e| format!("{}: cannot create symlink: {e}", link.display()))
 }

@@ -1,6 +1,6 @@
 //! Finding input files in the search paths and loading them with their drop-ins.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::quadlet::Kind;
@@ -68,14 +68,44 @@ pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
     inputs
 }
 
+/// The `*.d` entries of the search paths: drop-in directories that exist, so that loading
+/// a unit looks only where there is something (most units have no drop-ins at all).
+pub fn dropin_index(dirs: &[PathBuf]) -> HashSet<PathBuf> {
+    let mut index = HashSet::new();
+    for dir in dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.filter_map(|e| e.ok()) {
+            let is_d = e.file_name().as_encoded_bytes().ends_with(b".d");
+            if is_d && e.file_type().is_ok_and(|t| !t.is_file()) {
+                index.insert(e.path());
+            }
+        }
+    }
+    index
+}
+
 /// Parse an input and merge its drop-ins (`*.conf` in its drop-in directories, in every
 /// search path; the first file of a name wins; merged in name order).
 pub fn load(input: &Input, dirs: &[PathBuf]) -> Result<UnitFile, ParseError> {
+    load_indexed(input, dirs, &dropin_index(dirs))
+}
+
+/// [`load`] with a [`dropin_index`] computed once for many inputs.
+pub fn load_indexed(
+    input: &Input,
+    dirs: &[PathBuf],
+    index: &HashSet<PathBuf>,
+) -> Result<UnitFile, ParseError> {
     let mut unit = UnitFile::load(&input.path)?;
     let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dropin_dir in unit.dropin_dirs() {
         for dir in dirs {
             let d = dir.join(&dropin_dir);
+            if !index.contains(&d) {
+                continue;
+            }
             let Ok(rd) = std::fs::read_dir(&d) else {
                 continue;
             };

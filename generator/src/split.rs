@@ -458,23 +458,38 @@ fn describe_escape(s: &str) -> String {
 /// a word that needs escaping is wrapped in double quotes with its special characters
 /// escaped; any other word (including the empty word) is returned as is.
 pub fn escape_word(word: &str) -> String {
-    if !word.chars().any(|c| needs_escape(c, false)) {
-        return word.to_owned();
-    }
     let mut out = String::with_capacity(word.len() + 2);
-    out.push('"');
-    escape_into(&mut out, word, false);
-    out.push('"');
+    push_escaped_word(&mut out, word);
     out
+}
+
+/// Append `word`, quoted and escaped when it needs it (no intermediate allocation).
+fn push_escaped_word(out: &mut String, word: &str) {
+    // Checked bytewise: only ASCII (and U+0080, whose UTF-8 starts 0xC2 0x80) can need escaping.
+    let needs = word
+        .bytes()
+        .any(|b| b < 0x21 || b == 0x7f || matches!(b, b'"' | b'\'' | b'\\' | 0xc2))
+        && word.chars().any(|c| needs_escape(c, false));
+    if !needs {
+        out.push_str(word);
+        return;
+    }
+    out.push('"');
+    escape_into(out, word, false);
+    out.push('"');
 }
 
 /// Join words with single spaces, each escaped with [`escape_word`] (Podman's escapeWords).
 pub fn escape_words<S: AsRef<str>>(words: &[S]) -> String {
-    words
-        .iter()
-        .map(|w| escape_word(w.as_ref()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out =
+        String::with_capacity(words.iter().map(|w| w.as_ref().len() + 1).sum::<usize>() + 16);
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_escaped_word(&mut out, w.as_ref());
+    }
+    out
 }
 
 /// Podman's PathEscape: a leading '/' is dropped, any later '/' becomes '-', '-' becomes

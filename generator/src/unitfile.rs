@@ -469,7 +469,7 @@ impl UnitFile {
 
     /// The unit as text systemd reads back the same way.
     pub fn to_text(&self) -> String {
-        let mut out = String::new();
+        let mut out = String::with_capacity(2048);
         for (i, g) in self.groups.iter().enumerate() {
             if i != 0 {
                 out.push('\n');
@@ -636,14 +636,13 @@ impl Parser<'_> {
                 }
                 continue;
             }
-            let (start, logical) = match continuation.take() {
+            match continuation.take() {
                 Some((start, mut acc)) => {
                     acc.push_str(line);
-                    (start, acc)
+                    self.line(&acc, start, &err)?;
                 }
-                None => (nr, line.to_string()),
-            };
-            self.line(&logical, start, &err)?;
+                None => self.line(line, nr, &err)?,
+            }
         }
         if let Some((start, acc)) = continuation.take() {
             // a file that ends inside a continuation: systemd still reads what it has

@@ -156,14 +156,13 @@ fn real_main() -> ExitCode {
             log_error!("{}: cannot create output directory: {e}", dir.display());
             return ExitCode::from(1);
         }
-        for u in &outcome.units {
-            log_debug!("writing {}", dir.join(&u.name).display());
-            if let Err(e) = output::write_unit(&dir, u) {
-                log_error!("{e}");
-                failed = true;
-            }
+        for e in output::write_all(&dir, &outcome.units) {
+            log_error!("{e}");
+            failed = true;
         }
     }
+    // Freeing thousands of small allocations one by one is pure waste at exit.
+    std::mem::forget(outcome);
     if failed {
         log_error!("processing encountered some errors");
         ExitCode::from(1)

@@ -32,8 +32,6 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     podman.add(artifact.clone());
     service.add_cmdline(SERVICE, "ExecStart", &podman.args);
     default_oneshot(&mut service, true);
-    if let Some(info) = ctx.infos.get_mut(&unit.filename) {
-        info.resource_name = artifact;
-    }
+    ctx.resource_name = Some(artifact);
     Ok(service)
 }

@@ -334,9 +334,7 @@ fn handle_pod(
     service.add(UNIT, "BindsTo", &svc);
     service.add(UNIT, "After", &svc);
     if unit.lookup_bool_or(G, "StartWithPod", true) {
-        if let Some(p) = ctx.infos.get_mut(&pod) {
-            p.containers_to_start.push(service.filename.clone());
-        }
+        ctx.join_pod = Some(pod.clone());
     }
     Ok(())
 }

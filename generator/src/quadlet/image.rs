@@ -40,8 +40,6 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
         .lookup(G, "ImageTag")
         .filter(|t| !t.is_empty())
         .unwrap_or(image);
-    if let Some(info) = ctx.infos.get_mut(&unit.filename) {
-        info.resource_name = resource;
-    }
+    ctx.resource_name = Some(resource);
     Ok(service)
 }

@@ -183,27 +183,36 @@ pub struct Converted {
     pub service: UnitFile,
     /// Quadlet files whose resources this service uses (a failure there fails this one).
     pub deps: Vec<String>,
+    /// The podman object the service creates, for files that refer to this one.
+    pub resource_name: Option<String>,
+    /// The `.pod` this container asked to be started with.
+    pub join_pod: Option<String>,
 }
 
-/// State shared across the conversion of all files.
+/// One conversion's view of the run: what is known of the other files (read-only, so files of
+/// one processing level can be converted in parallel), and what this conversion found.
 pub struct Ctx<'a> {
-    pub infos: &'a mut UnitsInfo,
+    pub infos: &'a UnitsInfo,
     pub is_user: bool,
     /// The podman binary generated commands call.
-    pub podman: String,
-    /// Warnings so far, each with its location.
+    pub podman: &'a str,
+    /// Warnings, each with its location.
     pub warnings: Vec<String>,
     deps: Vec<String>,
+    resource_name: Option<String>,
+    join_pod: Option<String>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(infos: &'a mut UnitsInfo, is_user: bool, podman: &str) -> Ctx<'a> {
+    pub fn new(infos: &'a UnitsInfo, is_user: bool, podman: &'a str) -> Ctx<'a> {
         Ctx {
             infos,
             is_user,
-            podman: podman.to_string(),
+            podman,
             warnings: Vec::new(),
             deps: Vec::new(),
+            resource_name: None,
+            join_pod: None,
         }
     }
 
@@ -326,9 +335,8 @@ pub fn prefill_info(unit: &UnitFile, kind: Kind) -> UnitInfo {
     }
 }
 
-/// Convert one parsed Quadlet file.
+/// Convert one parsed Quadlet file. Warnings are left in `ctx.warnings`.
 pub fn convert(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<Converted> {
-    ctx.deps.clear();
     let service = match kind {
         Kind::Container => container::convert(unit, ctx)?,
         Kind::Volume => volume::convert(unit, ctx)?,
@@ -342,6 +350,8 @@ pub fn convert(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<Converted> 
     Ok(Converted {
         service,
         deps: std::mem::take(&mut ctx.deps),
+        resource_name: ctx.resource_name.take(),
+        join_pod: ctx.join_pod.take(),
     })
 }
 
@@ -485,7 +495,7 @@ fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<
 
 /// `podman` plus `--module=` and `GlobalArgs=`, the start of every command.
 fn base_command(unit: &UnitFile, group: &str, ctx: &Ctx) -> Cmdline {
-    let mut c = Cmdline::new(&ctx.podman);
+    let mut c = Cmdline::new(ctx.podman);
     for m in unit.lookup_all(group, "ContainersConfModule") {
         c.add(format!("--module={m}"));
     }

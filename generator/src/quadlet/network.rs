@@ -82,8 +82,6 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     podman.add(name.clone());
     service.add_cmdline(SERVICE, "ExecStart", &podman.args);
     default_oneshot(&mut service, true);
-    if let Some(info) = ctx.infos.get_mut(&unit.filename) {
-        info.resource_name = name;
-    }
+    ctx.resource_name = Some(name);
     Ok(service)
 }
