@@ -12,6 +12,7 @@ SYSGEN    = $(PREFIX)/lib/systemd/system-generators
 USERGEN   = $(PREFIX)/lib/systemd/user-generators
 UNITDIR   = $(PREFIX)/lib/systemd/system
 BINDIR    = $(PREFIX)/bin
+MANDIR    = $(PREFIX)/share/man
 
 .PHONY: all build test unit golden golden-update conformance e2e demo install bench clean
 
@@ -49,10 +50,17 @@ install: build
 	install -m 0755 $(GEN) $(DESTDIR)$(SYSGEN)/unitsmith-generator
 	ln -sf ../system-generators/unitsmith-generator $(DESTDIR)$(USERGEN)/unitsmith-user-generator
 	install -m 0755 $(HELPER) $(DESTDIR)$(BINDIR)/unitsmith
-	for u in units/*; do [ -f "$$u" ] && install -m 0644 "$$u" $(DESTDIR)$(UNITDIR)/ || true; done
+	# Static units call the helper where it is installed.
+	for u in units/*; do [ -f "$$u" ] || continue; \
+	  sed 's|/usr/local/bin/unitsmith|$(BINDIR)/unitsmith|g' "$$u" > $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
+	for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
+	  install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/; done
 
+# Generator vs `cp -r` on tmpfs (ratios in one run), and the env-gate fast path.
 bench: build
-	tests/bench/run.sh
+	python3 tests/bench/generator.py $(GEN) --max-ratio-1000 1.5
+	@if [ -x tests/bench/envgate-populate.sh ]; then tests/bench/envgate-populate.sh $(HELPER); fi
 
 clean:
 	$(CARGO) clean

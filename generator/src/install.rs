@@ -51,7 +51,7 @@ pub fn symlinks(unit: &UnitFile, warnings: &mut Vec<String>) -> Vec<(String, Str
     links
         .into_iter()
         .map(|link| {
-            let depth = Path::new(&link).components().count().saturating_sub(1);
+            let depth = link.bytes().filter(|&b| b == b'/').count();
             let target = format!("{}{}", "../".repeat(depth), name);
             (link, target)
         })

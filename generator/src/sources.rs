@@ -100,7 +100,13 @@ pub fn load_indexed(
 ) -> Result<UnitFile, ParseError> {
     let mut unit = UnitFile::load(&input.path)?;
     let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for dropin_dir in unit.dropin_dirs() {
+    // Most systems have no drop-in directories at all: do not even compute their names.
+    let dropin_dirs = if index.is_empty() {
+        Vec::new()
+    } else {
+        unit.dropin_dirs()
+    };
+    for dropin_dir in dropin_dirs {
         for dir in dirs {
             let d = dir.join(&dropin_dir);
             if !index.contains(&d) {

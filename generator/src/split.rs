@@ -126,6 +126,18 @@ pub fn split_words(
     separators: &str,
     flags: SplitFlags,
 ) -> Result<Vec<String>, SplitError> {
+    // Fast path for the common case: nothing to unquote or unescape, separators coalesce.
+    // Then the words are exactly the non-empty runs between separators.
+    if !flags.dont_coalesce_separators
+        && !s.contains(|c: char| matches!(c, '"' | '\'' | '\\' | '\0'))
+        && separators.is_ascii()
+    {
+        return Ok(s
+            .split(|c: char| separators.contains(c))
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect());
+    }
     let mut words = Vec::new();
     let mut rest = s;
     while let Some((word, next)) = extract_first_word(rest, separators, flags)? {

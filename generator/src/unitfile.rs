@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 use crate::split::{self, SplitError};
 
 /// What systemd treats as whitespace around keys, values and lines.
-const WS: &[char] = &[' ', '\t', '\n', '\r'];
+fn is_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
 
 /// A parse failure, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,18 +251,23 @@ impl UnitFile {
     /// The last value of `key` with one pair of surrounding double quotes removed
     /// (Podman's `Lookup`: unmatched quotes are kept so embedded shell syntax survives).
     pub fn lookup(&self, group: &str, key: &str) -> Option<String> {
+        self.lookup_str(group, key).map(str::to_string)
+    }
+
+    /// [`lookup`](Self::lookup) without copying.
+    pub fn lookup_str(&self, group: &str, key: &str) -> Option<&str> {
         let v = self.lookup_last(group, key)?;
-        let v = v.trim_end_matches(WS);
+        let v = v.trim_end_matches(is_ws);
         if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-            Some(v[1..v.len() - 1].to_string())
+            Some(&v[1..v.len() - 1])
         } else {
-            Some(v.to_string())
+            Some(v)
         }
     }
 
     /// A boolean: `1`, `yes`, `true`, `on` (any case) are true, anything else false.
     pub fn lookup_bool(&self, group: &str, key: &str) -> Option<bool> {
-        self.lookup(group, key).map(|v| parse_bool_lenient(&v))
+        self.lookup_str(group, key).map(parse_bool_lenient)
     }
 
     pub fn lookup_bool_or(&self, group: &str, key: &str, default: bool) -> bool {
@@ -269,8 +276,8 @@ impl UnitFile {
 
     /// An integer as strtol reads it (`0x` hex, leading `0` octal); `default` when absent or bad.
     pub fn lookup_int(&self, group: &str, key: &str, default: i64) -> i64 {
-        self.lookup(group, key)
-            .and_then(|v| parse_c_integer(&v))
+        self.lookup_str(group, key)
+            .and_then(parse_c_integer)
             .unwrap_or(default)
     }
 
@@ -617,7 +624,7 @@ impl Parser<'_> {
                     ),
                 )
             })?;
-            let line = text.trim_matches(WS);
+            let line = text.trim_matches(is_ws);
             if line.starts_with('#') || line.starts_with(';') {
                 if continuation.is_none() {
                     self.pending_comments.push(line.to_string());
@@ -662,7 +669,7 @@ impl Parser<'_> {
         nr: usize,
         err: &dyn Fn(usize, String) -> ParseError,
     ) -> Result<(), ParseError> {
-        let line = line.trim_matches(WS);
+        let line = line.trim_matches(is_ws);
         if line.is_empty() {
             self.pending_comments.push(String::new());
             return Ok(());
@@ -674,7 +681,7 @@ impl Parser<'_> {
                     format!("invalid section header \"{}\": missing ']'", clip(line)),
                 ));
             };
-            if !rest[end + 1..].trim_matches(WS).is_empty() {
+            if !rest[end + 1..].trim_matches(is_ws).is_empty() {
                 return Err(err(
                     nr,
                     format!("invalid section header \"{}\": text after ']'", clip(line)),
@@ -716,11 +723,11 @@ impl Parser<'_> {
                 ),
             ));
         };
-        let key = line[..eq].trim_end_matches(WS);
+        let key = line[..eq].trim_end_matches(is_ws);
         if key.is_empty() {
             return Err(err(nr, format!("line \"{}\" has an empty key", clip(line))));
         }
-        let value = line[eq + 1..].trim_matches(WS);
+        let value = line[eq + 1..].trim_matches(is_ws);
         self.flush_comments(false);
         let origin = Origin {
             source: 0,
