@@ -657,8 +657,14 @@ impl Parser<'_> {
         }
         if self.current.is_none() {
             self.unit.ensure_group("");
-            self.current = Some(self.unit.group_index("").unwrap_or(0));
         }
+        // Comments at the end of the file stay at the end: they go to the group written last
+        // (not the current one, which may be an earlier group continued by a repeated
+        // header). Trailing blank lines are dropped: they only separate what is no longer there.
+        while self.pending_comments.last().is_some_and(|c| c.is_empty()) {
+            self.pending_comments.pop();
+        }
+        self.current = Some(self.unit.groups.len() - 1);
         self.flush_comments(false);
         Ok(())
     }
@@ -699,9 +705,9 @@ impl Parser<'_> {
                 }
             };
             self.current = Some(idx);
-            if self.pending_comments.first().is_some_and(|c| c.is_empty()) {
-                self.pending_comments.remove(0);
-            }
+            // Blank lines before a header only separate groups (the writer puts one back).
+            let blanks = self.pending_comments.iter().take_while(|c| c.is_empty()).count();
+            self.pending_comments.drain(..blanks);
             self.flush_comments(true);
             return Ok(());
         }

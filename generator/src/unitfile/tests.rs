@@ -288,3 +288,12 @@ fn random_bytes_never_panic_and_round_trip() {
         }
     }
 }
+
+#[test]
+fn fuzz_regression_lone_backslash_line() {
+    let data = b"\t\t\t\t\t\n\n[x]\n\t\t\t\t\t\\\n\n[x]\n\t\t\n";
+    let u = UnitFile::parse(data, Path::new("/r")).unwrap();
+    let text = u.to_text();
+    let again = UnitFile::parse(text.as_bytes(), Path::new("/r")).unwrap();
+    assert_eq!(again.to_text(), text, "{text:?}");
+}
