@@ -1,0 +1,433 @@
+#!/usr/bin/env bash
+# unitsmith end-to-end tests: every scenario boots a fresh Debian guest with a real systemd as
+# PID 1 (systemd-nspawn), with our generator installed in /usr/local, and runs
+# tests/e2e/scenarios/NN-name.sh inside it after multi-user.target. See README.md beside this.
+#
+#   tests/e2e/run.sh                 all scenarios, in order
+#   tests/e2e/run.sh 10 20-seed-race only these (a number prefix or a full name)
+#
+# Knobs (environment):
+#   E2E_TIMEOUT=SECONDS          default time limit per scenario (a scenario may set its own)
+#   E2E_GENERATOR_OVERRIDE=PATH  install PATH instead of the built generator (e.g. /bin/true,
+#                                to check that the scenarios really fail without it)
+#   E2E_STAGE=DIR                use an already staged tree (DIR/usr/local/...) instead of
+#                                `make install` (testing a packaged build, or the harness alone)
+#   E2E_KEEP=1                   keep each guest's disk (overlay upper dir) for inspection
+#   E2E_ALLOW_SKIP=1             a skipped scenario does not make the run fail
+#   E2E_CACHE_DIR=DIR            rootfs cache (default /var/cache/unitsmith-e2e)
+#   E2E_MIRROR=URL               Debian mirror for debootstrap (default: this machine's apt's)
+set -eEuo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+OUT_DIR=$E2E_DIR/.out
+CACHE_BASE=${E2E_CACHE_DIR:-/var/cache/unitsmith-e2e}
+RECIPE=$E2E_DIR/rootfs.recipe
+DEFAULT_TIMEOUT=${E2E_TIMEOUT:-300}
+# systemd-container: systemd-nspawn; debootstrap: the guest rootfs. zstd is not needed by the
+# directory cache; it is installed for tar --zstd when handling a cache by hand (see README).
+HOST_PACKAGES=(systemd-container debootstrap zstd)
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'e2e: %s\n' "$*" >&2; exit 2; }
+# A bug or a broken host, not a scenario failure: say where, then stop (set -e). Only in this
+# shell: with errtrace the trap also runs in $(...) subshells, whose output is captured.
+on_error() { # STATUS LINE COMMAND
+	[ "$BASH_SUBSHELL" = 0 ] || return 0
+	[ "$1" != 2 ] || return 0 # 2: die() in a subshell, which has said why already
+	printf 'e2e: internal error: "%s" exited %s (run.sh line %s)\n' "$3" "$1" "$2" >&2
+}
+trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+now_ms() { date +%s%3N; }
+# 1234 -> "1.2s"
+fmt_ms() { printf '%d.%ds' $(($1 / 1000)) $(($1 % 1000 / 100)); }
+
+# ---------------------------------------------------------------------------------------------
+# Host preparation
+# ---------------------------------------------------------------------------------------------
+
+require_root() {
+	# nspawn, overlay mounts and cgroup creation all need root. Not a skip: a run that cannot
+	# test anything must not look green.
+	[ "$(id -u)" = 0 ] || die "must run as root (systemd-nspawn, mount, cgroups)"
+}
+
+# apt only when something is missing, so a warm machine never waits for `apt-get update`.
+install_host_packages() {
+	local missing=() p
+	for p in "${HOST_PACKAGES[@]}"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "e2e: installing host packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The mirror this machine's apt already uses: it is reachable from here; others may not be.
+debian_mirror() {
+	local m=${E2E_MIRROR:-}
+	if [ -z "$m" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+		m=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources)
+	fi
+	if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
+		m=$(awk '$1 == "deb" { print $2; exit }' /etc/apt/sources.list)
+	fi
+	[ -n "$m" ] || die "no Debian mirror found in apt's configuration; set E2E_MIRROR"
+	say "$m"
+}
+
+# Sets ROOTFS to a cached guest root for the current recipe, building it when missing.
+# The cache key is the recipe file's hash; the build goes to a temporary directory that is
+# renamed into place only when complete, so an interrupted build never leaves a half cache.
+prepare_rootfs() {
+	local key dir tmp t0
+	key=$(sha256sum "$RECIPE" | cut -c1-16)
+	dir=$CACHE_BASE/$key
+	ROOTFS=$dir/rootfs
+	mkdir -p "$CACHE_BASE"
+	# One builder at a time; a second run.sh waits and then finds the finished cache.
+	exec 8>"$CACHE_BASE/.lock"
+	flock 8
+	if [ ! -d "$ROOTFS" ]; then
+		t0=$(now_ms)
+		rm -rf "$CACHE_BASE"/.build-* # leftovers of interrupted builds
+		tmp=$(mktemp -d "$CACHE_BASE/.build-$key.XXXXXX")
+		say "e2e: building guest rootfs $key (debootstrap, once per recipe change)..."
+		build_rootfs "$tmp/rootfs" >"$tmp/build.log" 2>&1 ||
+			{ tail -n 30 "$tmp/build.log" >&2; die "rootfs build failed (log: $tmp/build.log)"; }
+		cp "$RECIPE" "$tmp/recipe"
+		mv -T "$tmp" "$dir"
+		say "e2e: rootfs built in $(fmt_ms $(($(now_ms) - t0))): $dir"
+	fi
+	exec 8>&- # unlock; and no guest should inherit the lock file
+	touch "$dir" # marks it as in use for prune_rootfs_cache
+	prune_rootfs_cache "$key"
+}
+
+# Runs in a subshell: the recipe's variables and function must not leak into this script.
+build_rootfs() (
+	local root=$1
+	# shellcheck source=rootfs.recipe
+	. "$RECIPE"
+	debootstrap --variant=minbase --include="$E2E_PACKAGES" "$E2E_SUITE" "$root" "$(debian_mirror)"
+	rootfs_customize "$root"
+)
+
+# Old recipes' caches: remove those unused for a week (another checkout may still use one).
+prune_rootfs_cache() {
+	local keep=$1 d
+	for d in "$CACHE_BASE"/*/; do
+		d=${d%/}
+		[ "$(basename "$d")" = "$keep" ] && continue
+		[ -n "$(find "$d" -maxdepth 0 -mtime +7 2>/dev/null)" ] && rm -rf "$d"
+	done
+	return 0
+}
+
+# Sets STAGE to a tree holding the project as installed: STAGE/usr/local/{bin,lib/systemd/...}.
+stage_project() {
+	if [ -n "${E2E_STAGE:-}" ]; then
+		[ -d "$E2E_STAGE/usr/local" ] || die "E2E_STAGE=$E2E_STAGE has no usr/local"
+		cp -a "$E2E_STAGE" "$WORK/stage"
+	else
+		make -C "$REPO" install DESTDIR="$WORK/stage" PREFIX=/usr/local >"$OUT_DIR/install.log" 2>&1 ||
+			{ tail -n 30 "$OUT_DIR/install.log" >&2; die "make install failed (log: $OUT_DIR/install.log)"; }
+	fi
+	STAGE=$WORK/stage
+	local gen=$STAGE/usr/local/lib/systemd/system-generators/unitsmith-generator
+	if [ -n "${E2E_GENERATOR_OVERRIDE:-}" ]; then
+		say "e2e: NOTE: E2E_GENERATOR_OVERRIDE: guests run $E2E_GENERATOR_OVERRIDE as unitsmith-generator"
+		install -D -m 0755 "$E2E_GENERATOR_OVERRIDE" "$gen"
+	fi
+	[ -x "$gen" ] || die "no generator staged at ${gen#"$STAGE"}"
+}
+
+# ---------------------------------------------------------------------------------------------
+# cgroups. A systemd started against this machine's own cgroup tree would move every host
+# process into its /init.scope and break the machine. So each guest is started from a process
+# that first enters a fresh cgroup, in EVERY mounted hierarchy (this host is hybrid v1+v2);
+# afterwards everything left in it is killed by PID and the cgroup removed.
+# ---------------------------------------------------------------------------------------------
+
+cg_hierarchies() { findmnt -rn -t cgroup,cgroup2 -o TARGET; }
+
+cg_enter() { # NAME: move the calling (sub)shell into a new cgroup NAME
+	local h
+	for h in $(cg_hierarchies); do
+		mkdir -p "$h/$1"
+		# a v1 cpuset group accepts no process until it has CPUs and memory nodes
+		if [ -f "$h/cpuset.cpus" ] && [ ! -f "$h/cgroup.controllers" ]; then
+			cat "$h/cpuset.cpus" >"$h/$1/cpuset.cpus"
+			cat "$h/cpuset.mems" >"$h/$1/cpuset.mems"
+		fi
+		echo "$BASHPID" >"$h/$1/cgroup.procs"
+	done
+}
+
+cg_pids() { # NAME: every PID still in cgroup NAME or below, in any hierarchy
+	local h
+	for h in $(cg_hierarchies); do
+		if [ -d "$h/$1" ]; then find "$h/$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true; fi
+	done | sort -un
+}
+
+cg_destroy() { # NAME: kill what is left (only ever the guest we started), then remove it
+	local pids
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pids=$(cg_pids "$1")
+		[ -z "$pids" ] && break
+		# shellcheck disable=SC2086
+		kill -KILL $pids 2>/dev/null || true
+		sleep 0.2
+	done
+	local h
+	for h in $(cg_hierarchies); do
+		if [ -d "$h/$1" ]; then find "$h/$1" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+	done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Scenarios
+# ---------------------------------------------------------------------------------------------
+
+# A scenario declares its needs in header comments, e.g. "# e2e-timeout: 900".
+scenario_header() { # FILE KEY DEFAULT
+	local v
+	v=$(sed -n "1,30s/^# e2e-$2: *\([0-9][0-9]*\) *\$/\1/p" "$1" | head -n 1)
+	say "${v:-$3}"
+}
+
+# Arguments select scenarios by name or by number prefix ("10" = "10-generator-boot").
+select_scenarios() {
+	local all=("$E2E_DIR"/scenarios/[0-9]*.sh) arg s found
+	if [ $# -eq 0 ]; then
+		printf '%s\n' "${all[@]}"
+		return
+	fi
+	for arg in "$@"; do
+		arg=$(basename "${arg%.sh}")
+		found=
+		for s in "${all[@]}"; do
+			case $(basename "$s" .sh) in "$arg" | "$arg"-*) say "$s"; found=1 ;; esac
+		done
+		[ -n "$found" ] || die "no scenario matches '$arg' (see tests/e2e/scenarios/)"
+	done
+}
+
+# The guest's /e2e: the harness unit and script, lib.sh, the scenario and its facts.
+# A read-only overlay layer, so all of it is in place before the guest's systemd starts.
+make_harness_layer() { # DIR SCENARIO_FILE BOOTS
+	local layer=$1 name
+	name=$(basename "$2" .sh)
+	install -D -m 0644 "$E2E_DIR/guest/e2e-harness.service" "$layer/etc/systemd/system/e2e-harness.service"
+	install -D -m 0755 "$E2E_DIR/guest/run-scenario.sh" "$layer/e2e/run-scenario.sh"
+	install -D -m 0755 "$E2E_DIR/guest/podman-standin" "$layer/e2e/podman-standin"
+	install -D -m 0644 "$E2E_DIR/lib.sh" "$layer/e2e/lib.sh"
+	install -D -m 0755 "$2" "$layer/e2e/scenario.sh"
+	say "$name" >"$layer/e2e/scenario-name"
+	say "$3" >"$layer/e2e/boots"
+	mkdir -p "$layer/e2e/out" # mount point for the host's result directory
+}
+
+# Files the scenario wants present at boot: a copy of NN-name.d/root/, then NN-name.d/setup.sh
+# (run here, on the host, with the copy as $1) for anything better generated than committed.
+make_seed_layer() { # DIR SCENARIO_FILE LOG
+	local layer=$1 d=${2%.sh}.d
+	mkdir -p "$layer"
+	if [ -d "$d/root" ]; then cp -a "$d/root/." "$layer/" || return 1; fi
+	if [ -x "$d/setup.sh" ]; then "$d/setup.sh" "$layer" >"$3" 2>&1 || return 1; fi
+}
+
+# Boots the guest once and waits for it, at most LIMIT seconds. Returns nspawn's status
+# (124 = timed out). The console goes to OUT/console.txt.
+boot_once() { # STATE_DIR OUT LIMIT CGROUP
+	local state=$1 out=$2 limit=$3 cg=$4 pid rc=0
+	(
+		cg_enter "$cg"
+		# timeout: SIGTERM asks nspawn for a clean guest shutdown; SIGKILL 10 s later if stuck.
+		exec timeout --kill-after=10 "$limit" \
+			unshare --mount --propagation private -- \
+			"$E2E_DIR/host/boot-guest.sh" "$state" \
+			"$state/layers/seed" "$state/layers/harness" "$STAGE" "$ROOTFS" -- \
+			--machine="e2e-$(basename "$out" | tr -c 'a-zA-Z0-9-\n' -)" \
+			--bind="$out:/e2e/out" \
+			--boot -- systemd.wants=e2e-harness.service
+	) </dev/null >>"$out/console.txt" 2>&1 &
+	pid=$!
+	GUEST_PID=$pid GUEST_CG=$cg
+	wait "$pid" || rc=$?
+	cg_destroy "$cg"
+	GUEST_PID='' GUEST_CG=''
+	return "$rc"
+}
+
+# Ctrl-C or a CI cancel: a background job ignores SIGINT, so stop the running guest here
+# (timeout forwards the TERM to nspawn, which shuts the guest down), then clean its cgroup.
+on_interrupt() {
+	trap - INT TERM
+	if [ -n "${GUEST_PID:-}" ]; then
+		say "e2e: interrupted, stopping the guest"
+		kill -TERM "$GUEST_PID" 2>/dev/null || true
+		timeout 15 tail --pid="$GUEST_PID" -f /dev/null || true
+		cg_destroy "$GUEST_CG"
+	fi
+	exit 130
+}
+
+# Runs one scenario; sets RESULT (PASS/FAIL/SKIP) and DETAIL.
+run_scenario() { # SCENARIO_FILE
+	local file=$1 name out state timeout boots boot deadline left nspawn_rc rc
+	name=$(basename "$file" .sh)
+	out=$OUT_DIR/$name
+	rm -rf "$out"
+	mkdir -p "$out"
+	RESULT=PASS DETAIL=
+	if [ ! -f "$file" ]; then # removed since the run started (someone editing the suite)
+		RESULT=FAIL DETAIL="$file disappeared"
+		return
+	fi
+	timeout=$(scenario_header "$file" timeout "$DEFAULT_TIMEOUT")
+	boots=$(scenario_header "$file" boots 1)
+	state=$WORK/guests/$name
+	mkdir -p "$state/layers"
+	make_harness_layer "$state/layers/harness" "$file" "$boots"
+	if ! make_seed_layer "$state/layers/seed" "$file" "$out/setup.log"; then
+		RESULT=FAIL DETAIL="preparing its files failed (see $out/setup.log)"
+		boots=0
+	fi
+
+	deadline=$(($(date +%s) + timeout))
+	for ((boot = 1; boot <= boots; boot++)); do
+		say "$boot" >"$out/boot"
+		echo "=== boot $boot of $boots" >>"$out/console.txt"
+		left=$((deadline - $(date +%s)))
+		nspawn_rc=124
+		if [ "$left" -gt 0 ]; then
+			nspawn_rc=0
+			boot_once "$state" "$out" "$left" "unitsmith-e2e-$$-$name" || nspawn_rc=$?
+		fi
+		if [ ! -f "$out/rc-boot$boot" ]; then
+			RESULT=FAIL
+			if [ "$nspawn_rc" = 124 ] || [ "$nspawn_rc" = 137 ]; then
+				DETAIL="timed out after ${timeout}s in boot $boot"
+			else
+				DETAIL="no result from boot $boot (systemd-nspawn exit $nspawn_rc)"
+			fi
+			break
+		fi
+		rc=$(cat "$out/rc-boot$boot")
+		case $rc in
+		0) ;;
+		77) RESULT=SKIP DETAIL=$(sed -n 's/^SKIP: //p' "$out/scenario.log" | tail -n 1) && break ;;
+		*) RESULT=FAIL DETAIL="exit $rc in boot $boot" && break ;;
+		esac
+	done
+
+	merge_boot_files "$out" journal
+	merge_boot_files "$out" warnings
+	if [ "${E2E_KEEP:-0}" = 1 ]; then
+		DETAIL="${DETAIL:+$DETAIL; }guest disk kept: $state/upper"
+	else
+		rm -rf "$state"
+	fi
+}
+
+# OUT/KIND-boot1.txt, -boot2.txt... (written by the guest) -> OUT/KIND.txt, one file to open.
+merge_boot_files() { # OUT KIND
+	local f n
+	: >"$1/$2.txt"
+	for f in "$1/$2"-boot*.txt; do
+		[ -f "$f" ] || continue
+		n=${f##*-boot}
+		echo "=== boot ${n%.txt}" >>"$1/$2.txt"
+		cat "$f" >>"$1/$2.txt"
+		rm -f "$f"
+	done
+}
+
+# What a reader needs first when a scenario fails, without opening files.
+show_failure() { # NAME
+	local out=$OUT_DIR/$1
+	if [ -s "$out/setup.log" ]; then
+		say "    --- $out/setup.log (host-side setup.sh)"
+		tail -n 20 "$out/setup.log" | sed 's/^/    /'
+	fi
+	if [ -s "$out/scenario.log" ]; then
+		say "    --- last 40 lines of $out/scenario.log"
+		tail -n 40 "$out/scenario.log" | sed 's/^/    /'
+	else
+		say "    --- no scenario output; last 40 lines of the guest console ($out/console.txt)"
+		tail -n 40 "$out/console.txt" 2>/dev/null | sed 's/^/    /'
+	fi
+	# Warnings and errors of the whole boot, and anything our generator or helper logged
+	# (generators write to the console, so look there too).
+	local important
+	important=$(
+		{
+			grep -v '^-- \|^=== boot' "$out/warnings.txt" 2>/dev/null || true
+			grep -hi unitsmith "$out/journal.txt" "$out/console.txt" 2>/dev/null || true
+			# the generator's own messages when run again by hand, and its exit status
+			awk '/^# exit status/ { print; nextfile } !/^#/' "$out"/generator-boot*.txt 2>/dev/null || true
+		} | awk '!seen[$0]++' | tail -n 40
+	)
+	if [ -n "$important" ]; then
+		say "    --- journal: warnings and unitsmith lines (full journal: $out/journal.txt)"
+		say "$important" | sed 's/^/    /'
+	fi
+}
+
+main() {
+	require_root
+	local list scenarios
+	list=$(select_scenarios "$@") # (not in <(...): an unknown name must stop the run)
+	mapfile -t scenarios <<<"$list"
+
+	mkdir -p "$OUT_DIR"
+	# Two runs from one checkout would overwrite each other's results: take turns.
+	exec 9>"$OUT_DIR/.lock"
+	if ! flock -n 9; then
+		say "e2e: another run is using $OUT_DIR; waiting for it to finish"
+		flock 9
+	fi
+	WORK=$(mktemp -d /var/tmp/unitsmith-e2e.XXXXXX)
+	# shellcheck disable=SC2064
+	[ "${E2E_KEEP:-0}" = 1 ] || trap "rm -rf '$WORK'" EXIT
+
+	GUEST_PID='' GUEST_CG=''
+	trap on_interrupt INT TERM
+
+	local s name t0 ms passed=0 failed=0 skipped=0 suite_t0
+	t0=$(now_ms)
+	install_host_packages
+	prepare_rootfs
+	stage_project
+	say "e2e: host ready in $(fmt_ms $(($(now_ms) - t0))) (packages, rootfs, make install)"
+
+	suite_t0=$(now_ms)
+	for s in "${scenarios[@]}"; do
+		name=$(basename "$s" .sh)
+		t0=$(now_ms)
+		run_scenario "$s"
+		ms=$(($(now_ms) - t0))
+		case $RESULT in
+		PASS) passed=$((passed + 1)) && say "PASS $name ($(fmt_ms "$ms"))" ;;
+		SKIP) skipped=$((skipped + 1)) && say "SKIP $name (${DETAIL:-no reason given})" ;;
+		FAIL)
+			failed=$((failed + 1))
+			say "FAIL $name ($(fmt_ms "$ms"); $DETAIL)"
+			show_failure "$name"
+			;;
+		esac
+	done
+
+	say "e2e: ${#scenarios[@]} scenarios in $(fmt_ms $(($(now_ms) - suite_t0))); logs in $OUT_DIR"
+	[ "$skipped" -gt 0 ] && say "$skipped skipped"
+	say "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] || exit 1
+	# CI has everything a scenario needs: a skip there is a broken setup, not a success.
+	[ "$skipped" -eq 0 ] || [ "${E2E_ALLOW_SKIP:-0}" = 1 ] || exit 1
+}
+
+main "$@"
