@@ -50,11 +50,47 @@ pub struct Origin {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Line {
     Comment(String),
-    Assign {
-        key: String,
-        value: String,
-        origin: Origin,
-    },
+    Assign(Assign),
+}
+
+/// `KEY=VALUE` kept as that one string (one allocation per line; written back as is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Assign {
+    text: String,
+    eq: usize,
+    origin: Origin,
+}
+
+impl Assign {
+    fn new(key: &str, value: &str, origin: Origin) -> Assign {
+        let mut text = String::with_capacity(key.len() + value.len() + 1);
+        text.push_str(key);
+        text.push('=');
+        text.push_str(value);
+        Assign {
+            text,
+            eq: key.len(),
+            origin,
+        }
+    }
+
+    fn key(&self) -> &str {
+        &self.text[..self.eq]
+    }
+
+    /// Cheaper than comparing `key()`: lengths first, bytes only when they match.
+    fn is_key(&self, key: &str) -> bool {
+        self.eq == key.len() && self.text.as_bytes()[..self.eq] == *key.as_bytes()
+    }
+
+    fn value(&self) -> &str {
+        &self.text[self.eq + 1..]
+    }
+
+    fn set_value(&mut self, value: &str) {
+        self.text.truncate(self.eq + 1);
+        self.text.push_str(value);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +112,7 @@ impl Group {
 
     fn assignments(&self) -> impl DoubleEndedIterator<Item = (&str, &str, Origin)> {
         self.lines.iter().filter_map(|l| match l {
-            Line::Assign { key, value, origin } => Some((key.as_str(), value.as_str(), *origin)),
+            Line::Assign(a) => Some((a.key(), a.value(), a.origin)),
             Line::Comment(_) => None,
         })
     }
@@ -135,7 +171,9 @@ impl UnitFile {
     // ------------------------------------------------------------------ groups
 
     fn group(&self, name: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.name == name)
+        self.groups
+            .iter()
+            .find(|g| g.name.len() == name.len() && g.name == name)
     }
 
     fn group_index(&self, name: &str) -> Option<usize> {
@@ -238,10 +276,10 @@ impl UnitFile {
     /// The last value of `key`, as written (whitespace trimmed, continuations joined).
     pub fn lookup_last(&self, group: &str, key: &str) -> Option<&str> {
         let g = self.group(group)?;
-        g.assignments()
-            .rev()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, v, _)| v)
+        g.lines.iter().rev().find_map(|l| match l {
+            Line::Assign(a) if a.is_key(key) => Some(a.value()),
+            _ => None,
+        })
     }
 
     pub fn has_key(&self, group: &str, key: &str) -> bool {
@@ -290,12 +328,15 @@ impl UnitFile {
     pub fn lookup_all(&self, group: &str, key: &str) -> Vec<&str> {
         let mut out = Vec::new();
         if let Some(g) = self.group(group) {
-            for (k, v, _) in g.assignments() {
-                if k == key {
-                    if v.is_empty() {
-                        out.clear();
-                    } else {
-                        out.push(v);
+            for l in &g.lines {
+                if let Line::Assign(a) = l {
+                    if a.is_key(key) {
+                        let v = a.value();
+                        if v.is_empty() {
+                            out.clear();
+                        } else {
+                            out.push(v);
+                        }
                     }
                 }
             }
@@ -363,12 +404,9 @@ impl UnitFile {
     pub fn set(&mut self, group: &str, key: &str, value: &str) {
         let g = self.ensure_group(group);
         for line in g.lines.iter_mut().rev() {
-            if let Line::Assign {
-                key: k, value: v, ..
-            } = line
-            {
-                if k == key {
-                    *v = value.to_string();
+            if let Line::Assign(a) = line {
+                if a.key() == key {
+                    a.set_value(value);
                     return;
                 }
             }
@@ -396,7 +434,7 @@ impl UnitFile {
         if let Some(i) = self.group_index(group) {
             self.groups[i]
                 .lines
-                .retain(|l| !matches!(l, Line::Assign { key: k, .. } if k == key));
+                .retain(|l| !matches!(l, Line::Assign(a) if a.key() == key));
         }
     }
 
@@ -425,14 +463,13 @@ impl UnitFile {
             let g = self.ensure_group(&og.name);
             g.comments.extend(og.comments.iter().cloned());
             g.lines.extend(og.lines.iter().map(|l| match l {
-                Line::Assign { key, value, origin } => Line::Assign {
-                    key: key.clone(),
-                    value: value.clone(),
+                Line::Assign(a) => Line::Assign(Assign {
                     origin: Origin {
-                        source: origin.source + base,
-                        line: origin.line,
+                        source: a.origin.source + base,
+                        line: a.origin.line,
                     },
-                },
+                    ..a.clone()
+                }),
                 c => c.clone(),
             }));
         }
@@ -501,11 +538,14 @@ impl UnitFile {
             for l in &g.lines {
                 match l {
                     Line::Comment(c) => out.push_str(c),
-                    Line::Assign { key, value, .. } => {
-                        out.push_str(key);
-                        out.push('=');
-                        out.push_str(&protect_value(value));
-                    }
+                    Line::Assign(a) => match protect_value(a.value()) {
+                        std::borrow::Cow::Borrowed(_) => out.push_str(&a.text),
+                        std::borrow::Cow::Owned(v) => {
+                            out.push_str(a.key());
+                            out.push('=');
+                            out.push_str(&v);
+                        }
+                    },
                 }
                 out.push('\n');
             }
@@ -515,11 +555,7 @@ impl UnitFile {
 }
 
 fn assign(key: &str, value: &str) -> Line {
-    Line::Assign {
-        key: key.to_string(),
-        value: value.to_string(),
-        origin: Origin::default(),
-    }
+    Line::Assign(Assign::new(key, value, Origin::default()))
 }
 
 fn comment_line(c: &str) -> String {
@@ -706,7 +742,11 @@ impl Parser<'_> {
             };
             self.current = Some(idx);
             // Blank lines before a header only separate groups (the writer puts one back).
-            let blanks = self.pending_comments.iter().take_while(|c| c.is_empty()).count();
+            let blanks = self
+                .pending_comments
+                .iter()
+                .take_while(|c| c.is_empty())
+                .count();
             self.pending_comments.drain(..blanks);
             self.flush_comments(true);
             return Ok(());
@@ -739,11 +779,9 @@ impl Parser<'_> {
             source: 0,
             line: nr,
         };
-        self.unit.groups[idx].lines.push(Line::Assign {
-            key: key.to_string(),
-            value: value.to_string(),
-            origin,
-        });
+        self.unit.groups[idx]
+            .lines
+            .push(Line::Assign(Assign::new(key, value, origin)));
         Ok(())
     }
 
