@@ -37,7 +37,8 @@ remove_round() { # ROUND UNIT...
 	local r=$1
 	shift
 	# Clean-up, not a check (the round was judged already): "not loaded" here is not news.
-	systemctl stop "$@" 2>/dev/null || true
+	# Bounded: on a loaded machine a blocking stop of 50 units has been seen to take minutes.
+	timeout 60 systemctl stop "$@" 2>/dev/null || true
 	systemctl reset-failed "$@" 2>/dev/null || true
 	rm -f "$QUADLET_DIR/seed-$r-"*.container
 }
