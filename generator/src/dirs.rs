@@ -15,21 +15,6 @@ pub const CONTAINERS_USR: &str = "/usr/share/containers/systemd";
 /// unitsmith's own directories for the system manager, highest priority first.
 pub const OWN_SYSTEM: &[&str] = &["/etc/unitsmith", "/run/unitsmith", "/usr/lib/unitsmith"];
 
-/// systemd's generator directories, highest priority first (systemd.generator(7)).
-const SYSTEM_GENERATOR_DIRS: &[&str] = &[
-    "/etc/systemd/system-generators",
-    "/run/systemd/system-generators",
-    "/usr/local/lib/systemd/system-generators",
-    "/usr/lib/systemd/system-generators",
-    "/lib/systemd/system-generators",
-];
-const USER_GENERATOR_DIRS: &[&str] = &[
-    "/etc/systemd/user-generators",
-    "/run/systemd/user-generators",
-    "/usr/local/lib/systemd/user-generators",
-    "/usr/lib/systemd/user-generators",
-    "/lib/systemd/user-generators",
-];
 
 /// The search paths, and why they are what they are (for debug logs and `doctor`).
 #[derive(Debug, Clone, Default)]
@@ -156,18 +141,10 @@ fn nix_uid() -> u32 {
 
 /// Podman's generator, when installed and not masked in systemd's generator directories.
 pub fn podman_generator_installed(user: bool) -> Option<PathBuf> {
-    let (dirs, name) = if user {
-        (USER_GENERATOR_DIRS, "podman-user-generator")
-    } else {
-        (SYSTEM_GENERATOR_DIRS, "podman-system-generator")
-    };
-    let override_dirs = std::env::var("UNITSMITH_GENERATOR_DIRS").ok();
-    let dirs: Vec<String> = match &override_dirs {
-        Some(v) => v.split(':').map(String::from).collect(),
-        None => dirs.iter().map(|d| d.to_string()).collect(),
-    };
+    let name = if user { "podman-user-generator" } else { "podman-system-generator" };
+    let dirs = generator_dirs(user);
     for dir in dirs {
-        let path = Path::new(&dir).join(name);
+        let path = dir.join(name);
         if std::fs::symlink_metadata(&path).is_err() {
             continue;
         }
@@ -224,4 +201,17 @@ impl Walk {
             self.add(&e, keep);
         }
     }
+}
+
+/// systemd's generator directories, highest priority first (systemd.generator(7)).
+/// `UNITSMITH_GENERATOR_DIRS` (colon-separated) replaces them, for tests.
+pub fn generator_dirs(user: bool) -> Vec<PathBuf> {
+    if let Ok(v) = std::env::var("UNITSMITH_GENERATOR_DIRS") {
+        return v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+    }
+    let kind = if user { "user-generators" } else { "system-generators" };
+    ["/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd", "/lib/systemd"]
+        .iter()
+        .map(|b| Path::new(b).join(kind))
+        .collect()
 }

@@ -15,13 +15,21 @@ pub fn parse(s: &str) -> Result<Duration, String> {
     let mut rest = t;
     while !rest.is_empty() {
         rest = rest.trim_start();
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if num_len == 0 {
-            return Err(format!("invalid time span \"{s}\": expected a number at \"{rest}\""));
+            return Err(format!(
+                "invalid time span \"{s}\": expected a number at \"{rest}\""
+            ));
         }
-        let n: f64 = rest[..num_len].parse().map_err(|_| format!("invalid number in time span \"{s}\""))?;
+        let n: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| format!("invalid number in time span \"{s}\""))?;
         rest = rest[num_len..].trim_start();
-        let unit_len = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
         let unit = &rest[..unit_len];
         rest = &rest[unit_len..];
         let factor = match unit {
@@ -32,7 +40,11 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "h" | "hr" | "hour" | "hours" => 3600.0,
             "d" | "day" | "days" => 86400.0,
             "w" | "week" | "weeks" => 7.0 * 86400.0,
-            other => return Err(format!("invalid time unit \"{other}\" in \"{s}\" (use ms, s, min, h, d)")),
+            other => {
+                return Err(format!(
+                    "invalid time unit \"{other}\" in \"{s}\" (use ms, s, min, h, d)"
+                ))
+            }
         };
         total += n * factor;
     }

@@ -1,11 +1,192 @@
-//! `unitsmith lint` (being implemented).
+//! `unitsmith lint [--json] [PATH...]`: offline checks for the boot and reload hazards of the
+//! field reports, over unit files (with drop-ins and `.wants/` links) and Quadlet inputs (as
+//! the units the generator makes of them, located in the input). Each finding has file:line,
+//! an explanation and a fix. Exit status 1 when any finding is an error.
+//!
+//! Rules (details and exact conditions in `rules.rs`, `verify.rs`, and unitsmith-lint(1)):
+//! cloud-init-cycle (error), start-limit-burn, boot-blocking-wait, prestart-kill,
+//! watchdog-stop-timeout, killmode-stop-timeout (warnings); what `systemd-analyze verify`
+//! rejects: service-refused, exec-not-found (errors), unknown-section, unknown-key, bad-value
+//! (warnings); parse-error and generator-error (errors).
+//!
+//! `lint/keys.rs` is generated from systemd's src/core/load-fragment-gperf.gperf.in (257): the
+//! `Section.Key` lines and the EXEC/KILL/CGROUP context macros expanded per section, sorted;
+//! BOOLEAN = keys parsed by config_parse_bool/tristate, TIME_SPAN = config_parse_sec*,
+//! *_timeout*, job_*timeout_sec.
 
+mod keys;
+mod load;
+mod rules;
+mod shell;
+mod verify;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use crate::doctor::json::Json;
 
-pub fn run(_args: Args) -> ExitCode {
-    log::error!("unitsmith lint is not implemented yet");
-    ExitCode::from(2)
+const AFTER_HELP: &str = "\
+Without PATH: systemd's unit directories (/etc/systemd/system, /run/systemd/system,
+/usr/local/lib/systemd/system, the generator directories, ...) and the Quadlet directories the
+generator reads; the distribution's units (/usr/lib/systemd/system) are read, for what pulls
+what in, but only reported on when given as a PATH. A PATH may be a unit file, a drop-in, a Quadlet
+input or a directory (searched recursively; NAME.d/ are drop-ins, NAME.wants/ and
+NAME.requires/ hold links). Quadlet inputs are checked as the unit the generator makes of
+them, with findings at the line of the input.
+
+Rules:
+  cloud-init-cycle       error    WantedBy=multi-user.target + After=cloud-final.service or
+                                  After=cloud-init.target (cloud-final runs after multi-user)
+  start-limit-burn       warning  Restart=on-failure oneshot pulled in by a Restart=always
+                                  service; oneshot without RemainAfterExit=yes pulled in by
+                                  two or more units (targets not counted)
+  boot-blocking-wait     warning  oneshot on a boot target that sleeps/polls, or whose
+                                  TimeoutStartSec= is infinity, 0 or over 90 s
+  prestart-kill          warning  ExecStartPre= running pkill/killall or deleting lock files
+  watchdog-stop-timeout  warning  Type=notify + WatchdogSec= without TimeoutStopSec=
+  killmode-stop-timeout  warning  KillMode=mixed/process without TimeoutStopSec=
+  service-refused        error    services systemd refuses to load (no ExecStart=, several
+                                  ExecStart= outside oneshot, oneshot with Restart=always, ...)
+  exec-not-found         error    Exec*= command missing on this machine
+  unknown-section, unknown-key, bad-value   warning   lines systemd ignores
+  parse-error, generator-error              error     unreadable files, failed inputs
+
+Exit status: 0 no errors (warnings allowed); 1 at least one error; 2 usage (a PATH missing).
+See unitsmith-lint(1).";
+
+/// Not reported on by default (see `run`).
+const VENDOR_DIRS: &[&str] = &["/usr/lib/systemd/", "/lib/systemd/"];
+
+#[derive(clap::Args, Debug)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct Args {
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Unit files, drop-ins, Quadlet inputs or directories (default: the system's).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One finding: where, what, why, and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub severity: Severity,
+    pub file: PathBuf,
+    /// 1-based; 0 when no line can be named (the file as a whole).
+    pub line: usize,
+    pub unit: String,
+    pub message: String,
+    pub fix: String,
+}
+
+impl Finding {
+    fn location(&self) -> String {
+        if self.line > 0 {
+            format!("{}:{}", self.file.display(), self.line)
+        } else {
+            self.file.display().to_string()
+        }
+    }
+
+    fn to_json(&self) -> Json {
+        Json::obj(vec![
+            ("rule", Json::str(self.rule)),
+            ("severity", Json::str(self.severity.as_str())),
+            ("file", Json::str(self.file.display().to_string())),
+            ("line", Json::Num(self.line as i64)),
+            ("unit", Json::str(&self.unit)),
+            ("message", Json::str(&self.message)),
+            ("fix", Json::str(&self.fix)),
+        ])
+    }
+}
+
+/// Everything lint found in `tree`, sorted by file and line, each once.
+pub fn check(tree: &load::Tree) -> Vec<Finding> {
+    let mut out = tree.findings.clone();
+    for s in &tree.sources {
+        out.extend(verify::check_source(s));
+    }
+    for u in tree.units.values() {
+        out.extend(verify::check_unit(u));
+    }
+    out.extend(rules::cloud_init_cycle(tree));
+    out.extend(rules::start_limit_burn(tree));
+    out.extend(rules::boot_blocking_wait(tree));
+    out.extend(rules::prestart_kill(tree));
+    out.extend(rules::watchdog_stop_timeout(tree));
+    out.extend(rules::killmode_stop_timeout(tree));
+    out.sort_by(|a, b| (&a.file, a.line, a.rule, &a.message).cmp(&(&b.file, b.line, b.rule, &b.message)));
+    out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message);
+    out
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let tree = if args.paths.is_empty() {
+        let roots: Vec<PathBuf> = load::SYSTEM_UNIT_DIRS.iter().map(PathBuf::from).collect();
+        let search = unitsmith_generator::dirs::search_paths(false);
+        load::load(&roots, false, &search.dirs)
+    } else {
+        if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
+            log::error!("{}: no such file or directory", missing.display());
+            return ExitCode::from(2);
+        }
+        load::load(&args.paths, true, &[])
+    };
+    let mut findings = check(&tree);
+    if args.paths.is_empty() {
+        // The distribution's units are context (what pulls what in), not the admin's to fix:
+        // pass their directory as a PATH to check them too.
+        findings.retain(|f| !VENDOR_DIRS.iter().any(|d| f.file.starts_with(d)));
+    }
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.len() - errors;
+    if args.json {
+        let v = Json::obj(vec![
+            ("units", Json::Num(tree.units.len() as i64)),
+            ("files", Json::Num(tree.sources.len() as i64)),
+            ("errors", Json::Num(errors as i64)),
+            ("warnings", Json::Num(warnings as i64)),
+            ("findings", Json::Arr(findings.iter().map(Finding::to_json).collect())),
+        ]);
+        println!("{}", v.render());
+    } else {
+        let mut text = String::new();
+        for f in &findings {
+            text.push_str(&format!("{}: {}: {}: {} [{}]\n", f.location(), f.severity.as_str(), f.unit, f.message, f.rule));
+            text.push_str(&format!("    fix: {}\n", f.fix));
+        }
+        text.push_str(&format!(
+            "lint: {} units in {} files: {} error{}, {} warning{}\n",
+            tree.units.len(),
+            tree.sources.len(),
+            errors,
+            if errors == 1 { "" } else { "s" },
+            warnings,
+            if warnings == 1 { "" } else { "s" }
+        ));
+        print!("{text}");
+    }
+    if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

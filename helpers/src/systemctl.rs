@@ -97,10 +97,6 @@ pub fn restart(scope: Scope, unit: &str) -> Output {
     run(scope, &["restart", "--", unit])
 }
 
-pub fn start(scope: Scope, unit: &str) -> Output {
-    run(scope, &["start", "--", unit])
-}
-
 pub fn start_no_block(scope: Scope, unit: &str) -> Output {
     run(scope, &["--no-block", "start", "--", unit])
 }

@@ -1,0 +1,371 @@
+//! What `systemd-analyze verify` rejects or warns about, where that can be told from the
+//! files alone: unknown sections and keys, values systemd cannot parse, services systemd
+//! refuses to load, commands that do not exist on this machine.
+
+use std::path::Path;
+
+use unitsmith_generator::spell;
+
+use super::keys;
+use super::load::{Source, Unit};
+use super::rules::{anchor, loc, service_type};
+use super::shell;
+use super::{Finding, Severity};
+
+/// systemd's parse_boolean().
+pub fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "y" | "true" | "t" | "on" => Some(true),
+        "0" | "no" | "n" | "false" | "f" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// systemd's time spans (systemd.time(7)), seconds by default: `Some(None)` for infinity,
+/// `Some(Some(seconds))`, `None` when systemd would not parse it.
+pub fn parse_timespan(v: &str) -> Option<Option<f64>> {
+    let t = v.trim();
+    if t == "infinity" {
+        return Some(None);
+    }
+    if t.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    let mut rest = t;
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if n == 0 {
+            return None;
+        }
+        let num: f64 = rest[..n].parse().ok()?;
+        rest = rest[n..].trim_start();
+        let u = rest.find(|c: char| !(c.is_alphabetic())).unwrap_or(rest.len());
+        let factor = match &rest[..u] {
+            "" | "s" | "sec" | "second" | "seconds" => 1.0,
+            "us" | "usec" | "µs" | "μs" => 1e-6,
+            "ms" | "msec" => 1e-3,
+            "m" | "min" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            "w" | "week" | "weeks" => 7.0 * 86400.0,
+            "M" | "month" | "months" => 2_629_800.0,
+            "y" | "year" | "years" => 31_557_600.0,
+            _ => return None,
+        };
+        rest = &rest[u..];
+        total += num * factor;
+    }
+    Some(Some(total))
+}
+
+/// The type-specific section of a unit type (`service` → `Service`).
+fn type_section(unit_type: &str) -> Option<(&'static str, &'static [&'static str])> {
+    Some(match unit_type {
+        "service" => ("Service", keys::SERVICE),
+        "socket" => ("Socket", keys::SOCKET),
+        "timer" => ("Timer", keys::TIMER),
+        "path" => ("Path", keys::PATH),
+        "mount" => ("Mount", keys::MOUNT),
+        "automount" => ("Automount", keys::AUTOMOUNT),
+        "swap" => ("Swap", keys::SWAP),
+        "slice" => ("Slice", keys::SLICE),
+        "scope" => ("Scope", keys::SCOPE),
+        _ => return None,
+    })
+}
+
+const ENUMS: &[(&str, &[&str])] = &[
+    ("Type", &["simple", "exec", "forking", "oneshot", "dbus", "notify", "notify-reload", "idle"]),
+    ("Restart", &["no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"]),
+    ("KillMode", &["control-group", "process", "mixed", "none"]),
+    ("NotifyAccess", &["none", "main", "exec", "all"]),
+    ("ExitType", &["main", "cgroup"]),
+];
+
+const EXEC_KEYS: &[&str] =
+    &["ExecCondition", "ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"];
+
+/// systemd's search path for command names without a `/`.
+const EXEC_SEARCH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+
+/// Line-by-line checks of one file (a unit file or a drop-in). Lines the generator wrote
+/// (line 0 of a generated unit) are its responsibility, not the author's, and are skipped.
+pub fn check_source(src: &Source) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let f = &src.file;
+    let unit = unit_name_of(src);
+    let own = type_section(&src.unit_type);
+    for group in f.list_groups() {
+        if group.is_empty() || group.starts_with("X-") {
+            continue;
+        }
+        let known: &[&str] = match group {
+            "Unit" => keys::UNIT,
+            "Install" => keys::INSTALL,
+            g if own.is_some_and(|(s, _)| s == g) => own.map(|(_, k)| k).unwrap_or(&[]),
+            _ => {
+                let first = f.list_keys(group).first().and_then(|k| f.first_location(group, k)).map(|(_, l)| l).unwrap_or(0);
+                let first = header_line(&f.path, group).unwrap_or(first);
+                if !(src.generated && first == 0) {
+                    let allowed = match own {
+                        Some((s, _)) => format!("[Unit], [{s}], [Install]"),
+                        None => "[Unit], [Install]".into(),
+                    };
+                    out.push(Finding {
+                        rule: "unknown-section",
+                        severity: Severity::Warning,
+                        file: f.path.clone(),
+                        line: first,
+                        unit: unit.clone(),
+                        message: format!("unknown section [{group}] in a .{} unit: systemd ignores all of it", src.unit_type),
+                        fix: format!("use one of {allowed}, or prefix it with X- for tools"),
+                    });
+                }
+                continue;
+            }
+        };
+        for key in f.list_keys(group) {
+            if key.starts_with("X-") {
+                continue;
+            }
+            let Some((path, line)) = f.first_location(group, key) else { continue };
+            if src.generated && line == 0 {
+                continue;
+            }
+            if known.binary_search(&key).is_err() {
+                let elsewhere = [("Unit", keys::UNIT), ("Install", keys::INSTALL)]
+                    .into_iter()
+                    .chain(own)
+                    .find(|(s, k)| *s != group && k.binary_search(&key).is_ok())
+                    .map(|(s, _)| s);
+                let hint = match elsewhere {
+                    Some(s) => format!("move it to the [{s}] section"),
+                    None => spell::closest(key, known).map(|s| format!("did you mean {s}=?")).unwrap_or_else(|| {
+                        format!("remove it, or prefix it with X- for tools (see systemd.{}(5))", src.unit_type)
+                    }),
+                };
+                out.push(Finding {
+                    rule: "unknown-key",
+                    severity: Severity::Warning,
+                    file: path.to_path_buf(),
+                    line,
+                    unit: unit.clone(),
+                    message: format!("unknown key {key}= in [{group}]: systemd ignores it"),
+                    fix: hint,
+                });
+                continue;
+            }
+            for (v, path, line) in f.located_values(group, key) {
+                if src.generated && line == 0 {
+                    continue;
+                }
+                if let Some(why) = bad_value(group, key, v) {
+                    out.push(Finding {
+                        rule: "bad-value",
+                        severity: Severity::Warning,
+                        file: path.to_path_buf(),
+                        line,
+                        unit: unit.clone(),
+                        message: format!("{key}={v}: {why}; systemd ignores the line"),
+                        fix: fix_for(key),
+                    });
+                }
+                if EXEC_KEYS.contains(&key) {
+                    if let Some(msg) = missing_command(v).filter(|_| !guarded(f, v)) {
+                        out.push(Finding {
+                            rule: "exec-not-found",
+                            severity: Severity::Error,
+                            file: path.to_path_buf(),
+                            line,
+                            unit: unit.clone(),
+                            message: format!("{key}=: {msg}: systemd-analyze verify rejects the unit, and the command fails when run"),
+                            fix: "install the program, fix the path, or prefix the line with - if a missing command is fine".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The line of a `[group]` header in a file (the parser keeps lines of assignments only).
+fn header_line(path: &Path, group: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let header = format!("[{group}]");
+    text.lines().position(|l| l.trim() == header).map(|i| i + 1)
+}
+
+fn unit_name_of(src: &Source) -> String {
+    let p = &src.file.path;
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if name.ends_with(".conf") {
+        // a drop-in: NAME.d/x.conf
+        if let Some(d) = p.parent().and_then(Path::file_name) {
+            return d.to_string_lossy().trim_end_matches(".d").to_string();
+        }
+    }
+    if src.generated {
+        // the generator's unit for this input, e.g. web.service for web.container
+        return src.file.filename.clone();
+    }
+    name
+}
+
+fn bad_value(group: &str, key: &str, v: &str) -> Option<String> {
+    if v.contains('%') || v.contains('$') {
+        return None; // specifiers and variables are resolved at load time
+    }
+    if keys::BOOLEAN.binary_search(&key).is_ok() && parse_bool(v).is_none() {
+        return Some("not a boolean (yes/no, true/false, on/off, 1/0)".into());
+    }
+    if keys::TIME_SPAN.binary_search(&key).is_ok() && parse_timespan(v).is_none() {
+        return Some("not a time span (e.g. 90s, 5min, 1h 30min, infinity)".into());
+    }
+    if group != "Unit" && group != "Install" {
+        if let Some((_, allowed)) = ENUMS.iter().find(|(k, _)| *k == key) {
+            if (group == "Service" || key == "KillMode") && !allowed.contains(&v) {
+                return Some(format!("not one of {}", allowed.join(", ")));
+            }
+        }
+    }
+    None
+}
+
+fn fix_for(key: &str) -> String {
+    if keys::BOOLEAN.binary_search(&key).is_ok() {
+        format!("write {key}=yes or {key}=no")
+    } else if keys::TIME_SPAN.binary_search(&key).is_ok() {
+        format!("write a time span, e.g. {key}=30s (systemd.time(7))")
+    } else if let Some((_, allowed)) = ENUMS.iter().find(|(k, _)| *k == key) {
+        format!("use one of: {}", allowed.join(", "))
+    } else {
+        "see systemd.service(5)".into()
+    }
+}
+
+/// An `Exec*=` command that does not exist here (`-` lines are allowed to fail; specifiers and
+/// variables are resolved by systemd, so those are not judged).
+fn missing_command(v: &str) -> Option<String> {
+    let e = shell::parse_exec(v)?;
+    if e.prefixes.contains('-') {
+        return None;
+    }
+    let cmd = &e.argv[0];
+    if cmd.contains('%') || cmd.contains('$') {
+        return None;
+    }
+    if cmd.starts_with('/') {
+        return (!Path::new(cmd).exists()).then(|| format!("{cmd} does not exist"));
+    }
+    if cmd.contains('/') {
+        return Some(format!("{cmd} is neither an absolute path nor a plain command name"));
+    }
+    if EXEC_SEARCH.iter().any(|d| Path::new(d).join(cmd).exists()) {
+        return None;
+    }
+    Some(format!("{cmd} is not in systemd's command search path ({})", EXEC_SEARCH.join(":")))
+}
+
+/// A command the unit only runs when it exists: `ConditionFileIsExecutable=`/
+/// `ConditionPathExists=` on it (rc-local.service), so its absence is not a problem.
+fn guarded(f: &unitsmith_generator::unitfile::UnitFile, v: &str) -> bool {
+    let Some(cmd) = shell::parse_exec(v).map(|e| e.argv[0].clone()) else { return false };
+    ["ConditionFileIsExecutable", "ConditionPathExists", "ConditionPathIsExecutable", "ConditionFileNotEmpty"]
+        .iter()
+        .any(|k| f.lookup_all("Unit", k).iter().any(|c| *c == cmd))
+}
+
+/// Services systemd refuses to load ("Unit has a bad unit file setting").
+pub fn check_unit(u: &Unit) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if u.unit_type() != "service" {
+        return out;
+    }
+    let f = &u.file;
+    let ty = service_type(f);
+    let starts = f.located_values("Service", "ExecStart");
+    let stops = f.lookup_all("Service", "ExecStop");
+    let success_action = f.lookup_last("Unit", "SuccessAction").is_some_and(|a| !a.is_empty() && a != "none");
+    let mut refuse = |at: (std::path::PathBuf, usize), msg: String, fix: &str| {
+        out.push(Finding {
+            rule: "service-refused",
+            severity: Severity::Error,
+            file: at.0,
+            line: at.1,
+            unit: u.name.clone(),
+            message: format!("{msg}: systemd refuses to load it (\"bad unit file setting\"), so it can never start"),
+            fix: fix.to_string(),
+        });
+    };
+    if starts.is_empty() && stops.is_empty() && !success_action {
+        refuse(anchor(u), "the service has no ExecStart=, ExecStop= or SuccessAction=".into(), "add ExecStart=/absolute/path ARGS...");
+    } else if starts.is_empty() && ty != "oneshot" {
+        refuse(anchor(u), format!("Type={ty} without ExecStart= (only Type=oneshot may omit it)"), "add ExecStart=, or use Type=oneshot");
+    }
+    if starts.len() > 1 && ty != "oneshot" {
+        let (_, p, l) = starts[1];
+        refuse(
+            (p.to_path_buf(), l),
+            format!("Type={ty} with more than one ExecStart= (only Type=oneshot may have several)"),
+            "keep one ExecStart= (move the others to ExecStartPre=/ExecStartPost=), or use Type=oneshot",
+        );
+    }
+    if ty == "oneshot" {
+        if let Some(r) = f.lookup_last("Service", "Restart").filter(|r| *r == "always" || *r == "on-success") {
+            refuse(
+                loc(u, "Service", "Restart"),
+                format!("Restart={r} in a Type=oneshot service"),
+                "use Restart=on-failure (or no) for a oneshot, or make it Type=simple/exec if it is a daemon",
+            );
+        }
+    }
+    if ty == "dbus" && !f.has_key("Service", "BusName") {
+        refuse(anchor(u), "Type=dbus without BusName=".into(), "add BusName= (the name the service acquires on the bus)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_and_time_spans() {
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool("maybe"), None);
+        assert_eq!(parse_timespan("90"), Some(Some(90.0)));
+        assert_eq!(parse_timespan("1min 30s"), Some(Some(90.0)));
+        assert_eq!(parse_timespan("2h"), Some(Some(7200.0)));
+        assert_eq!(parse_timespan("500ms"), Some(Some(0.5)));
+        assert_eq!(parse_timespan("infinity"), Some(None));
+        assert_eq!(parse_timespan("1M"), Some(Some(2_629_800.0)));
+        assert_eq!(parse_timespan("10 parsecs"), None);
+        assert_eq!(parse_timespan(""), None);
+    }
+
+    #[test]
+    fn key_lists_are_sorted() {
+        for list in [keys::UNIT, keys::INSTALL, keys::SERVICE, keys::SOCKET, keys::TIMER, keys::BOOLEAN, keys::TIME_SPAN] {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{:?}", list.windows(2).find(|w| w[0] >= w[1]));
+        }
+        assert!(keys::SERVICE.binary_search(&"ExecStart").is_ok());
+        assert!(keys::SERVICE.binary_search(&"KillMode").is_ok());
+        assert!(keys::UNIT.binary_search(&"After").is_ok());
+        assert!(keys::INSTALL.binary_search(&"WantedBy").is_ok());
+    }
+
+    #[test]
+    fn commands() {
+        assert!(missing_command("/bin/sh -c true").is_none());
+        assert!(missing_command("-/nonexistent/x").is_none());
+        assert!(missing_command("/nonexistent/x").is_some());
+        assert!(missing_command("sh -c true").is_none());
+        assert!(missing_command("no-such-command-here").is_some());
+        assert!(missing_command("%h/bin/x").is_none());
+        assert!(missing_command("bin/x").is_some());
+    }
+}
