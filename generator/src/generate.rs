@@ -283,26 +283,37 @@ fn kind_of(it: &Item) -> Kind {
 
 /// `[path:line: ]converting "file": message` plus the hint on its own line.
 fn render_error(unit: &UnitFile, e: &quadlet::ConvertError) -> String {
-    let loc =
-        e.at.as_ref()
-            .and_then(|(g, k)| {
-                unit.location(g, k)
-                    .or_else(|| unit.location(&format!("X-{g}"), k))
-            })
-            .map(|(p, l)| format!("{}:{}", p.display(), l))
-            .unwrap_or_else(|| unit.path.display().to_string());
-    let key =
-        e.at.as_ref()
-            .map(|(g, k)| format!(" [{g}] {k}:"))
-            .unwrap_or_default();
-    let mut msg = format!(
-        "{loc}:{key} converting \"{}\": {}",
-        unit.filename, e.message
-    );
+    let (loc, key) = error_location(unit, e);
+    let mut msg = format!("{loc}:{key} converting \"{}\": {}", unit.filename, e.message);
+    push_hint(&mut msg, e);
+    msg
+}
+
+/// `path:line: [Group] Key: message` plus the hint: an error about a file that is not being
+/// converted (e.g. an env gate re-read by the helper).
+pub fn locate_error(unit: &UnitFile, e: &quadlet::ConvertError) -> String {
+    let (loc, key) = error_location(unit, e);
+    let mut msg = format!("{loc}:{key} {}", e.message);
+    push_hint(&mut msg, e);
+    msg
+}
+
+/// `path:line` of the key the error is about (or the file), and ` [Group] Key:`.
+fn error_location(unit: &UnitFile, e: &quadlet::ConvertError) -> (String, String) {
+    let loc = e
+        .at
+        .as_ref()
+        .and_then(|(g, k)| unit.location(g, k).or_else(|| unit.location(&format!("X-{g}"), k)))
+        .map(|(p, l)| format!("{}:{}", p.display(), l))
+        .unwrap_or_else(|| unit.path.display().to_string());
+    let key = e.at.as_ref().map(|(g, k)| format!(" [{g}] {k}:")).unwrap_or_default();
+    (loc, key)
+}
+
+fn push_hint(msg: &mut String, e: &quadlet::ConvertError) {
     if let Some(h) = &e.hint {
         msg.push_str(&format!("\n  hint: {h}"));
     }
-    msg
 }
 
 /// Two inputs that would write the same unit: the first in processing order (kind, then

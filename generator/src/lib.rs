@@ -7,6 +7,7 @@
 pub mod cmdline;
 pub mod csv;
 pub mod dirs;
+pub mod duration;
 pub mod envgate;
 pub mod generate;
 pub mod install;

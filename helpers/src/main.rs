@@ -3,7 +3,8 @@
 //! systemctl wrapper, durations, signals, retries) have one module each.
 
 mod atomic;
-mod duration;
+// The time-span parser lives in the library: the generator validates `Timeout=` with it too.
+use unitsmith_generator::duration;
 mod logging;
 mod retry;
 mod signals;

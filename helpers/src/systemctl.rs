@@ -52,7 +52,13 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
                     stderr: format!("systemctl {} timed out after {:?}", args.join(" "), timeout),
                 };
             }
-            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                // Most calls end within milliseconds (populate runs on the boot path): poll
+                // fast at first, then back off.
+                let waited = start.elapsed();
+                let pause = if waited < Duration::from_millis(20) { 1 } else { 10 };
+                std::thread::sleep(Duration::from_millis(pause))
+            }
             Err(e) => return Output { success: false, stdout: String::new(), stderr: e.to_string() },
         }
     }

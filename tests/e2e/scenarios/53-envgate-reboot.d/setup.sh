@@ -1,0 +1,3 @@
+#!/bin/bash
+# Host side: the common env gate files (50-envgate-file-at-boot.d/shared/), no role file at boot.
+exec "$(dirname "$0")/../50-envgate-file-at-boot.d/shared/seed.sh" "$1"
