@@ -60,7 +60,7 @@ install: build
 # Generator vs `cp -r` on tmpfs (ratios in one run), and the env-gate fast path.
 bench: build
 	python3 tests/bench/generator.py $(GEN) --max-ratio-1000 1.5
-	@if [ -x tests/bench/envgate-populate.sh ]; then tests/bench/envgate-populate.sh $(HELPER); fi
+	UNITSMITH=$(HELPER) tests/bench/envgate-populate.sh
 
 clean:
 	$(CARGO) clean

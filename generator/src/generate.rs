@@ -41,12 +41,11 @@ pub struct Generated {
 impl Generated {
     /// The unit file's text, with the generated-by header.
     pub fn text(&self) -> String {
-        let body = self.unit.to_text();
-        let mut s = String::with_capacity(body.len() + HEADER.len() + 8);
+        let mut s = String::with_capacity(2048);
         s.push_str("# ");
         s.push_str(HEADER);
         s.push_str("\n#\n");
-        s.push_str(&body);
+        self.unit.write_text(&mut s);
         s
     }
 }

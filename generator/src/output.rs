@@ -4,7 +4,7 @@
 //! to report, never something to overwrite. No fsync: the output is on tmpfs (/run) and is
 //! rebuilt at every boot and reload.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::generate::Generated;
 
 /// Write every unit and its `[Install]` symlinks under `dir`; one message per failure.
-/// Directories are made first, unit files in parallel (independent files), symlinks last and
-/// in order (two units may claim the same link: the later one wins, as in Quadlet).
+/// Directories are made first, then unit files and symlinks, each in parallel (independent).
 pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
     let mut errors = Vec::new();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -33,13 +32,17 @@ pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
     }
     let results = crate::parallel::map(units, |u| write_file(&dir.join(&u.name), &u.text()));
     errors.extend(results.into_iter().filter_map(|r| r.err()));
+    // Two units may claim the same link: the later one wins, as in Quadlet. With that
+    // settled first, every link is independent and they are made in parallel too.
+    let mut links: BTreeMap<&str, &str> = BTreeMap::new();
     for u in units {
         for (link, target) in &u.symlinks {
-            if let Err(e) = symlink_replacing(target, &dir.join(link)) {
-                errors.push(e);
-            }
+            links.insert(link, target);
         }
     }
+    let links: Vec<(&str, &str)> = links.into_iter().collect();
+    let results = crate::parallel::map(&links, |(link, target)| symlink_replacing(target, &dir.join(link)));
+    errors.extend(results.into_iter().filter_map(|r| r.err()));
     errors
 }
 

@@ -442,7 +442,8 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
 
 fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Result<()> {
     for key in unit.list_keys(group) {
-        if !supported.contains(&key) {
+        // Length first: most keys of a table differ in length from the one looked at.
+        if !supported.iter().any(|s| s.len() == key.len() && *s == key) {
             let mut err = ConvertError::new(format!(
                 "unsupported key '{key}' in group '{group}' in {}",
                 unit.path.display()
