@@ -15,7 +15,6 @@ pub const CONTAINERS_USR: &str = "/usr/share/containers/systemd";
 /// unitsmith's own directories for the system manager, highest priority first.
 pub const OWN_SYSTEM: &[&str] = &["/etc/unitsmith", "/run/unitsmith", "/usr/lib/unitsmith"];
 
-
 /// The search paths, and why they are what they are (for debug logs and `doctor`).
 #[derive(Debug, Clone, Default)]
 pub struct SearchPaths {
@@ -141,7 +140,11 @@ fn nix_uid() -> u32 {
 
 /// Podman's generator, when installed and not masked in systemd's generator directories.
 pub fn podman_generator_installed(user: bool) -> Option<PathBuf> {
-    let name = if user { "podman-user-generator" } else { "podman-system-generator" };
+    let name = if user {
+        "podman-user-generator"
+    } else {
+        "podman-system-generator"
+    };
     let dirs = generator_dirs(user);
     for dir in dirs {
         let path = dir.join(name);
@@ -207,11 +210,25 @@ impl Walk {
 /// `UNITSMITH_GENERATOR_DIRS` (colon-separated) replaces them, for tests.
 pub fn generator_dirs(user: bool) -> Vec<PathBuf> {
     if let Ok(v) = std::env::var("UNITSMITH_GENERATOR_DIRS") {
-        return v.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect();
+        return v
+            .split(':')
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .collect();
     }
-    let kind = if user { "user-generators" } else { "system-generators" };
-    ["/etc/systemd", "/run/systemd", "/usr/local/lib/systemd", "/usr/lib/systemd", "/lib/systemd"]
-        .iter()
-        .map(|b| Path::new(b).join(kind))
-        .collect()
+    let kind = if user {
+        "user-generators"
+    } else {
+        "system-generators"
+    };
+    [
+        "/etc/systemd",
+        "/run/systemd",
+        "/usr/local/lib/systemd",
+        "/usr/lib/systemd",
+        "/lib/systemd",
+    ]
+    .iter()
+    .map(|b| Path::new(b).join(kind))
+    .collect()
 }

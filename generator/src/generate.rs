@@ -283,7 +283,10 @@ fn kind_of(it: &Item) -> Kind {
 /// `[path:line: ]converting "file": message` plus the hint on its own line.
 fn render_error(unit: &UnitFile, e: &quadlet::ConvertError) -> String {
     let (loc, key) = error_location(unit, e);
-    let mut msg = format!("{loc}:{key} converting \"{}\": {}", unit.filename, e.message);
+    let mut msg = format!(
+        "{loc}:{key} converting \"{}\": {}",
+        unit.filename, e.message
+    );
     push_hint(&mut msg, e);
     msg
 }
@@ -299,13 +302,18 @@ pub fn locate_error(unit: &UnitFile, e: &quadlet::ConvertError) -> String {
 
 /// `path:line` of the key the error is about (or the file), and ` [Group] Key:`.
 fn error_location(unit: &UnitFile, e: &quadlet::ConvertError) -> (String, String) {
-    let loc = e
-        .at
-        .as_ref()
-        .and_then(|(g, k)| unit.location(g, k).or_else(|| unit.location(&format!("X-{g}"), k)))
-        .map(|(p, l)| format!("{}:{}", p.display(), l))
-        .unwrap_or_else(|| unit.path.display().to_string());
-    let key = e.at.as_ref().map(|(g, k)| format!(" [{g}] {k}:")).unwrap_or_default();
+    let loc =
+        e.at.as_ref()
+            .and_then(|(g, k)| {
+                unit.location(g, k)
+                    .or_else(|| unit.location(&format!("X-{g}"), k))
+            })
+            .map(|(p, l)| format!("{}:{}", p.display(), l))
+            .unwrap_or_else(|| unit.path.display().to_string());
+    let key =
+        e.at.as_ref()
+            .map(|(g, k)| format!(" [{g}] {k}:"))
+            .unwrap_or_default();
     (loc, key)
 }
 

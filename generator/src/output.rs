@@ -41,7 +41,9 @@ pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
         }
     }
     let links: Vec<(&str, &str)> = links.into_iter().collect();
-    let results = crate::parallel::map(&links, |(link, target)| symlink_replacing(target, &dir.join(link)));
+    let results = crate::parallel::map(&links, |(link, target)| {
+        symlink_replacing(target, &dir.join(link))
+    });
     errors.extend(results.into_iter().filter_map(|r| r.err()));
     errors
 }

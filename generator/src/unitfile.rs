@@ -149,7 +149,9 @@ impl UnitFile {
         // Unit files are small: read into a page-sized buffer without asking for the size
         // first (one syscall fewer per file than fs::read; it matters with thousands).
         let mut data = Vec::with_capacity(4096);
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut data)).map_err(err)?;
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(err)?;
         UnitFile::parse(&data, path)
     }
 

@@ -103,7 +103,12 @@ fn load(a: &GateArgs) -> Result<Decl, String> {
             dirs.push(parent.to_path_buf());
         }
     }
-    let input = Input { name, path: path.clone(), kind: InputKind::EnvGate, shadows: Vec::new() };
+    let input = Input {
+        name,
+        path: path.clone(),
+        kind: InputKind::EnvGate,
+        shadows: Vec::new(),
+    };
     let unit = sources::load(&input, &dirs).map_err(|e| e.to_string())?;
     gate::parse(&unit).map_err(|e| gate::describe_error(&unit, &e))
 }
@@ -129,7 +134,8 @@ fn write_output(d: &Decl, text: &str, existing: Option<&[u8]>) -> Result<bool, S
     }
     if let Some(dir) = d.output.parent() {
         if !dir.is_dir() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
     }
     atomic::write(&d.output, text.as_bytes(), d.output_mode)
@@ -159,7 +165,10 @@ fn ready_now(d: &Decl) -> Option<Option<PathBuf>> {
     if d.wait_for.is_empty() {
         return Some(None);
     }
-    d.wait_for.iter().find(|p| watch::complete_now(p, d.settle_time)).map(|p| Some(p.clone()))
+    d.wait_for
+        .iter()
+        .find(|p| watch::complete_now(p, d.settle_time))
+        .map(|p| Some(p.clone()))
 }
 
 // ------------------------------------------------------------------------------- populate
@@ -170,7 +179,10 @@ fn populate(a: &GateArgs) -> ExitCode {
         Ok(d) => d,
         Err(e) => {
             // The generator made a failure stub if it was bad at boot; it changed since.
-            log::error!("{}: cannot read the env gate declaration, nothing done: {e}", a.declaration.display());
+            log::error!(
+                "{}: cannot read the env gate declaration, nothing done: {e}",
+                a.declaration.display()
+            );
             return ExitCode::SUCCESS;
         }
     };
@@ -185,7 +197,11 @@ fn populate(a: &GateArgs) -> ExitCode {
                 log::info!(
                     "{}: gate open at boot: {} {} ({}) in {} ms; {} not started",
                     d.name,
-                    if written { "wrote" } else { "kept the identical" },
+                    if written {
+                        "wrote"
+                    } else {
+                        "kept the identical"
+                    },
                     d.output.display(),
                     key_list(&b.keys),
                     t0.elapsed().as_millis(),
@@ -196,7 +212,12 @@ fn populate(a: &GateArgs) -> ExitCode {
             Err(e) => log::warn!("{}: {e}; {} retries", d.name, d.wait_service()),
         }
     } else if d.wait_for.iter().any(|p| p.exists()) {
-        log::info!("{}: {} is still being written; {} takes it", d.name, waiting_for(&d), d.wait_service());
+        log::info!(
+            "{}: {} is still being written; {} takes it",
+            d.name,
+            waiting_for(&d),
+            d.wait_service()
+        );
     }
 
     let kept = match existing {
@@ -211,14 +232,22 @@ fn populate(a: &GateArgs) -> ExitCode {
         Existing::Missing | Existing::Empty | Existing::Stub => {
             let text = envfile::stub(&d.name, &waiting_for(&d), &d.stub_keys);
             if let Err(e) = write_output(&d, &text, data.as_deref()) {
-                log::error!("{}: {e}; the consumers cannot start until the gate opens", d.name);
+                log::error!(
+                    "{}: {e}; the consumers cannot start until the gate opens",
+                    d.name
+                );
             }
             false
         }
     };
     let out = systemctl::start_no_block(a.scope(), &d.wait_service());
     if !out.success {
-        log::error!("{}: cannot start {}: {}", d.name, d.wait_service(), out.stderr.trim());
+        log::error!(
+            "{}: cannot start {}: {}",
+            d.name,
+            d.wait_service(),
+            out.stderr.trim()
+        );
     }
     log::info!(
         "{}: waiting for {} in {} (Timeout={}); {} {} ({} ms)",
@@ -227,7 +256,11 @@ fn populate(a: &GateArgs) -> ExitCode {
         d.wait_service(),
         fmt_duration(d.timeout),
         d.output.display(),
-        if kept { "keeps real content" } else { "is the stub" },
+        if kept {
+            "keeps real content"
+        } else {
+            "is the stub"
+        },
         t0.elapsed().as_millis()
     );
     ExitCode::SUCCESS
@@ -251,17 +284,30 @@ fn wait(a: &GateArgs) -> ExitCode {
     let d = match load(a) {
         Ok(d) => d,
         Err(e) => {
-            log::error!("{}: cannot read the env gate declaration: {e}", a.declaration.display());
+            log::error!(
+                "{}: cannot read the env gate declaration: {e}",
+                a.declaration.display()
+            );
             return ExitCode::from(2);
         }
     };
     let deadline = started + d.timeout;
-    log::info!("{}: waiting up to {} for {}", d.name, fmt_duration(d.timeout), waiting_for(&d));
+    log::info!(
+        "{}: waiting up to {} for {}",
+        d.name,
+        fmt_duration(d.timeout),
+        waiting_for(&d)
+    );
 
     let first = match wait_for_files(&d, deadline) {
         Waited::Ready(arrived) => arrived,
         Waited::Stopped => {
-            log::info!("{}: stopped before {} arrived; {} unchanged", d.name, waiting_for(&d), d.output.display());
+            log::info!(
+                "{}: stopped before {} arrived; {} unchanged",
+                d.name,
+                waiting_for(&d),
+                d.output.display()
+            );
             return ExitCode::SUCCESS;
         }
         Waited::TimedOut => {
@@ -280,45 +326,62 @@ fn wait(a: &GateArgs) -> ExitCode {
         }
     };
     if let Some(f) = &first {
-        log::info!("{}: {} arrived after {}", d.name, f.display(), fmt_duration(round_ms(started.elapsed())));
+        log::info!(
+            "{}: {} arrived after {}",
+            d.name,
+            f.display(),
+            fmt_duration(round_ms(started.elapsed()))
+        );
     }
 
     // Build and write, retrying with backoff while Exec= fails or the file is not right.
     let mut attempt = 0u32;
     let mut last_error = String::new();
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let built = retry::with_backoff(remaining, Duration::from_secs(1), Duration::from_secs(30), || {
-        attempt += 1;
-        let arrived = match &first {
-            None => None,
-            // The file that arrived, or another WaitFor= file if it went away since.
-            Some(f) if f.exists() => Some(f.clone()),
-            Some(_) => match d.wait_for.iter().find(|p| p.exists()) {
-                Some(p) => Some(p.clone()),
-                None => {
-                    last_error = format!("{} went away", waiting_for(&d));
-                    log::warn!("{}: attempt {attempt}: {last_error}", d.name);
-                    return None;
+    let built = retry::with_backoff(
+        remaining,
+        Duration::from_secs(1),
+        Duration::from_secs(30),
+        || {
+            attempt += 1;
+            let arrived = match &first {
+                None => None,
+                // The file that arrived, or another WaitFor= file if it went away since.
+                Some(f) if f.exists() => Some(f.clone()),
+                Some(_) => match d.wait_for.iter().find(|p| p.exists()) {
+                    Some(p) => Some(p.clone()),
+                    None => {
+                        last_error = format!("{} went away", waiting_for(&d));
+                        log::warn!("{}: attempt {attempt}: {last_error}", d.name);
+                        return None;
+                    }
+                },
+            };
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (_, data) = read_existing(&d.output);
+            match build::build(&d, arrived.as_deref(), d.exec_timeout.min(left))
+                .and_then(|b| write_output(&d, &b.text, data.as_deref()).map(|_| b))
+            {
+                Ok(b) => Some(b),
+                Err(_) if signals::stop_requested() => None,
+                Err(e) => {
+                    log::warn!(
+                        "{}: attempt {attempt}: {e}; trying again (backoff) until the deadline",
+                        d.name
+                    );
+                    last_error = e;
+                    None
                 }
-            },
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (_, data) = read_existing(&d.output);
-        match build::build(&d, arrived.as_deref(), d.exec_timeout.min(left))
-            .and_then(|b| write_output(&d, &b.text, data.as_deref()).map(|_| b))
-        {
-            Ok(b) => Some(b),
-            Err(_) if signals::stop_requested() => None,
-            Err(e) => {
-                log::warn!("{}: attempt {attempt}: {e}; trying again (backoff) until the deadline", d.name);
-                last_error = e;
-                None
             }
-        }
-    });
+        },
+    );
     let Some(b) = built else {
         if signals::stop_requested() {
-            log::info!("{}: stopped while building {}; unchanged", d.name, d.output.display());
+            log::info!(
+                "{}: stopped while building {}; unchanged",
+                d.name,
+                d.output.display()
+            );
             return ExitCode::SUCCESS;
         }
         log::error!(
@@ -335,7 +398,11 @@ fn wait(a: &GateArgs) -> ExitCode {
         d.name,
         d.output.display(),
         key_list(&b.keys),
-        if attempt > 1 { format!(" at attempt {attempt}") } else { String::new() }
+        if attempt > 1 {
+            format!(" at attempt {attempt}")
+        } else {
+            String::new()
+        }
     );
 
     let scope = a.scope();
@@ -360,7 +427,11 @@ fn wait(a: &GateArgs) -> ExitCode {
         "{}: gate open after {}; restarted {}",
         d.name,
         fmt_duration(round_ms(started.elapsed())),
-        if restarted.is_empty() { "nothing".to_string() } else { restarted.join(" ") }
+        if restarted.is_empty() {
+            "nothing".to_string()
+        } else {
+            restarted.join(" ")
+        }
     );
     ExitCode::SUCCESS
 }
@@ -379,7 +450,10 @@ fn wait_for_files(d: &Decl, deadline: Instant) -> Waited {
     let any: Vec<PathBuf> = d.wait_for.clone();
     let all: Vec<PathBuf> = d.required_files();
     let paths: Vec<PathBuf> = any.iter().chain(all.iter()).cloned().collect();
-    let mut targets: Vec<watch::Target> = paths.iter().map(|p| watch::Target::new(p.clone(), d.settle_time)).collect();
+    let mut targets: Vec<watch::Target> = paths
+        .iter()
+        .map(|p| watch::Target::new(p.clone(), d.settle_time))
+        .collect();
     let mut watcher = watch::Watcher::new(&d.name);
     watcher.arm(&paths);
     let mut next_poll = Instant::now();
@@ -395,12 +469,20 @@ fn wait_for_files(d: &Decl, deadline: Instant) -> Waited {
         }
         for t in targets.iter_mut() {
             if (poll_all || t.exists()) && t.observe(now) {
-                log::info!("{}: {} appeared; taking it once it has not changed for {}", d.name, t.path.display(), fmt_duration(d.settle_time));
+                log::info!(
+                    "{}: {} appeared; taking it once it has not changed for {}",
+                    d.name,
+                    t.path.display(),
+                    fmt_duration(d.settle_time)
+                );
             }
         }
         let (any_t, all_t) = targets.split_at(any.len());
         let all_ok = all_t.iter().all(|t| t.complete(now));
-        let arrived = any_t.iter().find(|t| t.complete(now)).map(|t| t.path.clone());
+        let arrived = any_t
+            .iter()
+            .find(|t| t.complete(now))
+            .map(|t| t.path.clone());
         if all_ok && (any.is_empty() || arrived.is_some()) {
             return Waited::Ready(arrived);
         }
@@ -424,7 +506,12 @@ fn wait_for_files(d: &Decl, deadline: Instant) -> Waited {
                 let existed = t.exists();
                 t.touched(now, mask);
                 if !existed && t.exists() {
-                    log::info!("{}: {} appeared; taking it once it has not changed for {}", d.name, t.path.display(), fmt_duration(d.settle_time));
+                    log::info!(
+                        "{}: {} appeared; taking it once it has not changed for {}",
+                        d.name,
+                        t.path.display(),
+                        fmt_duration(d.settle_time)
+                    );
                 }
             }
         }
@@ -444,12 +531,18 @@ fn check(gate: &str, output: &Path) -> ExitCode {
             ExitCode::from(1)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            log::info!("held by env gate {gate}: {} does not exist yet ({gate}.service writes it)", output.display());
+            log::info!(
+                "held by env gate {gate}: {} does not exist yet ({gate}.service writes it)",
+                output.display()
+            );
             ExitCode::from(1)
         }
         Err(e) => {
             // Not ours to decide: let the unit try, and fail on its own terms.
-            log::warn!("env gate {gate}: cannot read {}: {e}; not holding this unit", output.display());
+            log::warn!(
+                "env gate {gate}: cannot read {}: {e}; not holding this unit",
+                output.display()
+            );
             ExitCode::SUCCESS
         }
     }
@@ -461,7 +554,8 @@ mod tests {
     use std::fs;
 
     fn setup(name: &str, decl_extra: &str) -> (PathBuf, PathBuf, PathBuf) {
-        let dir = std::env::temp_dir().join(format!("unitsmith-envgate-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("unitsmith-envgate-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out/o.env");
@@ -480,17 +574,29 @@ mod tests {
     }
 
     fn args(decl: &Path) -> GateArgs {
-        GateArgs { declaration: decl.to_path_buf(), user: false, system: true }
+        GateArgs {
+            declaration: decl.to_path_buf(),
+            user: false,
+            system: true,
+        }
     }
 
     #[test]
     fn loads_with_drop_ins_next_to_the_declaration() {
         let (decl, _, _) = setup("load", "");
         fs::create_dir_all(decl.with_extension("envgate.d")).unwrap();
-        fs::write(decl.parent().unwrap().join("g.envgate.d/10-t.conf"), "[EnvGate]\nTimeout=5s\n").unwrap();
+        fs::write(
+            decl.parent().unwrap().join("g.envgate.d/10-t.conf"),
+            "[EnvGate]\nTimeout=5s\n",
+        )
+        .unwrap();
         let d = load(&args(&decl)).unwrap();
         assert_eq!(d.timeout, Duration::from_secs(5));
-        fs::write(decl.parent().unwrap().join("g.envgate.d/20-bad.conf"), "[EnvGate]\nTimeot=5s\n").unwrap();
+        fs::write(
+            decl.parent().unwrap().join("g.envgate.d/20-bad.conf"),
+            "[EnvGate]\nTimeot=5s\n",
+        )
+        .unwrap();
         let e = load(&args(&decl)).unwrap_err();
         assert!(e.contains("20-bad.conf:2: [EnvGate] Timeot:"), "{e}");
         assert!(e.contains("did you mean 'Timeout'?"), "{e}");
@@ -502,7 +608,11 @@ mod tests {
         let d = load(&args(&decl)).unwrap();
         assert_eq!(ready_now(&d), None);
         fs::write(&waitfor, "A=1\n").unwrap();
-        assert_eq!(ready_now(&d), None, "just written: maybe still being written");
+        assert_eq!(
+            ready_now(&d),
+            None,
+            "just written: maybe still being written"
+        );
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(ready_now(&d), Some(Some(waitfor.clone())));
     }
@@ -524,12 +634,18 @@ mod tests {
         }
         let took = t0.elapsed();
         writer.join().unwrap();
-        assert!(took >= Duration::from_millis(400) && took < Duration::from_secs(2), "{took:?}");
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(2),
+            "{took:?}"
+        );
         // and a deadline is a deadline
         let (decl, _, _) = setup("wait-timeout", "");
         let d = load(&args(&decl)).unwrap();
         let t0 = Instant::now();
-        assert!(matches!(wait_for_files(&d, Instant::now() + Duration::from_millis(300)), Waited::TimedOut));
+        assert!(matches!(
+            wait_for_files(&d, Instant::now() + Duration::from_millis(300)),
+            Waited::TimedOut
+        ));
         assert!(t0.elapsed() < Duration::from_secs(1));
     }
 

@@ -133,8 +133,12 @@ pub fn check(tree: &load::Tree) -> Vec<Finding> {
     out.extend(rules::prestart_kill(tree));
     out.extend(rules::watchdog_stop_timeout(tree));
     out.extend(rules::killmode_stop_timeout(tree));
-    out.sort_by(|a, b| (&a.file, a.line, a.rule, &a.message).cmp(&(&b.file, b.line, b.rule, &b.message)));
-    out.dedup_by(|a, b| a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message);
+    out.sort_by(|a, b| {
+        (&a.file, a.line, a.rule, &a.message).cmp(&(&b.file, b.line, b.rule, &b.message))
+    });
+    out.dedup_by(|a, b| {
+        a.file == b.file && a.line == b.line && a.rule == b.rule && a.message == b.message
+    });
     out
 }
 
@@ -156,7 +160,10 @@ pub fn run(args: Args) -> ExitCode {
         // pass their directory as a PATH to check them too.
         findings.retain(|f| !VENDOR_DIRS.iter().any(|d| f.file.starts_with(d)));
     }
-    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     let warnings = findings.len() - errors;
     if args.json {
         let v = Json::obj(vec![
@@ -164,13 +171,23 @@ pub fn run(args: Args) -> ExitCode {
             ("files", Json::Num(tree.sources.len() as i64)),
             ("errors", Json::Num(errors as i64)),
             ("warnings", Json::Num(warnings as i64)),
-            ("findings", Json::Arr(findings.iter().map(Finding::to_json).collect())),
+            (
+                "findings",
+                Json::Arr(findings.iter().map(Finding::to_json).collect()),
+            ),
         ]);
         println!("{}", v.render());
     } else {
         let mut text = String::new();
         for f in &findings {
-            text.push_str(&format!("{}: {}: {}: {} [{}]\n", f.location(), f.severity.as_str(), f.unit, f.message, f.rule));
+            text.push_str(&format!(
+                "{}: {}: {}: {} [{}]\n",
+                f.location(),
+                f.severity.as_str(),
+                f.unit,
+                f.message,
+                f.rule
+            ));
             text.push_str(&format!("    fix: {}\n", f.fix));
         }
         text.push_str(&format!(

@@ -111,7 +111,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(EXIT_TIMEOUT);
         }
         Ok(Acquired::Stopped) => {
-            log::info!("stopped while waiting for {}; not running {command}", path.display());
+            log::info!(
+                "stopped while waiting for {}; not running {command}",
+                path.display()
+            );
             die_of_sigterm();
         }
         Err(e) => {
@@ -162,7 +165,10 @@ pub fn lock_dir() -> PathBuf {
 
 /// The unit we run in, else the command's file name.
 fn default_name(command: &[OsString]) -> Result<String, String> {
-    if let Some(unit) = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|t| unit_from_cgroup(&t)) {
+    if let Some(unit) = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|t| unit_from_cgroup(&t))
+    {
         return Ok(unit);
     }
     let first = command.first().ok_or("no COMMAND given")?;
@@ -170,7 +176,12 @@ fn default_name(command: &[OsString]) -> Result<String, String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("cannot make a lock name from {}; use --name", first.to_string_lossy()))
+        .ok_or_else(|| {
+            format!(
+                "cannot make a lock name from {}; use --name",
+                first.to_string_lossy()
+            )
+        })
 }
 
 /// The innermost `*.service` of our cgroup path (cgroup v2, else v1's name=systemd line).
@@ -179,7 +190,10 @@ pub fn unit_from_cgroup(text: &str) -> Option<String> {
     let path = text
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .or_else(|| text.lines().find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p)))?;
+        .or_else(|| {
+            text.lines()
+                .find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p))
+        })?;
     path.trim()
         .rsplit('/')
         .find(|c| c.len() > ".service".len() && c.ends_with(".service"))
@@ -187,7 +201,12 @@ pub fn unit_from_cgroup(text: &str) -> Option<String> {
 }
 
 fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.starts_with('.') || name.contains('/') || name.len() > 200 || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains('/')
+        || name.len() > 200
+        || name.chars().any(char::is_control)
+    {
         return Err(format!(
             "invalid lock name \"{name}\": use a plain file name (no '/', not starting with '.', at most 200 bytes)"
         ));
@@ -229,12 +248,18 @@ pub enum Acquired {
 
 /// Take an exclusive flock on `file`, trying until `wait` has passed or `stop()` is true.
 /// `waiting` is called before each sleep (to announce the wait).
-pub fn acquire(file: &File, wait: Duration, stop: impl Fn() -> bool, mut waiting: impl FnMut()) -> io::Result<Acquired> {
+pub fn acquire(
+    file: &File,
+    wait: Duration,
+    stop: impl Fn() -> bool,
+    mut waiting: impl FnMut(),
+) -> io::Result<Acquired> {
     let deadline = Instant::now() + wait;
     let mut delay = Duration::from_millis(10);
     loop {
         // SAFETY: flock on a descriptor we own.
-        match Errno::result(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
+        match Errno::result(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) })
+        {
             Ok(_) => return Ok(Acquired::Locked),
             Err(Errno::EWOULDBLOCK) | Err(Errno::EINTR) => {}
             Err(e) => return Err(io::Error::from(e)),
@@ -265,21 +290,31 @@ pub struct Holder {
 /// (`lock:` in /proc/PID/fdinfo; waiters have the file open but no lock). When that finds
 /// nobody (another user's processes are not readable), the PID /proc/locks records.
 pub fn holders(file: &File) -> Vec<Holder> {
-    let Ok(meta) = file.metadata() else { return Vec::new() };
+    let Ok(meta) = file.metadata() else {
+        return Vec::new();
+    };
     let (dev, ino) = (meta.dev(), meta.ino());
     let mut found = Vec::new();
     if let Ok(procs) = std::fs::read_dir("/proc") {
         for p in procs.filter_map(|e| e.ok()) {
-            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            let Some(pid) = p.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
             if holds_lock(pid, dev, ino) {
-                found.push(Holder { pid, cmdline: cmdline(pid) });
+                found.push(Holder {
+                    pid,
+                    cmdline: cmdline(pid),
+                });
             }
         }
     }
     if found.is_empty() {
         if let Ok(locks) = std::fs::read_to_string("/proc/locks") {
             for pid in pids_in_proc_locks(&locks, dev, ino) {
-                found.push(Holder { pid, cmdline: cmdline(pid) });
+                found.push(Holder {
+                    pid,
+                    cmdline: cmdline(pid),
+                });
             }
         }
     }
@@ -288,13 +323,21 @@ pub fn holders(file: &File) -> Vec<Holder> {
 }
 
 fn holds_lock(pid: i32, dev: u64, ino: u64) -> bool {
-    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
     for fd in fds.filter_map(|e| e.ok()) {
-        let Ok(m) = std::fs::metadata(fd.path()) else { continue };
+        let Ok(m) = std::fs::metadata(fd.path()) else {
+            continue;
+        };
         if m.dev() != dev || m.ino() != ino {
             continue;
         }
-        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{}", fd.file_name().to_string_lossy())).unwrap_or_default();
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .unwrap_or_default();
         if info.lines().any(|l| l.starts_with("lock:")) {
             return true;
         }
@@ -322,7 +365,11 @@ pub fn pids_in_proc_locks(text: &str, dev: u64, ino: u64) -> Vec<i32> {
 
 fn cmdline(pid: i32) -> String {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let words: Vec<String> = raw.split(|&b| b == 0).filter(|w| !w.is_empty()).map(|w| String::from_utf8_lossy(w).into_owned()).collect();
+    let words: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
     if words.is_empty() {
         let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
         return format!("[{}]", comm.trim());
@@ -368,7 +415,11 @@ pub fn describe_holders(h: &[Holder]) -> String {
     }
     if out.is_empty() {
         // a cycle cannot happen, but never print nothing
-        return h.iter().map(|x| format!("PID {} ({})", x.pid, x.cmdline)).collect::<Vec<_>>().join(", ");
+        return h
+            .iter()
+            .map(|x| format!("PID {} ({})", x.pid, x.cmdline))
+            .collect::<Vec<_>>()
+            .join(", ");
     }
     out.join(", ")
 }
@@ -376,11 +427,19 @@ pub fn describe_holders(h: &[Holder]) -> String {
 /// The parent PID (field 4 of /proc/PID/stat, after the parenthesised command name).
 fn ppid(pid: i32) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn display_command(cmd: &[OsString]) -> String {
-    cmd.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ")
+    cmd.iter()
+        .map(|a| a.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn show_duration(d: Duration) -> String {
@@ -397,7 +456,9 @@ fn show_duration(d: Duration) -> String {
 /// and the Rust runtime changed (SIGTERM/SIGINT handlers, SIGPIPE ignored: ignored signals
 /// survive exec), and an empty mask. A stop that arrived meanwhile is honoured, not lost.
 fn restore_signals() {
-    use nix::sys::signal::{sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+    use nix::sys::signal::{
+        sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+    };
     let mut term = SigSet::empty();
     term.add(Signal::SIGTERM);
     term.add(Signal::SIGINT);
@@ -419,7 +480,9 @@ fn restore_signals() {
 
 /// End the way a process stopped by SIGTERM does (systemd counts that as a clean stop).
 fn die_of_sigterm() -> ! {
-    use nix::sys::signal::{raise, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
+    use nix::sys::signal::{
+        raise, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
+    };
     let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: installing the default disposition.
     unsafe {
@@ -432,14 +495,15 @@ fn die_of_sigterm() -> ! {
 
 fn exec_with_lock(file: File, path: &Path, command: &[OsString]) -> ExitCode {
     let fd = file.into_raw_fd(); // never closed by us: it passes to the command
-    // SAFETY: fcntl on our own descriptor; clears FD_CLOEXEC so exec keeps it open.
+                                 // SAFETY: fcntl on our own descriptor; clears FD_CLOEXEC so exec keeps it open.
     if let Err(e) = Errno::result(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }) {
         log::error!("{}: cannot pass the lock on: {e}", path.display());
         return ExitCode::from(1);
     }
     std::env::set_var("UNITSMITH_LOCK_FD", fd.to_string());
     std::env::set_var("UNITSMITH_LOCK_FILE", path);
-    let argv: Result<Vec<CString>, _> = command.iter().map(|a| CString::new(a.as_bytes())).collect();
+    let argv: Result<Vec<CString>, _> =
+        command.iter().map(|a| CString::new(a.as_bytes())).collect();
     let Ok(argv) = argv else {
         log::error!("COMMAND contains a NUL byte");
         return ExitCode::from(2);
@@ -464,17 +528,32 @@ mod tests {
 
     #[test]
     fn unit_name_from_cgroup() {
-        assert_eq!(unit_from_cgroup("0::/system.slice/sched.service\n").as_deref(), Some("sched.service"));
-        assert_eq!(unit_from_cgroup("0::/system.slice/app@one.service/payload\n").as_deref(), Some("app@one.service"));
         assert_eq!(
-            unit_from_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n").as_deref(),
+            unit_from_cgroup("0::/system.slice/sched.service\n").as_deref(),
+            Some("sched.service")
+        );
+        assert_eq!(
+            unit_from_cgroup("0::/system.slice/app@one.service/payload\n").as_deref(),
+            Some("app@one.service")
+        );
+        assert_eq!(
+            unit_from_cgroup(
+                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n"
+            )
+            .as_deref(),
             Some("foo.service")
         );
-        assert_eq!(unit_from_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n"), None);
+        assert_eq!(
+            unit_from_cgroup("0::/user.slice/user-1000.slice/session-3.scope\n"),
+            None
+        );
         assert_eq!(unit_from_cgroup("0::/\n"), None);
         // cgroup v1 / hybrid
         assert_eq!(
-            unit_from_cgroup("12:cpu:/system.slice/x.service\n1:name=systemd:/system.slice/y.service\n").as_deref(),
+            unit_from_cgroup(
+                "12:cpu:/system.slice/x.service\n1:name=systemd:/system.slice/y.service\n"
+            )
+            .as_deref(),
             Some("y.service")
         );
     }
@@ -504,17 +583,29 @@ mod tests {
         let p = tmp("excl");
         let a = open_lock_file(&p, true).unwrap();
         let b = open_lock_file(&p, true).unwrap();
-        assert_eq!(acquire(&a, Duration::ZERO, || false, || {}).unwrap(), Acquired::Locked);
+        assert_eq!(
+            acquire(&a, Duration::ZERO, || false, || {}).unwrap(),
+            Acquired::Locked
+        );
         // The holder is named: this process, found through its descriptor's lock.
         let h = holders(&b);
-        assert!(h.iter().any(|h| h.pid == std::process::id() as i32), "{h:?}");
+        assert!(
+            h.iter().any(|h| h.pid == std::process::id() as i32),
+            "{h:?}"
+        );
         let t = Instant::now();
         let mut waited = false;
-        assert_eq!(acquire(&b, Duration::from_millis(300), || false, || waited = true).unwrap(), Acquired::TimedOut);
+        assert_eq!(
+            acquire(&b, Duration::from_millis(300), || false, || waited = true).unwrap(),
+            Acquired::TimedOut
+        );
         assert!(waited);
         assert!(t.elapsed() >= Duration::from_millis(300) && t.elapsed() < Duration::from_secs(2));
         drop(a); // closing the holder's descriptor releases the lock
-        assert_eq!(acquire(&b, Duration::from_secs(1), || false, || {}).unwrap(), Acquired::Locked);
+        assert_eq!(
+            acquire(&b, Duration::from_secs(1), || false, || {}).unwrap(),
+            Acquired::Locked
+        );
     }
 
     #[test]
@@ -530,7 +621,13 @@ mod tests {
             f2.store(true, Ordering::SeqCst);
         });
         let t = Instant::now();
-        let r = acquire(&b, Duration::from_secs(30), || flag.load(Ordering::SeqCst), || {}).unwrap();
+        let r = acquire(
+            &b,
+            Duration::from_secs(30),
+            || flag.load(Ordering::SeqCst),
+            || {},
+        )
+        .unwrap();
         assert_eq!(r, Acquired::Stopped);
         assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
     }
@@ -546,8 +643,14 @@ mod tests {
             std::thread::sleep(Duration::from_millis(300));
             drop(a);
         });
-        assert_eq!(acquire(&b, Duration::from_secs(5), || false, || {}).unwrap(), Acquired::Locked);
+        assert_eq!(
+            acquire(&b, Duration::from_secs(5), || false, || {}).unwrap(),
+            Acquired::Locked
+        );
         let e = t.elapsed();
-        assert!(e >= Duration::from_millis(250) && e < Duration::from_secs(2), "{e:?}");
+        assert!(
+            e >= Duration::from_millis(250) && e < Duration::from_secs(2),
+            "{e:?}"
+        );
     }
 }

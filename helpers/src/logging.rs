@@ -24,7 +24,11 @@ impl Log for Logger {
             let _ = if self.journal {
                 writeln!(err, "<{}>{line}", priority(r.level()))
             } else {
-                writeln!(err, "unitsmith: {}: {line}", r.level().as_str().to_lowercase())
+                writeln!(
+                    err,
+                    "unitsmith: {}: {line}",
+                    r.level().as_str().to_lowercase()
+                )
             };
         }
     }
@@ -45,9 +49,14 @@ fn priority(l: Level) -> u8 {
 /// Install the logger. `verbose` adds debug messages; `SYSTEMD_LOG_LEVEL=debug` too.
 pub fn init(verbose: bool) {
     let journal = stderr_is_journal();
-    let debug = verbose || std::env::var("SYSTEMD_LOG_LEVEL").is_ok_and(|v| v == "debug" || v == "7");
+    let debug =
+        verbose || std::env::var("SYSTEMD_LOG_LEVEL").is_ok_and(|v| v == "debug" || v == "7");
     let _ = log::set_boxed_logger(Box::new(Logger { journal }));
-    log::set_max_level(if debug { LevelFilter::Debug } else { LevelFilter::Info });
+    log::set_max_level(if debug {
+        LevelFilter::Debug
+    } else {
+        LevelFilter::Info
+    });
 }
 
 /// systemd sets `JOURNAL_STREAM=DEV:INODE` for a service whose stderr is the journal. A child
@@ -55,9 +64,15 @@ pub fn init(verbose: bool) {
 /// stderr really is, as sd_journal_stream_fd(3) advises.
 fn stderr_is_journal() -> bool {
     use std::os::unix::fs::MetadataExt;
-    let Some(v) = std::env::var_os("JOURNAL_STREAM") else { return false };
-    let Some((dev, ino)) = v.to_str().and_then(|s| s.split_once(':')) else { return false };
-    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else { return false };
+    let Some(v) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = v.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    let (Ok(dev), Ok(ino)) = (dev.parse::<u64>(), ino.parse::<u64>()) else {
+        return false;
+    };
     match std::fs::metadata("/proc/self/fd/2") {
         Ok(m) => m.dev() == dev && m.ino() == ino,
         Err(_) => false,

@@ -21,7 +21,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "unitsmith", version, about = "Helpers for race-free systemd boots and reloads")]
+#[command(
+    name = "unitsmith",
+    version,
+    about = "Helpers for race-free systemd boots and reloads"
+)]
 struct Cli {
     /// Log debug messages too.
     #[arg(short, long, global = true)]

@@ -126,7 +126,9 @@ impl State {
     }
     /// Not loaded, or loaded from a file that no longer exists.
     pub fn lost(&self) -> bool {
-        !self.loaded() || (!self.get("FragmentPath").is_empty() && !Path::new(self.get("FragmentPath")).exists())
+        !self.loaded()
+            || (!self.get("FragmentPath").is_empty()
+                && !Path::new(self.get("FragmentPath")).exists())
     }
     /// Has systemd seen it start since it loaded it (this boot, unless it was unloaded)?
     fn ran(&self) -> bool {
@@ -154,13 +156,22 @@ impl State {
 /// The decision for a loaded unit. `wanted`: a unit that wants it is active (or it is listed
 /// in the config). `stop_job_last`: the journal says the last job for it was a stop job
 /// (None: the journal could not tell).
-pub fn decide(t: &Target, s: &State, job_pending: bool, wanted: bool, stop_job_last: Option<bool>) -> Decision {
+pub fn decide(
+    t: &Target,
+    s: &State,
+    job_pending: bool,
+    wanted: bool,
+    stop_job_last: Option<bool>,
+) -> Decision {
     if let Some(e) = &t.stub {
         let first = e.lines().next().unwrap_or("");
         return Decision::Broken(format!("failure stub, not started: fix the input: {first}"));
     }
     if !s.loaded() {
-        return Decision::Broken(format!("{} (not generated: is the generator installed and the input readable?)", s.get("LoadState")));
+        return Decision::Broken(format!(
+            "{} (not generated: is the generator installed and the input readable?)",
+            s.get("LoadState")
+        ));
     }
     if job_pending {
         return Decision::LeaveAlone("a job is pending for it".into());
@@ -168,31 +179,51 @@ pub fn decide(t: &Target, s: &State, job_pending: bool, wanted: bool, stop_job_l
     let active = s.get("ActiveState");
     let result = s.get("Result");
     let candidate = match active {
-        "active" | "activating" | "deactivating" | "reloading" | "refreshing" => return Decision::Fine(active.into()),
+        "active" | "activating" | "deactivating" | "reloading" | "refreshing" => {
+            return Decision::Fine(active.into())
+        }
         "failed" => format!("failed ({})", if result.is_empty() { "?" } else { result }),
         "inactive" if s.ran() && matches!(result, "success" | "") => {
-            return Decision::LeaveAlone("stopped: its last run ended successfully (clean exit or systemctl stop)".into())
+            return Decision::LeaveAlone(
+                "stopped: its last run ended successfully (clean exit or systemctl stop)".into(),
+            )
         }
         "inactive" if s.ran() => format!("inactive, last run ended with {result}"),
-        "inactive" if wanted => "never started in this boot, though wanted by an active unit".into(),
-        "inactive" => return Decision::LeaveAlone("not started: nothing that wants it is active yet".into()),
+        "inactive" if wanted => {
+            "never started in this boot, though wanted by an active unit".into()
+        }
+        "inactive" => {
+            return Decision::LeaveAlone("not started: nothing that wants it is active yet".into())
+        }
         other => return Decision::LeaveAlone(format!("in state {other}")),
     };
     if stop_job_last == Some(true) {
-        return Decision::LeaveAlone("stopped on purpose: the last job systemd ran for it was a stop job".into());
+        return Decision::LeaveAlone(
+            "stopped on purpose: the last job systemd ran for it was a stop job".into(),
+        );
     }
     Decision::Start(candidate)
 }
 
 /// Units to look after: enabled generated units, then the config's (each once).
-pub fn targets(generated: &[unitsmith_generator::generate::Generated], config: &[(String, String)]) -> Vec<Target> {
+pub fn targets(
+    generated: &[unitsmith_generator::generate::Generated],
+    config: &[(String, String)],
+) -> Vec<Target> {
     let mut out: Vec<Target> = Vec::new();
     for g in generated {
         // Links are `TARGET.wants/UNIT` (UNIT is the instance for DefaultInstance=); aliases
         // have no directory part and do not make a unit wanted.
         for (link, _) in &g.symlinks {
-            let Some((dir, unit)) = link.rsplit_once('/') else { continue };
-            let Some(by) = [".wants", ".requires", ".upholds"].iter().find_map(|s| dir.strip_suffix(s)) else { continue };
+            let Some((dir, unit)) = link.rsplit_once('/') else {
+                continue;
+            };
+            let Some(by) = [".wants", ".requires", ".upholds"]
+                .iter()
+                .find_map(|s| dir.strip_suffix(s))
+            else {
+                continue;
+            };
             match out.iter_mut().find(|t| t.unit == unit) {
                 Some(t) => {
                     if !t.wanted_by.iter().any(|w| w == by) {
@@ -211,7 +242,12 @@ pub fn targets(generated: &[unitsmith_generator::generate::Generated], config: &
     for (unit, origin) in config {
         match out.iter_mut().find(|t| &t.unit == unit) {
             Some(t) => t.wanted_by.clear(), // listed: wanted whatever its targets do
-            None => out.push(Target { unit: unit.clone(), origin: origin.clone(), stub: None, wanted_by: Vec::new() }),
+            None => out.push(Target {
+                unit: unit.clone(),
+                origin: origin.clone(),
+                stub: None,
+                wanted_by: Vec::new(),
+            }),
         }
     }
     out
@@ -249,7 +285,11 @@ fn config_path(args: &Args) -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".config")))?;
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".config"))
+        })?;
     Some(base.join("unitsmith/reconcile.conf"))
 }
 
@@ -265,7 +305,8 @@ pub fn parse_jobs(text: &str) -> BTreeSet<String> {
             let mut f = l.split_whitespace();
             let id = f.next()?;
             let unit = f.next()?;
-            (id.chars().all(|c| c.is_ascii_digit()) && sd::has_unit_suffix(unit)).then(|| unit.to_string())
+            (id.chars().all(|c| c.is_ascii_digit()) && sd::has_unit_suffix(unit))
+                .then(|| unit.to_string())
         })
         .collect()
 }
@@ -282,12 +323,19 @@ const MSG_STOPPED: &str = "9d1aaa27d60140bd96365438aad20286";
 /// logs neither (only the unit's failure), so a stop job as the latest of them means the unit
 /// was stopped on purpose, however the stop ended. None when the journal cannot tell.
 fn last_job_was_stop(scope: Scope, unit: &str) -> Option<bool> {
-    let mut cmd = Command::new(std::env::var("UNITSMITH_JOURNALCTL").unwrap_or_else(|_| "journalctl".into()));
+    let mut cmd =
+        Command::new(std::env::var("UNITSMITH_JOURNALCTL").unwrap_or_else(|_| "journalctl".into()));
     match scope {
         Scope::System => cmd.args(["_PID=1".to_string(), format!("UNIT={unit}")]),
         Scope::User => cmd.args(["--user".to_string(), format!("USER_UNIT={unit}")]),
     };
-    for id in [MSG_STARTING, MSG_STARTED, MSG_START_FAILED, MSG_STOPPING, MSG_STOPPED] {
+    for id in [
+        MSG_STARTING,
+        MSG_STARTED,
+        MSG_START_FAILED,
+        MSG_STOPPING,
+        MSG_STOPPED,
+    ] {
         cmd.arg(format!("MESSAGE_ID={id}"));
     }
     cmd.args(["-b", "-q", "--no-pager", "-r", "-n", "1", "-o", "export"]);
@@ -298,7 +346,12 @@ fn last_job_was_stop(scope: Scope, unit: &str) -> Option<bool> {
 
 /// Run a command, killed after `timeout`; its stdout when it exited 0.
 fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<String> {
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let mut stdout = child.stdout.take()?;
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -354,14 +407,25 @@ impl Outcome {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let scope = if args.user { Scope::User } else { Scope::System };
+    let scope = if args.user {
+        Scope::User
+    } else {
+        Scope::System
+    };
     let t0 = Instant::now();
     // One reconcile at a time (the timer and a manual run): the second has nothing to add.
-    let lock_path = crate::lock::lock_dir().join(if args.user { ".reconcile-user.lock" } else { ".reconcile.lock" });
+    let lock_path = crate::lock::lock_dir().join(if args.user {
+        ".reconcile-user.lock"
+    } else {
+        ".reconcile.lock"
+    });
     let _lock = match take_lock(&lock_path) {
         Ok(Some(f)) => f,
         Ok(None) => {
-            log::info!("another unitsmith reconcile is running ({}); nothing to do", lock_path.display());
+            log::info!(
+                "another unitsmith reconcile is running ({}); nothing to do",
+                lock_path.display()
+            );
             return ExitCode::SUCCESS;
         }
         Err(e) => {
@@ -390,17 +454,25 @@ pub fn run(args: Args) -> ExitCode {
     }
     let targets = targets(&model.outcome.units, &config_units);
     let names: Vec<String> = targets.iter().map(|t| t.unit.clone()).collect();
-    let mut states: Vec<State> = sd::show_many(scope, &names, PROPS).into_iter().map(State).collect();
+    let mut states: Vec<State> = sd::show_many(scope, &names, PROPS)
+        .into_iter()
+        .map(State)
+        .collect();
     let before: Vec<String> = states.iter().map(State::describe).collect();
 
     // 1. Lost units: one daemon-reload for all of them.
-    let lost: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].stub.is_none() && states[i].lost()).collect();
+    let lost: Vec<usize> = (0..targets.len())
+        .filter(|&i| targets[i].stub.is_none() && states[i].lost())
+        .collect();
     let mut reloaded = false;
     let mut reload_error = None;
     if !lost.is_empty() && !args.dry_run {
         log::info!(
             "not loaded or unit file gone: {}; running daemon-reload",
-            lost.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>().join(" ")
+            lost.iter()
+                .map(|&i| names[i].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         );
         let out = systemctl::daemon_reload(scope);
         if out.success {
@@ -422,16 +494,26 @@ pub fn run(args: Args) -> ExitCode {
     let wanting_active: HashMap<String, bool> = wanting
         .iter()
         .cloned()
-        .zip(sd::show_many(scope, &wanting, &["ActiveState"]).into_iter().map(|p| {
-            matches!(p.get("ActiveState").map(String::as_str), Some("active" | "reloading"))
-        }))
+        .zip(
+            sd::show_many(scope, &wanting, &["ActiveState"])
+                .into_iter()
+                .map(|p| {
+                    matches!(
+                        p.get("ActiveState").map(String::as_str),
+                        Some("active" | "reloading")
+                    )
+                }),
+        )
         .collect();
     let mut lines: Vec<Line> = Vec::with_capacity(targets.len());
     let mut to_start: Vec<usize> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         let s = &states[i];
         let was_lost = lost.contains(&i);
-        let wanted = t.wanted_by.is_empty() || t.wanted_by.iter().any(|w| wanting_active.get(w).copied().unwrap_or(false));
+        let wanted = t.wanted_by.is_empty()
+            || t.wanted_by
+                .iter()
+                .any(|w| wanting_active.get(w).copied().unwrap_or(false));
         let mut line = Line {
             target: t.clone(),
             before: before[i].clone(),
@@ -459,8 +541,14 @@ pub fn run(args: Args) -> ExitCode {
         let needs_journal = t.stub.is_none()
             && s.loaded()
             && !jobs.contains(&t.unit)
-            && (s.get("ActiveState") == "failed" || (s.get("ActiveState") == "inactive" && !(s.ran() && s.get("Result") == "success")));
-        let stop_last = if needs_journal { last_job_was_stop(scope, &t.unit) } else { None };
+            && (s.get("ActiveState") == "failed"
+                || (s.get("ActiveState") == "inactive"
+                    && !(s.ran() && s.get("Result") == "success")));
+        let stop_last = if needs_journal {
+            last_job_was_stop(scope, &t.unit)
+        } else {
+            None
+        };
         match decide(t, s, jobs.contains(&t.unit), wanted, stop_last) {
             Decision::Fine(state) => {
                 if was_lost && !s.lost() {
@@ -471,15 +559,27 @@ pub fn run(args: Args) -> ExitCode {
                 }
             }
             Decision::LeaveAlone(why) => {
-                line.outcome = if was_lost && !s.lost() { Outcome::Repaired } else { Outcome::LeftAlone };
-                line.result = if was_lost { format!("unit file restored; left alone: {why}") } else { why };
+                line.outcome = if was_lost && !s.lost() {
+                    Outcome::Repaired
+                } else {
+                    Outcome::LeftAlone
+                };
+                line.result = if was_lost {
+                    format!("unit file restored; left alone: {why}")
+                } else {
+                    why
+                };
             }
             Decision::Broken(why) => {
                 line.outcome = Outcome::NotRepaired;
                 line.result = why;
             }
             Decision::Start(why) => {
-                line.action = if was_lost { "daemon-reload + reset-failed + start".into() } else { "reset-failed + start".into() };
+                line.action = if was_lost {
+                    "daemon-reload + reset-failed + start".into()
+                } else {
+                    "reset-failed + start".into()
+                };
                 if !why.starts_with(&format!("{} ", s.get("ActiveState"))) {
                     line.details.push(format!("because: {why}"));
                 }
@@ -497,7 +597,10 @@ pub fn run(args: Args) -> ExitCode {
 
     // 3. Start, in parallel, each bounded; then read the states back.
     if !to_start.is_empty() {
-        let units: Vec<String> = to_start.iter().map(|&k| lines[k].target.unit.clone()).collect();
+        let units: Vec<String> = to_start
+            .iter()
+            .map(|&k| lines[k].target.unit.clone())
+            .collect();
         let outputs: Vec<systemctl::Output> = std::thread::scope(|sc| {
             let handles: Vec<_> = units
                 .iter()
@@ -509,14 +612,19 @@ pub fn run(args: Args) -> ExitCode {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().expect("start thread")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("start thread"))
+                .collect()
         });
         let after = sd::show_many(scope, &units, PROPS);
         for ((k, out), props) in to_start.iter().zip(outputs).zip(after) {
             let s = State(props);
             let line = &mut lines[*k];
             let ok = matches!(s.get("ActiveState"), "active" | "activating" | "reloading")
-                || (s.get("ActiveState") == "inactive" && s.get("Result") == "success" && out.success);
+                || (s.get("ActiveState") == "inactive"
+                    && s.get("Result") == "success"
+                    && out.success);
             if ok {
                 line.outcome = Outcome::Repaired;
                 line.result = s.describe();
@@ -531,12 +639,25 @@ pub fn run(args: Args) -> ExitCode {
     }
 
     // The cause of what is still broken, as `doctor` explains it.
-    let broken: Vec<String> = lines.iter().filter(|l| l.outcome == Outcome::NotRepaired && l.target.stub.is_none()).map(|l| l.target.unit.clone()).collect();
+    let broken: Vec<String> = lines
+        .iter()
+        .filter(|l| l.outcome == Outcome::NotRepaired && l.target.stub.is_none())
+        .map(|l| l.target.unit.clone())
+        .collect();
     if !broken.is_empty() && !args.dry_run {
         let env = crate::doctor::Env::load(scope);
         for report in env.diagnose(&broken, None) {
-            if let Some(line) = lines.iter_mut().find(|l| l.target.unit == report.facts.name) {
-                line.details.extend(report.problems.iter().filter(|p| p.is_problem()).map(|p| p.render()));
+            if let Some(line) = lines
+                .iter_mut()
+                .find(|l| l.target.unit == report.facts.name)
+            {
+                line.details.extend(
+                    report
+                        .problems
+                        .iter()
+                        .filter(|p| p.is_problem())
+                        .map(|p| p.render()),
+                );
             }
         }
     }
@@ -555,7 +676,10 @@ pub fn run(args: Args) -> ExitCode {
         t0.elapsed().as_secs_f64()
     );
     if args.json {
-        println!("{}", to_json(scope, args.dry_run, reloaded, &lines).render());
+        println!(
+            "{}",
+            to_json(scope, args.dry_run, reloaded, &lines).render()
+        );
     } else {
         let rows: Vec<Row> = lines
             .iter()
@@ -572,14 +696,18 @@ pub fn run(args: Args) -> ExitCode {
             })
             .collect();
         if !rows.is_empty() {
-            print!("{}", table::render(&["UNIT", "BEFORE", "ACTION", "RESULT"], &rows));
+            print!(
+                "{}",
+                table::render(&["UNIT", "BEFORE", "ACTION", "RESULT"], &rows)
+            );
         }
         println!("{summary}");
     }
     for l in lines.iter().filter(|l| l.outcome == Outcome::NotRepaired) {
         log::error!("{}: not repaired: {}", l.target.unit, l.result);
     }
-    let failed = count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
+    let failed =
+        count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
     if failed {
         ExitCode::from(1)
     } else {
@@ -597,7 +725,14 @@ fn take_lock(path: &Path) -> std::io::Result<Option<std::fs::File>> {
 
 fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json {
     Json::obj(vec![
-        ("scope", Json::str(if scope == Scope::User { "user" } else { "system" })),
+        (
+            "scope",
+            Json::str(if scope == Scope::User {
+                "user"
+            } else {
+                "system"
+            }),
+        ),
         ("dry_run", Json::Bool(dry_run)),
         ("daemon_reload", Json::Bool(reloaded)),
         (
@@ -613,7 +748,10 @@ fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json 
                             ("action", Json::str(&l.action)),
                             ("outcome", Json::str(l.outcome.as_str().to_lowercase())),
                             ("result", Json::str(&l.result)),
-                            ("details", Json::Arr(l.details.iter().map(Json::str).collect())),
+                            (
+                                "details",
+                                Json::Arr(l.details.iter().map(Json::str).collect()),
+                            ),
                         ])
                     })
                     .collect(),
@@ -627,11 +765,21 @@ mod tests {
     use super::*;
 
     fn state(pairs: &[(&str, &str)]) -> State {
-        State(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        State(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
     }
 
     fn target(unit: &str) -> Target {
-        Target { unit: unit.into(), origin: "x.container".into(), stub: None, wanted_by: vec!["multi-user.target".into()] }
+        Target {
+            unit: unit.into(),
+            origin: "x.container".into(),
+            stub: None,
+            wanted_by: vec!["multi-user.target".into()],
+        }
     }
 
     const RAN: (&str, &str) = ("InactiveExitTimestampMonotonic", "123456");
@@ -641,35 +789,89 @@ mod tests {
         let t = target("a.service");
         let loaded = ("LoadState", "loaded");
         // Running: fine.
-        assert!(matches!(decide(&t, &state(&[loaded, ("ActiveState", "active"), RAN]), false, true, None), Decision::Fine(_)));
+        assert!(matches!(
+            decide(
+                &t,
+                &state(&[loaded, ("ActiveState", "active"), RAN]),
+                false,
+                true,
+                None
+            ),
+            Decision::Fine(_)
+        ));
         // Killed into failed: start.
         let failed = state(&[loaded, ("ActiveState", "failed"), ("Result", "signal"), RAN]);
-        assert!(matches!(decide(&t, &failed, false, true, Some(false)), Decision::Start(_)));
-        assert!(matches!(decide(&t, &failed, false, true, None), Decision::Start(_)));
+        assert!(matches!(
+            decide(&t, &failed, false, true, Some(false)),
+            Decision::Start(_)
+        ));
+        assert!(matches!(
+            decide(&t, &failed, false, true, None),
+            Decision::Start(_)
+        ));
         // Failed while being stopped on purpose (exit 143, stop timeout): left alone.
-        assert!(matches!(decide(&t, &failed, false, true, Some(true)), Decision::LeaveAlone(_)));
+        assert!(matches!(
+            decide(&t, &failed, false, true, Some(true)),
+            Decision::LeaveAlone(_)
+        ));
         // systemctl stop / clean exit: inactive after a successful run.
-        let stopped = state(&[loaded, ("ActiveState", "inactive"), ("Result", "success"), RAN]);
-        assert!(matches!(decide(&t, &stopped, false, true, None), Decision::LeaveAlone(_)));
-        assert!(matches!(decide(&t, &stopped, false, true, Some(false)), Decision::LeaveAlone(_)));
+        let stopped = state(&[
+            loaded,
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            RAN,
+        ]);
+        assert!(matches!(
+            decide(&t, &stopped, false, true, None),
+            Decision::LeaveAlone(_)
+        ));
+        assert!(matches!(
+            decide(&t, &stopped, false, true, Some(false)),
+            Decision::LeaveAlone(_)
+        ));
         // Never ran since loaded, wanted by an active target: start, unless a stop job was last.
         let fresh = state(&[loaded, ("ActiveState", "inactive"), ("Result", "success")]);
-        assert!(matches!(decide(&t, &fresh, false, true, None), Decision::Start(_)));
-        assert!(matches!(decide(&t, &fresh, false, true, Some(true)), Decision::LeaveAlone(_)));
-        assert!(matches!(decide(&t, &fresh, false, false, None), Decision::LeaveAlone(_)));
+        assert!(matches!(
+            decide(&t, &fresh, false, true, None),
+            Decision::Start(_)
+        ));
+        assert!(matches!(
+            decide(&t, &fresh, false, true, Some(true)),
+            Decision::LeaveAlone(_)
+        ));
+        assert!(matches!(
+            decide(&t, &fresh, false, false, None),
+            Decision::LeaveAlone(_)
+        ));
         // A job pending: the manager is on it.
-        assert!(matches!(decide(&t, &failed, true, true, None), Decision::LeaveAlone(_)));
+        assert!(matches!(
+            decide(&t, &failed, true, true, None),
+            Decision::LeaveAlone(_)
+        ));
         // Not loaded even after the reload: broken.
-        assert!(matches!(decide(&t, &state(&[("LoadState", "not-found")]), false, true, None), Decision::Broken(_)));
+        assert!(matches!(
+            decide(&t, &state(&[("LoadState", "not-found")]), false, true, None),
+            Decision::Broken(_)
+        ));
         // A failure stub is never started.
-        let stub = Target { stub: Some("x.container:3: bad".into()), ..target("a.service") };
-        assert!(matches!(decide(&stub, &failed, false, true, None), Decision::Broken(_)));
+        let stub = Target {
+            stub: Some("x.container:3: bad".into()),
+            ..target("a.service")
+        };
+        assert!(matches!(
+            decide(&stub, &failed, false, true, None),
+            Decision::Broken(_)
+        ));
     }
 
     #[test]
     fn lost_means_not_loaded_or_file_gone() {
         assert!(state(&[("LoadState", "not-found")]).lost());
-        assert!(state(&[("LoadState", "loaded"), ("FragmentPath", "/nonexistent/x.service")]).lost());
+        assert!(state(&[
+            ("LoadState", "loaded"),
+            ("FragmentPath", "/nonexistent/x.service")
+        ])
+        .lost());
         assert!(!state(&[("LoadState", "loaded"), ("FragmentPath", "/")]).lost());
     }
 
@@ -680,7 +882,10 @@ mod tests {
             Path::new("/etc/unitsmith/reconcile.conf"),
         );
         let names: Vec<&str> = u.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["foo.service", "bar.service", "baz.timer", "app@one.service"]);
+        assert_eq!(
+            names,
+            ["foo.service", "bar.service", "baz.timer", "app@one.service"]
+        );
         assert_eq!(u[1].1, "/etc/unitsmith/reconcile.conf:3");
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[0].contains(":5:") && w[0].contains("template"));
@@ -688,8 +893,13 @@ mod tests {
 
     #[test]
     fn jobs() {
-        let j = parse_jobs("12 web.service start waiting\n13 multi-user.target start waiting\nNo jobs running.\n");
-        assert_eq!(j.into_iter().collect::<Vec<_>>(), ["multi-user.target", "web.service"]);
+        let j = parse_jobs(
+            "12 web.service start waiting\n13 multi-user.target start waiting\nNo jobs running.\n",
+        );
+        assert_eq!(
+            j.into_iter().collect::<Vec<_>>(),
+            ["multi-user.target", "web.service"]
+        );
     }
 
     #[test]
@@ -701,18 +911,39 @@ mod tests {
             unit: UnitFile::new(name),
             source: PathBuf::from(format!("/etc/containers/systemd/{name}")),
             error: None,
-            symlinks: links.iter().map(|l| (l.to_string(), String::new())).collect(),
+            symlinks: links
+                .iter()
+                .map(|l| (l.to_string(), String::new()))
+                .collect(),
         };
         let units = vec![
-            g("web.service", &["multi-user.target.wants/web.service", "www.service"]),
-            g("app@.service", &["multi-user.target.wants/app@one.service", "default.target.wants/app@one.service"]),
+            g(
+                "web.service",
+                &["multi-user.target.wants/web.service", "www.service"],
+            ),
+            g(
+                "app@.service",
+                &[
+                    "multi-user.target.wants/app@one.service",
+                    "default.target.wants/app@one.service",
+                ],
+            ),
             g("manual.service", &[]),
             g("alias-only.service", &["other.service"]),
         ];
-        let t = targets(&units, &[("extra.service".into(), "c:1".into()), ("web.service".into(), "c:2".into())]);
+        let t = targets(
+            &units,
+            &[
+                ("extra.service".into(), "c:1".into()),
+                ("web.service".into(), "c:2".into()),
+            ],
+        );
         let names: Vec<&str> = t.iter().map(|t| t.unit.as_str()).collect();
         assert_eq!(names, ["web.service", "app@one.service", "extra.service"]);
         assert_eq!(t[1].wanted_by, ["multi-user.target", "default.target"]);
-        assert!(t[0].wanted_by.is_empty(), "listed in the config: wanted regardless");
+        assert!(
+            t[0].wanted_by.is_empty(),
+            "listed in the config: wanted regardless"
+        );
     }
 }

@@ -34,13 +34,23 @@ mod tests {
     #[test]
     fn stops_at_success_or_deadline() {
         let mut n = 0;
-        let r = with_backoff(Duration::from_secs(5), Duration::from_millis(1), Duration::from_millis(4), || {
-            n += 1;
-            (n == 3).then_some(n)
-        });
+        let r = with_backoff(
+            Duration::from_secs(5),
+            Duration::from_millis(1),
+            Duration::from_millis(4),
+            || {
+                n += 1;
+                (n == 3).then_some(n)
+            },
+        );
         assert_eq!(r, Some(3));
         let t = Instant::now();
-        let r: Option<()> = with_backoff(Duration::from_millis(50), Duration::from_millis(5), Duration::from_millis(10), || None);
+        let r: Option<()> = with_backoff(
+            Duration::from_millis(50),
+            Duration::from_millis(5),
+            Duration::from_millis(10),
+            || None,
+        );
         assert!(r.is_none());
         assert!(t.elapsed() < Duration::from_secs(1));
     }

@@ -33,11 +33,20 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
     if scope == Scope::User {
         cmd.arg("--user");
     }
-    cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     log::debug!("systemctl {}", args.join(" "));
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return Output { success: false, stdout: String::new(), stderr: format!("cannot run systemctl: {e}") },
+        Err(e) => {
+            return Output {
+                success: false,
+                stdout: String::new(),
+                stderr: format!("cannot run systemctl: {e}"),
+            }
+        }
     };
     let start = Instant::now();
     loop {
@@ -56,10 +65,20 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
                 // Most calls end within milliseconds (populate runs on the boot path): poll
                 // fast at first, then back off.
                 let waited = start.elapsed();
-                let pause = if waited < Duration::from_millis(20) { 1 } else { 10 };
+                let pause = if waited < Duration::from_millis(20) {
+                    1
+                } else {
+                    10
+                };
                 std::thread::sleep(Duration::from_millis(pause))
             }
-            Err(e) => return Output { success: false, stdout: String::new(), stderr: e.to_string() },
+            Err(e) => {
+                return Output {
+                    success: false,
+                    stdout: String::new(),
+                    stderr: e.to_string(),
+                }
+            }
         }
     }
     match child.wait_with_output() {
@@ -68,7 +87,11 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
             stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
         },
-        Err(e) => Output { success: false, stdout: String::new(), stderr: e.to_string() },
+        Err(e) => Output {
+            success: false,
+            stdout: String::new(),
+            stderr: e.to_string(),
+        },
     }
 }
 
@@ -82,7 +105,10 @@ pub fn show(scope: Scope, unit: &str, props: &[&str]) -> HashMap<String, String>
     let out = run(scope, &["show", "-p", &p, "--", unit]);
     out.stdout
         .lines()
-        .filter_map(|l| l.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .filter_map(|l| {
+            l.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
         .collect()
 }
 

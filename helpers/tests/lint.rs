@@ -43,7 +43,10 @@ fn findings(text: &str) -> BTreeSet<String> {
                 .iter()
                 .find_map(|s| l.find(s).map(|i| (&l[..i], s.trim_matches([':', ' ']))))
                 .unwrap_or_else(|| panic!("not a finding line: {l}"));
-            let rule = l.rsplit_once('[').map(|(_, r)| r.trim_end_matches(']')).unwrap_or("?");
+            let rule = l
+                .rsplit_once('[')
+                .map(|(_, r)| r.trim_end_matches(']'))
+                .unwrap_or("?");
             format!("{loc} {sev} {rule}")
         })
         .collect()
@@ -66,7 +69,10 @@ fn each_rule_finds_its_bad_tree_and_nothing_in_its_clean_twin() {
         let want = expected(&dir);
         assert!(!want.is_empty(), "{rule}: expected lists no finding");
         for w in &want {
-            assert!(w.ends_with(&format!(" {rule}")), "{rule}/expected: {w} is another rule's finding");
+            assert!(
+                w.ends_with(&format!(" {rule}")),
+                "{rule}/expected: {w} is another rule's finding"
+            );
         }
         let out = lint(&dir, &["bad"]);
         let got = findings(&String::from_utf8_lossy(&out.stdout));
@@ -80,7 +86,10 @@ fn each_rule_finds_its_bad_tree_and_nothing_in_its_clean_twin() {
         }
         let has_error = want.iter().any(|w| w.contains(" error "));
         if out.status.code() != Some(if has_error { 1 } else { 0 }) {
-            failures.push(format!("{rule}/bad: exit status {:?}, errors expected: {has_error}", out.status.code()));
+            failures.push(format!(
+                "{rule}/bad: exit status {:?}, errors expected: {has_error}",
+                out.status.code()
+            ));
         }
         let out = lint(&dir, &["clean"]);
         let got = findings(&String::from_utf8_lossy(&out.stdout));
@@ -109,7 +118,10 @@ fn every_finding_says_why_and_how_to_fix() {
             let msg = l.split(": ").skip(3).collect::<Vec<_>>().join(": ");
             assert!(msg.len() > 30, "{rule}: explanation too short: {l}");
             let fix = lines.next().unwrap_or("");
-            assert!(fix.starts_with("    fix: ") && fix.len() > 15, "{rule}: no fix after {l}: {fix:?}");
+            assert!(
+                fix.starts_with("    fix: ") && fix.len() > 15,
+                "{rule}: no fix after {l}: {fix:?}"
+            );
         }
     }
 }
@@ -121,12 +133,18 @@ fn json_output() {
         let dir = fixtures().join(&rule);
         let out = lint(&dir, &["--json", "bad"]);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        assert!(text.starts_with("{\"units\":") && text.ends_with('}') && !text.contains('\n'), "{rule}: {text}");
+        assert!(
+            text.starts_with("{\"units\":") && text.ends_with('}') && !text.contains('\n'),
+            "{rule}: {text}"
+        );
         let mut got = BTreeSet::new();
         for obj in text.split("{\"rule\":").skip(1) {
             let field = |name: &str| -> String {
                 let key = format!("\"{name}\":");
-                let at = obj.find(&key).unwrap_or_else(|| panic!("{rule}: no {name} in {obj}")) + key.len();
+                let at = obj
+                    .find(&key)
+                    .unwrap_or_else(|| panic!("{rule}: no {name} in {obj}"))
+                    + key.len();
                 let rest = &obj[at..];
                 if let Some(s) = rest.strip_prefix('"') {
                     s[..s.find('"').unwrap()].to_string()
@@ -138,7 +156,12 @@ fn json_output() {
             for f in ["message", "fix", "unit"] {
                 assert!(!field(f).is_empty(), "{rule}: empty {f}");
             }
-            got.insert(format!("{}:{} {} {rule_name}", field("file"), field("line"), field("severity")));
+            got.insert(format!(
+                "{}:{} {} {rule_name}",
+                field("file"),
+                field("line"),
+                field("severity")
+            ));
         }
         assert_eq!(got, expected(&dir), "{rule}: JSON findings");
     }
@@ -147,7 +170,10 @@ fn json_output() {
 /// `--help` documents every rule there is a fixture for.
 #[test]
 fn help_lists_every_rule() {
-    let out = Command::new(env!("CARGO_BIN_EXE_unitsmith")).args(["lint", "--help"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_unitsmith"))
+        .args(["lint", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     for rule in rules() {
         assert!(help.contains(&rule), "lint --help does not mention {rule}");

@@ -48,13 +48,19 @@ pub fn build(d: &Decl, arrived: Option<&Path>, exec_timeout: Duration) -> Result
     }
     if let Some(argv) = &d.exec {
         let stdout = run_exec(argv, &file_env, d, arrived, exec_timeout)?;
-        let env = envfile::parse(&stdout, &format!("stdout of {}", argv[0])).map_err(|e| format!("Exec=: {e}"))?;
+        let env = envfile::parse(&stdout, &format!("stdout of {}", argv[0]))
+            .map_err(|e| format!("Exec=: {e}"))?;
         if env.is_empty() {
             return Err(format!("Exec=: {} printed no KEY=VALUE line", argv[0]));
         }
         out.extend(&env);
     }
-    let missing_stub: Vec<&str> = d.stub_keys.iter().map(String::as_str).filter(|k| out.get(k).is_none()).collect();
+    let missing_stub: Vec<&str> = d
+        .stub_keys
+        .iter()
+        .map(String::as_str)
+        .filter(|k| out.get(k).is_none())
+        .collect();
     if !missing_stub.is_empty() {
         log::warn!(
             "{}: the real env has no {} (StubKeys=); the consumers will not see them",
@@ -77,7 +83,13 @@ pub fn build(d: &Decl, arrived: Option<&Path>, exec_timeout: Duration) -> Result
 /// Run Exec=: the arrived file's variables added to its environment, stdin /dev/null, stderr to
 /// ours (the journal), stdout captured. Killed (its whole process group) at `timeout` or on
 /// SIGTERM.
-fn run_exec(argv: &[String], file_env: &Env, d: &Decl, arrived: Option<&Path>, timeout: Duration) -> Result<Vec<u8>, String> {
+fn run_exec(
+    argv: &[String],
+    file_env: &Env,
+    d: &Decl,
+    arrived: Option<&Path>,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
     let bin = &argv[0];
     let mut cmd = Command::new(bin);
     cmd.args(&argv[1..])
@@ -91,7 +103,9 @@ fn run_exec(argv: &[String], file_env: &Env, d: &Decl, arrived: Option<&Path>, t
         Some(p) => cmd.env("UNITSMITH_ENVGATE_FILE", p),
         None => cmd.env_remove("UNITSMITH_ENVGATE_FILE"),
     };
-    let mut child = cmd.spawn().map_err(|e| format!("Exec=: cannot run {bin}: {e}"))?;
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("Exec=: cannot run {bin}: {e}"))?;
     let mut pipe = child.stdout.take().expect("stdout is piped");
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -120,7 +134,10 @@ fn run_exec(argv: &[String], file_env: &Env, d: &Decl, arrived: Option<&Path>, t
         }
         if start.elapsed() >= timeout {
             kill(&mut child);
-            return Err(format!("Exec=: {bin} did not finish within {}", fmt_duration(timeout)));
+            return Err(format!(
+                "Exec=: {bin} did not finish within {}",
+                fmt_duration(timeout)
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     };
@@ -171,7 +188,8 @@ mod tests {
     }
 
     fn tmp(name: &str, content: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("unitsmith-build-{}-{name}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("unitsmith-build-{}-{name}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join(name);
         std::fs::write(&p, content).unwrap();
@@ -181,15 +199,32 @@ mod tests {
     #[test]
     fn imports_keys() {
         let f = tmp("a.env", "VAULT_NAME=v1\nREGION='eu west'\nOTHER=x\n");
-        let b = build(&decl("Import=VAULT_NAME REGION\n"), Some(&f), Duration::from_secs(5)).unwrap();
+        let b = build(
+            &decl("Import=VAULT_NAME REGION\n"),
+            Some(&f),
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(b.keys, ["VAULT_NAME", "REGION"]);
         assert!(b.text.starts_with(envfile::REAL_MARKER));
-        assert!(b.text.ends_with("VAULT_NAME=v1\nREGION=\"eu west\"\n"), "{}", b.text);
-        let e = build(&decl("Import=VAULT_NAME MISSING NOPE\n"), Some(&f), Duration::from_secs(5)).unwrap_err();
+        assert!(
+            b.text.ends_with("VAULT_NAME=v1\nREGION=\"eu west\"\n"),
+            "{}",
+            b.text
+        );
+        let e = build(
+            &decl("Import=VAULT_NAME MISSING NOPE\n"),
+            Some(&f),
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
         assert!(e.contains("has no MISSING, NOPE"), "{e}");
         let bad = tmp("bad.env", "A=1\nnot an assignment\n");
         let e = build(&decl("Import=A\n"), Some(&bad), Duration::from_secs(5)).unwrap_err();
-        assert!(e.ends_with("bad.env:2: not a KEY=VALUE assignment (no '=')"), "{e}");
+        assert!(
+            e.ends_with("bad.env:2: not a KEY=VALUE assignment (no '=')"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -198,7 +233,11 @@ mod tests {
         let d = decl("Import=ROLE\nExec=/bin/sh -c 'echo \"TOKEN=tok-$ROLE-$UNITSMITH_ENVGATE\"; echo to-stderr >&2'\n");
         let b = build(&d, Some(&f), Duration::from_secs(5)).unwrap();
         assert_eq!(b.keys, ["ROLE", "TOKEN"]);
-        assert!(b.text.ends_with("ROLE=worker\nTOKEN=tok-worker-g\n"), "{}", b.text);
+        assert!(
+            b.text.ends_with("ROLE=worker\nTOKEN=tok-worker-g\n"),
+            "{}",
+            b.text
+        );
 
         let d = decl("Exec=/bin/sh -c 'echo garbage line'\n");
         let e = build(&d, Some(&f), Duration::from_secs(5)).unwrap_err();
@@ -207,9 +246,13 @@ mod tests {
         let e = build(&d, Some(&f), Duration::from_secs(5)).unwrap_err();
         assert!(e.contains("failed (exit status: 3)"), "{e}");
         let d = decl("Exec=/bin/true\n");
-        assert!(build(&d, Some(&f), Duration::from_secs(5)).unwrap_err().contains("printed no KEY=VALUE"));
+        assert!(build(&d, Some(&f), Duration::from_secs(5))
+            .unwrap_err()
+            .contains("printed no KEY=VALUE"));
         let d = decl("Exec=/nonexistent/bin\n");
-        assert!(build(&d, Some(&f), Duration::from_secs(5)).unwrap_err().contains("cannot run /nonexistent/bin"));
+        assert!(build(&d, Some(&f), Duration::from_secs(5))
+            .unwrap_err()
+            .contains("cannot run /nonexistent/bin"));
     }
 
     #[test]

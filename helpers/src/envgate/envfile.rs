@@ -38,7 +38,10 @@ impl Env {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.vars
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -78,10 +81,24 @@ impl fmt::Display for ParseError {
 /// Parse `data` (read from `source`, named in errors).
 pub fn parse(data: &[u8], source: &str) -> Result<Env, ParseError> {
     let text = std::str::from_utf8(data).map_err(|e| {
-        let line = data[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-        ParseError { source: source.to_string(), line, message: "not valid UTF-8".into() }
+        let line = data[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        ParseError {
+            source: source.to_string(),
+            line,
+            message: "not valid UTF-8".into(),
+        }
     })?;
-    Parser { chars: text.chars().collect(), pos: 0, line: 1, source }.run()
+    Parser {
+        chars: text.chars().collect(),
+        pos: 0,
+        line: 1,
+        source,
+    }
+    .run()
 }
 
 struct Parser<'a> {
@@ -106,7 +123,11 @@ impl Parser<'_> {
     }
 
     fn err(&self, line: usize, message: impl Into<String>) -> ParseError {
-        ParseError { source: self.source.to_string(), line, message: message.into() }
+        ParseError {
+            source: self.source.to_string(),
+            line,
+            message: message.into(),
+        }
     }
 
     fn skip_blanks(&mut self) {
@@ -125,7 +146,10 @@ impl Parser<'_> {
     }
 
     fn rest_of_line(&self) -> String {
-        self.chars[self.pos..].iter().take_while(|&&c| c != '\n').collect()
+        self.chars[self.pos..]
+            .iter()
+            .take_while(|&&c| c != '\n')
+            .collect()
     }
 
     fn run(mut self) -> Result<Env, ParseError> {
@@ -171,14 +195,22 @@ impl Parser<'_> {
         self.skip_blanks();
         if self.peek() != Some('=') {
             let rest = self.rest_of_line();
-            let full: String = self.chars[start..].iter().take_while(|&&c| c != '\n').collect();
+            let full: String = self.chars[start..]
+                .iter()
+                .take_while(|&&c| c != '\n')
+                .collect();
             return Err(match full.split_once('=') {
                 // The part before '=' is a name, not a secret: show it.
                 Some((name, _)) => self.err(
                     line,
-                    format!("\"{}\" is not a variable name (letters, digits and '_')", clip(name.trim())),
+                    format!(
+                        "\"{}\" is not a variable name (letters, digits and '_')",
+                        clip(name.trim())
+                    ),
                 ),
-                None if key.is_empty() && rest.trim().is_empty() => self.err(line, "expected KEY=VALUE"),
+                None if key.is_empty() && rest.trim().is_empty() => {
+                    self.err(line, "expected KEY=VALUE")
+                }
                 None => self.err(line, "not a KEY=VALUE assignment (no '=')"),
             });
         }
@@ -206,7 +238,11 @@ impl Parser<'_> {
                             break;
                         }
                         Some(_) => {
-                            let what = if quoted_any { "text after the quoted value" } else { "an unquoted value with a space in it" };
+                            let what = if quoted_any {
+                                "text after the quoted value"
+                            } else {
+                                "an unquoted value with a space in it"
+                            };
                             return Err(self.err(
                                 self.line,
                                 format!("{key}: {what} (sh and systemd read it differently: quote the whole value)"),
@@ -219,10 +255,18 @@ impl Parser<'_> {
                     self.next();
                     loop {
                         match self.next() {
-                            None => return Err(self.err(line, format!("{key}: unterminated double quote"))),
+                            None => {
+                                return Err(
+                                    self.err(line, format!("{key}: unterminated double quote"))
+                                )
+                            }
                             Some('"') => break,
                             Some('\\') => match self.next() {
-                                None => return Err(self.err(line, format!("{key}: unterminated double quote"))),
+                                None => {
+                                    return Err(
+                                        self.err(line, format!("{key}: unterminated double quote"))
+                                    )
+                                }
                                 Some('\n') => {} // line continuation
                                 Some(c @ ('"' | '\\' | '$' | '`')) => v.push(c),
                                 Some(c) => {
@@ -239,7 +283,11 @@ impl Parser<'_> {
                     self.next();
                     loop {
                         match self.next() {
-                            None => return Err(self.err(line, format!("{key}: unterminated single quote"))),
+                            None => {
+                                return Err(
+                                    self.err(line, format!("{key}: unterminated single quote"))
+                                )
+                            }
                             Some('\'') => break,
                             Some(c) => v.push(c),
                         }
@@ -254,7 +302,10 @@ impl Parser<'_> {
                     }
                 }
                 Some('`') => {
-                    return Err(self.err(self.line, format!("{key}: a backquote outside quotes (sh would run a command)")));
+                    return Err(self.err(
+                        self.line,
+                        format!("{key}: a backquote outside quotes (sh would run a command)"),
+                    ));
                 }
                 Some(c) => {
                     self.next();
@@ -339,7 +390,9 @@ pub enum Existing {
 
 impl Existing {
     pub fn of(data: Option<&[u8]>) -> Existing {
-        let Some(data) = data else { return Existing::Missing };
+        let Some(data) = data else {
+            return Existing::Missing;
+        };
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             Existing::Empty
         } else if data.starts_with(STUB_MARKER.as_bytes()) {
@@ -362,7 +415,11 @@ mod tests {
     use super::*;
 
     fn ok(text: &str) -> Vec<(String, String)> {
-        parse(text.as_bytes(), "f").unwrap().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        parse(text.as_bytes(), "f")
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn err(text: &str) -> ParseError {
@@ -370,7 +427,10 @@ mod tests {
     }
 
     fn kv(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -402,11 +462,27 @@ mod tests {
         let secret = "s3cr3t-value";
         let cases = [
             (format!("A=1\n{secret}\n"), 2, "no '='"),
-            (format!("A=1\nB-C={secret}\n"), 2, "\"B-C\" is not a variable name"),
+            (
+                format!("A=1\nB-C={secret}\n"),
+                2,
+                "\"B-C\" is not a variable name",
+            ),
             (format!("1A={secret}\n"), 1, "not a variable name"),
-            (format!("A={secret} more\n"), 1, "unquoted value with a space"),
-            (format!("A=\"{secret}\" more\n"), 1, "text after the quoted value"),
-            (format!("\n\nA=\"{secret}\n"), 3, "unterminated double quote"),
+            (
+                format!("A={secret} more\n"),
+                1,
+                "unquoted value with a space",
+            ),
+            (
+                format!("A=\"{secret}\" more\n"),
+                1,
+                "text after the quoted value",
+            ),
+            (
+                format!("\n\nA=\"{secret}\n"),
+                3,
+                "unterminated double quote",
+            ),
             (format!("A='{secret}\n"), 1, "unterminated single quote"),
             (format!("A=`{secret}`\n"), 1, "backquote"),
             ("=x\n".to_string(), 1, "is not a variable name"),
@@ -429,7 +505,10 @@ mod tests {
             ("PLAIN", "abc-1.2_3/x:y@z+w,v=u%"),
             ("EMPTY", ""),
             ("SPACE", "a b"),
-            ("SPECIAL", "q\"uote \\back $dollar `tick` 'single' #hash ~tilde"),
+            (
+                "SPECIAL",
+                "q\"uote \\back $dollar `tick` 'single' #hash ~tilde",
+            ),
             ("NEWLINE", "one\ntwo"),
             ("UNICODE", "ünï"),
         ] {
@@ -441,22 +520,35 @@ mod tests {
         assert!(text.contains("SPACE=\"a b\"\n"));
         assert_eq!(parse(text.as_bytes(), "r").unwrap(), env);
         let real_text = real("g", "/x", &env);
-        assert_eq!(parse(real_text.as_bytes(), "r").unwrap(), env, "the marker is a comment");
+        assert_eq!(
+            parse(real_text.as_bytes(), "r").unwrap(),
+            env,
+            "the marker is a comment"
+        );
     }
 
     #[test]
     fn stubs_and_markers() {
-        let s = stub("creds", "/etc/app/worker.env", &["AXIOM_TOKEN".into(), "AXIOM_DATASET".into()]);
+        let s = stub(
+            "creds",
+            "/etc/app/worker.env",
+            &["AXIOM_TOKEN".into(), "AXIOM_DATASET".into()],
+        );
         assert!(s.starts_with("# unitsmith env gate stub"));
         assert!(s.ends_with("\nAXIOM_TOKEN=\nAXIOM_DATASET=\n"), "{s}");
         let env = parse(s.as_bytes(), "stub").unwrap();
         assert_eq!(env.get("AXIOM_TOKEN"), Some(""));
         assert_eq!(Existing::of(Some(s.as_bytes())), Existing::Stub);
-        assert_eq!(Existing::of(Some(real("g", "/x", &env).as_bytes())), Existing::Real);
+        assert_eq!(
+            Existing::of(Some(real("g", "/x", &env).as_bytes())),
+            Existing::Real
+        );
         assert_eq!(Existing::of(Some(b"A=1\n")), Existing::Foreign);
         assert_eq!(Existing::of(Some(b" \n")), Existing::Empty);
         assert_eq!(Existing::of(None), Existing::Missing);
         assert!(Existing::Real.is_real() && Existing::Foreign.is_real());
-        assert!(!Existing::Stub.is_real() && !Existing::Missing.is_real() && !Existing::Empty.is_real());
+        assert!(
+            !Existing::Stub.is_real() && !Existing::Missing.is_real() && !Existing::Empty.is_real()
+        );
     }
 }

@@ -51,7 +51,9 @@ fn version(path: &Path) -> Option<(Version, std::fs::Metadata)> {
 /// Whether a file's mtime says it has not been written for `settle`. An mtime in the future
 /// by more than `settle` is a clock that moved (early boot), not a write in progress.
 pub fn quiet_by_mtime(m: &std::fs::Metadata, settle: Duration, now: SystemTime) -> bool {
-    let Ok(mtime) = m.modified() else { return false };
+    let Ok(mtime) = m.modified() else {
+        return false;
+    };
     match now.duration_since(mtime) {
         Ok(age) => age >= settle,
         Err(e) => e.duration() > settle,
@@ -77,7 +79,13 @@ pub struct Target {
 
 impl Target {
     pub fn new(path: PathBuf, settle: Duration) -> Target {
-        Target { path, seen: None, complete_at: None, writer_open: false, settle }
+        Target {
+            path,
+            seen: None,
+            complete_at: None,
+            writer_open: false,
+            settle,
+        }
     }
 
     /// The grace after which a writer that never closes is ignored.
@@ -118,7 +126,9 @@ impl Target {
         if mask.intersects(AddWatchFlags::IN_DELETE | AddWatchFlags::IN_MOVED_FROM) {
             self.writer_open = false;
         }
-        if self.seen.is_some() || mask.intersects(AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO) {
+        if self.seen.is_some()
+            || mask.intersects(AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO)
+        {
             self.complete_at = Some(now + self.settle);
         }
         self.observe(now);
@@ -143,7 +153,11 @@ impl Target {
     /// When to look again while it is settling.
     pub fn due(&self) -> Option<Instant> {
         let at = self.complete_at?;
-        Some(if self.writer_open { at + self.open_grace() } else { at })
+        Some(if self.writer_open {
+            at + self.open_grace()
+        } else {
+            at
+        })
     }
 }
 
@@ -182,7 +196,10 @@ impl Watcher {
                 None
             }
         };
-        Watcher { inotify, watches: HashMap::new() }
+        Watcher {
+            inotify,
+            watches: HashMap::new(),
+        }
     }
 
     /// Watch the directory of every target, or its nearest existing ancestor.
@@ -228,8 +245,14 @@ impl Watcher {
                 seen.rearm = true;
                 continue;
             }
-            let Some(dir) = self.watches.get(&ev.wd).cloned() else { continue };
-            if ev.mask.intersects(AddWatchFlags::IN_IGNORED | AddWatchFlags::IN_DELETE_SELF | AddWatchFlags::IN_MOVE_SELF) {
+            let Some(dir) = self.watches.get(&ev.wd).cloned() else {
+                continue;
+            };
+            if ev.mask.intersects(
+                AddWatchFlags::IN_IGNORED
+                    | AddWatchFlags::IN_DELETE_SELF
+                    | AddWatchFlags::IN_MOVE_SELF,
+            ) {
                 self.watches.remove(&ev.wd);
                 seen.rearm = true;
                 continue;
@@ -340,7 +363,10 @@ mod tests {
                     fs::write(&target, "A=1\n").unwrap();
                 }
             }
-            touched |= seen.touched.iter().any(|(p, m)| *p == target && m.contains(AddWatchFlags::IN_CLOSE_WRITE));
+            touched |= seen
+                .touched
+                .iter()
+                .any(|(p, m)| *p == target && m.contains(AddWatchFlags::IN_CLOSE_WRITE));
         }
         assert!(rearmed, "the new directory was noticed");
         assert!(touched, "the file's close was seen");

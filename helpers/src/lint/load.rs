@@ -93,11 +93,23 @@ pub fn unit_type(name: &str) -> &str {
     name.rsplit_once('.').map(|(_, t)| t).unwrap_or("")
 }
 
-const UNIT_TYPES: &[&str] =
-    &["service", "socket", "target", "timer", "path", "mount", "automount", "swap", "slice", "scope", "device"];
+const UNIT_TYPES: &[&str] = &[
+    "service",
+    "socket",
+    "target",
+    "timer",
+    "path",
+    "mount",
+    "automount",
+    "swap",
+    "slice",
+    "scope",
+    "device",
+];
 
 pub fn is_unit_name(name: &str) -> bool {
-    name.rsplit_once('.').is_some_and(|(b, t)| !b.is_empty() && UNIT_TYPES.contains(&t))
+    name.rsplit_once('.')
+        .is_some_and(|(b, t)| !b.is_empty() && UNIT_TYPES.contains(&t))
 }
 
 /// What one walk over the roots found, before parsing.
@@ -127,7 +139,10 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             found.quadlet_dirs.push(d.clone());
         }
     }
-    let mut tree = Tree { links: found.links.clone(), ..Tree::default() };
+    let mut tree = Tree {
+        links: found.links.clone(),
+        ..Tree::default()
+    };
 
     // Quadlet inputs become what the generator makes of them, with their drop-ins.
     let mut generated: BTreeMap<String, UnitFile> = BTreeMap::new();
@@ -135,7 +150,10 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
         let inputs = sources::find_inputs(&found.quadlet_dirs);
         let opts = Options {
             user: false,
-            podman: std::env::var("PODMAN").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "/usr/bin/podman".into()),
+            podman: std::env::var("PODMAN")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "/usr/bin/podman".into()),
             dirs: found.quadlet_dirs.clone(),
             helper: unitsmith_generator::helper_path(),
         };
@@ -169,7 +187,9 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
                 continue;
             }
         }
-        let Ok(data) = std::fs::read(path) else { continue };
+        let Ok(data) = std::fs::read(path) else {
+            continue;
+        };
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             masked.insert(name.clone()); // an empty unit file masks the unit
             continue;
@@ -179,8 +199,19 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
         }
         match UnitFile::parse(&data, path) {
             Ok(file) => {
-                tree.sources.push(Source { unit_type: unit_type(name).into(), file: file.clone(), generated: false });
-                tree.units.insert(name.clone(), Unit { name: name.clone(), file, generated: false });
+                tree.sources.push(Source {
+                    unit_type: unit_type(name).into(),
+                    file: file.clone(),
+                    generated: false,
+                });
+                tree.units.insert(
+                    name.clone(),
+                    Unit {
+                        name: name.clone(),
+                        file,
+                        generated: false,
+                    },
+                );
             }
             Err(e) => tree.findings.push(parse_finding(name, &e)),
         }
@@ -189,16 +220,33 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
         if tree.units.contains_key(&name) || masked.contains(&name) {
             continue;
         }
-        tree.sources.push(Source { unit_type: unit_type(&name).into(), file: file.clone(), generated: true });
-        tree.units.insert(name.clone(), Unit { name, file, generated: true });
+        tree.sources.push(Source {
+            unit_type: unit_type(&name).into(),
+            file: file.clone(),
+            generated: true,
+        });
+        tree.units.insert(
+            name.clone(),
+            Unit {
+                name,
+                file,
+                generated: true,
+            },
+        );
     }
 
     // Drop-ins: NAME.d/, TEMPLATE@.TYPE.d/, PREFIX-.TYPE.d/, TYPE.d/ (systemd.unit(5)); the
     // first file of a name wins, merged in name order. Each file is parsed once.
     let mut dropins: BTreeMap<PathBuf, Option<UnitFile>> = BTreeMap::new();
     for (dname, dir) in &found.dropin_dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
-        let mut confs: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect();
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut confs: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+            .collect();
         confs.sort();
         for c in confs {
             if dropins.contains_key(&c) || !c.is_file() {
@@ -207,8 +255,16 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             let parsed = match UnitFile::load(&c) {
                 Ok(f) => {
                     let ty = unit_type(dname.trim_end_matches(".d")).to_string();
-                    let ty = if ty.is_empty() { dname.trim_end_matches(".d").to_string() } else { ty };
-                    tree.sources.push(Source { unit_type: ty, file: f.clone(), generated: false });
+                    let ty = if ty.is_empty() {
+                        dname.trim_end_matches(".d").to_string()
+                    } else {
+                        ty
+                    };
+                    tree.sources.push(Source {
+                        unit_type: ty,
+                        file: f.clone(),
+                        generated: false,
+                    });
                     Some(f)
                 }
                 Err(e) => {
@@ -219,14 +275,22 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             dropins.insert(c, parsed);
         }
     }
-    let by_dir: Vec<(&str, &Path)> = found.dropin_dirs.iter().map(|(n, p)| (n.as_str(), p.as_path())).collect();
+    let by_dir: Vec<(&str, &Path)> = found
+        .dropin_dirs
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.as_path()))
+        .collect();
     for unit in tree.units.values_mut().filter(|u| !u.generated) {
         let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
         for dname in unit.file.dropin_dirs() {
             for (_, dir) in by_dir.iter().filter(|(n, _)| *n == dname) {
-                let Ok(rd) = std::fs::read_dir(dir) else { continue };
+                let Ok(rd) = std::fs::read_dir(dir) else {
+                    continue;
+                };
                 for e in rd.filter_map(|e| e.ok()) {
-                    let Ok(fname) = e.file_name().into_string() else { continue };
+                    let Ok(fname) = e.file_name().into_string() else {
+                        continue;
+                    };
                     if fname.ends_with(".conf") && !confs.contains_key(&fname) {
                         confs.insert(fname, e.path());
                     }
@@ -245,7 +309,9 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             let t = t.to_string_lossy().into_owned();
             let tname = basename(&t);
             if tname != name && is_unit_name(tname) {
-                tree.aliases.entry(name.clone()).or_insert_with(|| tname.to_string());
+                tree.aliases
+                    .entry(name.clone())
+                    .or_insert_with(|| tname.to_string());
             }
         }
     }
@@ -261,23 +327,45 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found) {
     if !found.seen_dirs.insert(canon) {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     entries.sort();
     let mut subdirs = Vec::new();
     let mut has_quadlet = false;
     for p in entries {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if p.is_dir() {
-            if let Some(from) = [".wants", ".requires"].iter().find_map(|s| name.strip_suffix(s).map(|f| (f, *s))) {
-                let kind = if from.1 == ".wants" { PullKind::Wants } else { PullKind::Requires };
-                let Ok(rd) = std::fs::read_dir(&p) else { continue };
+            if let Some(from) = [".wants", ".requires"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s).map(|f| (f, *s)))
+            {
+                let kind = if from.1 == ".wants" {
+                    PullKind::Wants
+                } else {
+                    PullKind::Requires
+                };
+                let Ok(rd) = std::fs::read_dir(&p) else {
+                    continue;
+                };
                 let mut links: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
                 links.sort();
                 for l in links {
-                    let to = l.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                    let to = l
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
                     if is_unit_name(&to) {
-                        found.links.push(Link { from: from.0.to_string(), kind, to, path: l });
+                        found.links.push(Link {
+                            from: from.0.to_string(),
+                            kind,
+                            to,
+                            path: l,
+                        });
                     }
                 }
             } else if name.ends_with(".d") {
@@ -308,11 +396,18 @@ fn is_quadlet_type_dir(base: &str) -> bool {
 }
 
 fn add_file(path: &Path, found: &mut Found) {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if InputKind::from_filename(&name).is_some() {
         // A single input: its directory is read (drop-ins and dependencies live there).
         if let Some(d) = path.parent() {
-            let d = if d.as_os_str().is_empty() { PathBuf::from(".") } else { d.to_path_buf() };
+            let d = if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d.to_path_buf()
+            };
             if !found.quadlet_dirs.contains(&d) {
                 found.quadlet_dirs.push(d);
             }
@@ -320,7 +415,11 @@ fn add_file(path: &Path, found: &mut Found) {
     } else if is_unit_name(&name) {
         found.units.push((name, path.to_path_buf()));
         if let Some(dir) = path.parent() {
-            let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
             if let Ok(rd) = std::fs::read_dir(dir) {
                 for e in rd.filter_map(|e| e.ok()) {
                     let n = e.file_name().to_string_lossy().into_owned();
@@ -332,13 +431,19 @@ fn add_file(path: &Path, found: &mut Found) {
         }
     } else if name.ends_with(".conf") {
         if let Some(dir) = path.parent() {
-            let dname = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let dname = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if dname.ends_with(".d") {
                 found.dropin_dirs.push((dname, dir.to_path_buf()));
             }
         }
     } else {
-        log::warn!("{}: not a unit file, drop-in or Quadlet input; skipped", path.display());
+        log::warn!(
+            "{}: not a unit file, drop-in or Quadlet input; skipped",
+            path.display()
+        );
     }
 }
 
@@ -357,13 +462,20 @@ fn parse_finding(unit: &str, e: &unitsmith_generator::unitfile::ParseError) -> F
 /// A Quadlet input the generator cannot translate: its unit is a failure stub.
 fn generator_finding(unit: &str, source: &Path, error: &str) -> Finding {
     let first = error.lines().next().unwrap_or("");
-    let hint = error.lines().skip(1).map(|l| l.trim().trim_start_matches("hint: ").to_string()).collect::<Vec<_>>().join("; ");
+    let hint = error
+        .lines()
+        .skip(1)
+        .map(|l| l.trim().trim_start_matches("hint: ").to_string())
+        .collect::<Vec<_>>()
+        .join("; ");
     // Messages start with `PATH:LINE: ` when the generator knows the line.
     let (file, line, msg) = match first.strip_prefix(&format!("{}:", source.display())) {
         Some(rest) => match rest.split_once(':') {
-            Some((n, m)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => {
-                (source.to_path_buf(), n.parse().unwrap_or(0), m.trim().to_string())
-            }
+            Some((n, m)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => (
+                source.to_path_buf(),
+                n.parse().unwrap_or(0),
+                m.trim().to_string(),
+            ),
             _ => (source.to_path_buf(), 0, rest.trim().to_string()),
         },
         None => (source.to_path_buf(), 0, first.to_string()),

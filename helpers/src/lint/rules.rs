@@ -47,9 +47,17 @@ pub struct Pull {
 
 impl Pull {
     pub fn how(&self) -> String {
-        let at = if self.line > 0 { format!("{}:{}", self.file.display(), self.line) } else { self.file.display().to_string() };
+        let at = if self.line > 0 {
+            format!("{}:{}", self.file.display(), self.line)
+        } else {
+            self.file.display().to_string()
+        };
         if self.install {
-            let key = if self.kind == PullKind::Wants { "WantedBy" } else { "RequiredBy" };
+            let key = if self.kind == PullKind::Wants {
+                "WantedBy"
+            } else {
+                "RequiredBy"
+            };
             format!("[Install] {key}={} at {at}", self.by)
         } else if self.line > 0 {
             format!("{}= of {} at {at}", self.kind.key(), self.by)
@@ -87,7 +95,14 @@ impl Tree {
                 for (v, path, line) in u.file.located_values("Unit", kind.key()) {
                     for w in split::split_strv(v) {
                         if self.resolve_name(&w) == name {
-                            add(Pull { by: u.name.clone(), target: w.clone(), kind, file: path.to_path_buf(), line, install: false });
+                            add(Pull {
+                                by: u.name.clone(),
+                                target: w.clone(),
+                                kind,
+                                file: path.to_path_buf(),
+                                line,
+                                install: false,
+                            });
                         }
                     }
                 }
@@ -106,10 +121,20 @@ impl Tree {
             }
         }
         if let Some(u) = self.units.get(name) {
-            for (key, kind) in [("WantedBy", PullKind::Wants), ("RequiredBy", PullKind::Requires)] {
+            for (key, kind) in [
+                ("WantedBy", PullKind::Wants),
+                ("RequiredBy", PullKind::Requires),
+            ] {
                 for (v, path, line) in u.file.located_values("Install", key) {
                     for w in split::split_strv(v) {
-                        add(Pull { by: self.resolve_name(&w), target: name.to_string(), kind, file: path.to_path_buf(), line, install: true });
+                        add(Pull {
+                            by: self.resolve_name(&w),
+                            target: name.to_string(),
+                            kind,
+                            file: path.to_path_buf(),
+                            line,
+                            install: true,
+                        });
                     }
                 }
             }
@@ -160,7 +185,10 @@ fn is_service(u: &Unit) -> bool {
 }
 
 fn last(u: &Unit, group: &str, key: &str) -> Option<String> {
-    u.file.lookup_last(group, key).filter(|v| !v.is_empty()).map(str::to_string)
+    u.file
+        .lookup_last(group, key)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
 }
 
 fn is_true(v: Option<String>) -> bool {
@@ -173,11 +201,29 @@ fn default_deps(u: &Unit) -> bool {
 }
 
 fn ordered_before(u: &Unit, target: &str) -> bool {
-    u.file.lookup_all_strv("Unit", "Before").iter().any(|b| b == target)
+    u.file
+        .lookup_all_strv("Unit", "Before")
+        .iter()
+        .any(|b| b == target)
 }
 
-fn finding(rule: &'static str, severity: Severity, at: (PathBuf, usize), u: &Unit, message: String, fix: &str) -> Finding {
-    Finding { rule, severity, file: at.0, line: at.1, unit: u.name.clone(), message, fix: fix.to_string() }
+fn finding(
+    rule: &'static str,
+    severity: Severity,
+    at: (PathBuf, usize),
+    u: &Unit,
+    message: String,
+    fix: &str,
+) -> Finding {
+    Finding {
+        rule,
+        severity,
+        file: at.0,
+        line: at.1,
+        unit: u.name.clone(),
+        message,
+        fix: fix.to_string(),
+    }
 }
 
 // ------------------------------------------------------------------ cloud-init-cycle
@@ -190,7 +236,10 @@ fn finding(rule: &'static str, severity: Severity, at: (PathBuf, usize), u: &Uni
 pub fn cloud_init_cycle(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
     for u in tree.units.values() {
-        let by_multi = tree.pullers(&u.name).into_iter().find(|p| p.by == "multi-user.target");
+        let by_multi = tree
+            .pullers(&u.name)
+            .into_iter()
+            .find(|p| p.by == "multi-user.target");
         let Some(pull) = by_multi else { continue };
         if !default_deps(u) && !ordered_before(u, "multi-user.target") {
             continue;
@@ -232,11 +281,17 @@ pub fn cloud_init_cycle(tree: &Tree) -> Vec<Finding> {
 /// each run, so every puller's start runs it again.
 pub fn start_limit_burn(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
-    for u in tree.units.values().filter(|u| is_service(u) && service_type(&u.file) == "oneshot") {
+    for u in tree
+        .units
+        .values()
+        .filter(|u| is_service(u) && service_type(&u.file) == "oneshot")
+    {
         let pulls = tree.pullers(&u.name);
         if last(u, "Service", "Restart").as_deref() == Some("on-failure") {
             for p in &pulls {
-                let Some(by) = tree.units.get(&p.by) else { continue };
+                let Some(by) = tree.units.get(&p.by) else {
+                    continue;
+                };
                 if !is_service(by) || last(by, "Service", "Restart").as_deref() != Some("always") {
                     continue;
                 }
@@ -268,12 +323,19 @@ pub fn start_limit_burn(tree: &Tree) -> Vec<Finding> {
             names.sort();
             names.dedup();
             for name in names {
-                let mut by: Vec<&Pull> = pulls.iter().filter(|p| p.target == name && !p.by.ends_with(".target")).collect();
+                let mut by: Vec<&Pull> = pulls
+                    .iter()
+                    .filter(|p| p.target == name && !p.by.ends_with(".target"))
+                    .collect();
                 by.dedup_by(|a, b| a.by == b.by);
                 if by.len() < 2 {
                     continue;
                 }
-                let which = if name == u.name { String::new() } else { format!(" (as {name})") };
+                let which = if name == u.name {
+                    String::new()
+                } else {
+                    format!(" (as {name})")
+                };
                 out.push(finding(
                     "start-limit-burn",
                     Severity::Warning,
@@ -302,7 +364,11 @@ pub fn start_limit_burn(tree: &Tree) -> Vec<Finding> {
 /// Oneshots have no start timeout by default: the boot waits as long as the wait lasts.
 pub fn boot_blocking_wait(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
-    for u in tree.units.values().filter(|u| is_service(u) && service_type(&u.file) == "oneshot") {
+    for u in tree
+        .units
+        .values()
+        .filter(|u| is_service(u) && service_type(&u.file) == "oneshot")
+    {
         let pulls = tree.pullers(&u.name);
         let Some(pull) = pulls.iter().find(|p| {
             BOOT_TARGETS.contains(&p.by.as_str()) && (default_deps(u) || ordered_before(u, &p.by))
@@ -315,9 +381,15 @@ pub fn boot_blocking_wait(tree: &Tree) -> Vec<Finding> {
         let mut hit = None;
         'keys: for key in ["ExecStartPre", "ExecStart", "ExecStartPost"] {
             for (v, path, line) in u.file.located_values("Service", key) {
-                let Some(e) = shell::parse_exec(v) else { continue };
+                let Some(e) = shell::parse_exec(v) else {
+                    continue;
+                };
                 if let Some(what) = shell::runs(&e.argv, &["sleep", "while", "until"]) {
-                    let what = if what == "sleep" { "sleeps".to_string() } else { format!("polls in a `{what}` loop") };
+                    let what = if what == "sleep" {
+                        "sleeps".to_string()
+                    } else {
+                        format!("polls in a `{what}` loop")
+                    };
                     hit = Some(((path.to_path_buf(), line), format!("its {key}= {what}")));
                     break 'keys;
                 }
@@ -327,10 +399,23 @@ pub fn boot_blocking_wait(tree: &Tree) -> Vec<Finding> {
             for key in ["TimeoutStartSec", "TimeoutSec"] {
                 if let Some(v) = last(u, "Service", key) {
                     match super::verify::parse_timespan(&v) {
-                        Some(None) => hit = Some((loc(u, "Service", key), format!("{key}={v} lets its start run forever"))),
-                        Some(Some(0.0)) => hit = Some((loc(u, "Service", key), format!("{key}=0 disables its start timeout"))),
+                        Some(None) => {
+                            hit = Some((
+                                loc(u, "Service", key),
+                                format!("{key}={v} lets its start run forever"),
+                            ))
+                        }
+                        Some(Some(0.0)) => {
+                            hit = Some((
+                                loc(u, "Service", key),
+                                format!("{key}=0 disables its start timeout"),
+                            ))
+                        }
                         Some(Some(s)) if s > DEFAULT_TIMEOUT_SECS => {
-                            hit = Some((loc(u, "Service", key), format!("{key}={v} lets its start take over 90 s")))
+                            hit = Some((
+                                loc(u, "Service", key),
+                                format!("{key}={v} lets its start take over 90 s"),
+                            ))
                         }
                         _ => {}
                     }
@@ -369,7 +454,9 @@ pub fn prestart_kill(tree: &Tree) -> Vec<Finding> {
                for the old one to exit, the lock dies with its holder (nothing to kill, nothing stale to delete, even after kill -9)";
     for u in tree.units.values() {
         for (v, path, line) in u.file.located_values("Service", "ExecStartPre") {
-            let Some(e) = shell::parse_exec(v) else { continue };
+            let Some(e) = shell::parse_exec(v) else {
+                continue;
+            };
             let what = if let Some(k) = shell::runs(&e.argv, &["pkill", "killall"]) {
                 Some(format!("runs {k}: it races with the old process still exiting and can kill unrelated processes that match"))
             } else {
@@ -382,7 +469,14 @@ pub fn prestart_kill(tree: &Tree) -> Vec<Finding> {
                 })
             };
             if let Some(what) = what {
-                out.push(finding("prestart-kill", Severity::Warning, (path.to_path_buf(), line), u, format!("ExecStartPre= {what}"), fix));
+                out.push(finding(
+                    "prestart-kill",
+                    Severity::Warning,
+                    (path.to_path_buf(), line),
+                    u,
+                    format!("ExecStartPre= {what}"),
+                    fix,
+                ));
             }
         }
     }
@@ -403,8 +497,12 @@ pub fn watchdog_stop_timeout(tree: &Tree) -> Vec<Finding> {
         if ty != "notify" && ty != "notify-reload" {
             continue;
         }
-        let Some(w) = last(u, "Service", "WatchdogSec") else { continue };
-        if !matches!(super::verify::parse_timespan(&w), Some(Some(s)) if s > 0.0) || has_stop_timeout(u) {
+        let Some(w) = last(u, "Service", "WatchdogSec") else {
+            continue;
+        };
+        if !matches!(super::verify::parse_timespan(&w), Some(Some(s)) if s > 0.0)
+            || has_stop_timeout(u)
+        {
             continue;
         }
         out.push(finding(
@@ -428,7 +526,9 @@ pub fn watchdog_stop_timeout(tree: &Tree) -> Vec<Finding> {
 pub fn killmode_stop_timeout(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
     for u in tree.units.values().filter(|u| is_service(u)) {
-        let Some(mode) = last(u, "Service", "KillMode") else { continue };
+        let Some(mode) = last(u, "Service", "KillMode") else {
+            continue;
+        };
         if mode != "mixed" && mode != "process" {
             continue;
         }

@@ -18,7 +18,10 @@ pub fn parse_exec(value: &str) -> Option<ExecLine> {
     if argv.is_empty() {
         return None;
     }
-    Some(ExecLine { prefixes: prefixes.to_string(), argv })
+    Some(ExecLine {
+        prefixes: prefixes.to_string(),
+        argv,
+    })
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"];
@@ -59,8 +62,15 @@ fn collect(argv: &[String], out: &mut Vec<Vec<String>>, depth: usize) {
     }
     let cmd = basename(&argv[0]);
     if SHELLS.contains(&cmd) {
-        let args = if cmd == "busybox" && argv.get(1).is_some_and(|a| SHELLS.contains(&a.as_str())) { &argv[1..] } else { argv };
-        if let Some(i) = args.iter().position(|a| a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c'))) {
+        let args = if cmd == "busybox" && argv.get(1).is_some_and(|a| SHELLS.contains(&a.as_str()))
+        {
+            &argv[1..]
+        } else {
+            argv
+        };
+        if let Some(i) = args.iter().position(|a| {
+            a == "-c" || (a.starts_with('-') && !a.starts_with("--") && a.contains('c'))
+        }) {
             if let Some(script) = args.get(i + 1) {
                 out.push(argv.to_vec());
                 for c in script_commands(script) {
@@ -90,7 +100,9 @@ fn collect(argv: &[String], out: &mut Vec<Vec<String>>, depth: usize) {
     out.push(argv.to_vec());
 }
 
-const KEYWORDS: &[&str] = &["do", "then", "else", "elif", "!", "exec", "time", "command", "if", "while", "until"];
+const KEYWORDS: &[&str] = &[
+    "do", "then", "else", "elif", "!", "exec", "time", "command", "if", "while", "until",
+];
 
 /// The simple commands of a shell script, roughly: split at separators, keywords dropped
 /// from the front (`while`/`until` are kept as a command of their own so loops are seen).
@@ -166,7 +178,12 @@ pub fn script_commands(script: &str) -> Vec<Vec<String>> {
 
 /// Does this command line run one of `names` (as a command, anywhere in it)?
 pub fn runs(argv: &[String], names: &[&str]) -> Option<String> {
-    commands(argv).into_iter().find_map(|c| names.iter().find(|n| basename(&c[0]) == **n).map(|n| n.to_string()))
+    commands(argv).into_iter().find_map(|c| {
+        names
+            .iter()
+            .find(|n| basename(&c[0]) == **n)
+            .map(|n| n.to_string())
+    })
 }
 
 /// The lock or pid files an `rm` in this command line deletes.
@@ -192,7 +209,9 @@ pub fn is_lock_file(path: &str) -> bool {
     base.ends_with(".pid")
         || base.ends_with(".lck")
         || base.starts_with("lck..")
-        || base.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.starts_with("lock"))
+        || base
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w.starts_with("lock"))
         || path.starts_with("/run/lock/")
         || path.starts_with("/var/lock/")
 }
@@ -214,15 +233,46 @@ mod tests {
 
     #[test]
     fn finds_commands_through_wrappers_and_scripts() {
-        assert_eq!(runs(&argv("/usr/bin/pkill -f sched"), &["pkill", "killall"]).as_deref(), Some("pkill"));
-        assert_eq!(runs(&argv("/usr/bin/env FOO=1 killall -q x"), &["pkill", "killall"]).as_deref(), Some("killall"));
-        assert_eq!(runs(&argv("timeout 5 /bin/sleep 10"), &["sleep"]).as_deref(), Some("sleep"));
         assert_eq!(
-            runs(&argv("/bin/sh -c 'until test -e /run/ready; do sleep 1; done'"), &["sleep"]).as_deref(),
+            runs(&argv("/usr/bin/pkill -f sched"), &["pkill", "killall"]).as_deref(),
+            Some("pkill")
+        );
+        assert_eq!(
+            runs(
+                &argv("/usr/bin/env FOO=1 killall -q x"),
+                &["pkill", "killall"]
+            )
+            .as_deref(),
+            Some("killall")
+        );
+        assert_eq!(
+            runs(&argv("timeout 5 /bin/sleep 10"), &["sleep"]).as_deref(),
             Some("sleep")
         );
-        assert_eq!(runs(&argv("/bin/bash -euc \"while ! ping -c1 x; do :; done\""), &["while", "until"]).as_deref(), Some("while"));
-        assert_eq!(runs(&argv("/bin/sh -c 'x=$(pgrep sched) && kill $x'"), &["pgrep"]).as_deref(), Some("pgrep"));
+        assert_eq!(
+            runs(
+                &argv("/bin/sh -c 'until test -e /run/ready; do sleep 1; done'"),
+                &["sleep"]
+            )
+            .as_deref(),
+            Some("sleep")
+        );
+        assert_eq!(
+            runs(
+                &argv("/bin/bash -euc \"while ! ping -c1 x; do :; done\""),
+                &["while", "until"]
+            )
+            .as_deref(),
+            Some("while")
+        );
+        assert_eq!(
+            runs(
+                &argv("/bin/sh -c 'x=$(pgrep sched) && kill $x'"),
+                &["pgrep"]
+            )
+            .as_deref(),
+            Some("pgrep")
+        );
         assert!(runs(&argv("/bin/echo sleep"), &["sleep"]).is_none());
         assert!(runs(&argv("/bin/sh -c 'echo \"sleep 1\"'"), &["sleep"]).is_none());
         assert!(runs(&argv("/bin/sh -c 'true # sleep 5'"), &["sleep"]).is_none());
@@ -230,8 +280,14 @@ mod tests {
 
     #[test]
     fn lock_files() {
-        assert_eq!(removed_lock_files(&argv("/bin/rm -f /var/run/sched/sched.lock")), ["/var/run/sched/sched.lock"]);
-        assert_eq!(removed_lock_files(&argv("/bin/sh -c 'rm -f /run/app.pid; exec app'")), ["/run/app.pid"]);
+        assert_eq!(
+            removed_lock_files(&argv("/bin/rm -f /var/run/sched/sched.lock")),
+            ["/var/run/sched/sched.lock"]
+        );
+        assert_eq!(
+            removed_lock_files(&argv("/bin/sh -c 'rm -f /run/app.pid; exec app'")),
+            ["/run/app.pid"]
+        );
         assert!(removed_lock_files(&argv("/bin/rm -rf /var/cache/app/tmp")).is_empty());
         assert!(removed_lock_files(&argv("/bin/sh -c 'echo /x.lock'")).is_empty());
         assert!(is_lock_file("/tmp/.X0-lock"));

@@ -35,13 +35,17 @@ pub fn parse_timespan(v: &str) -> Option<Option<f64>> {
     let mut rest = t;
     while !rest.is_empty() {
         rest = rest.trim_start();
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         if n == 0 {
             return None;
         }
         let num: f64 = rest[..n].parse().ok()?;
         rest = rest[n..].trim_start();
-        let u = rest.find(|c: char| !(c.is_alphabetic())).unwrap_or(rest.len());
+        let u = rest
+            .find(|c: char| !(c.is_alphabetic()))
+            .unwrap_or(rest.len());
         let factor = match &rest[..u] {
             "" | "s" | "sec" | "second" | "seconds" => 1.0,
             "us" | "usec" | "µs" | "μs" => 1e-6,
@@ -77,18 +81,55 @@ fn type_section(unit_type: &str) -> Option<(&'static str, &'static [&'static str
 }
 
 const ENUMS: &[(&str, &[&str])] = &[
-    ("Type", &["simple", "exec", "forking", "oneshot", "dbus", "notify", "notify-reload", "idle"]),
-    ("Restart", &["no", "on-success", "on-failure", "on-abnormal", "on-watchdog", "on-abort", "always"]),
+    (
+        "Type",
+        &[
+            "simple",
+            "exec",
+            "forking",
+            "oneshot",
+            "dbus",
+            "notify",
+            "notify-reload",
+            "idle",
+        ],
+    ),
+    (
+        "Restart",
+        &[
+            "no",
+            "on-success",
+            "on-failure",
+            "on-abnormal",
+            "on-watchdog",
+            "on-abort",
+            "always",
+        ],
+    ),
     ("KillMode", &["control-group", "process", "mixed", "none"]),
     ("NotifyAccess", &["none", "main", "exec", "all"]),
     ("ExitType", &["main", "cgroup"]),
 ];
 
-const EXEC_KEYS: &[&str] =
-    &["ExecCondition", "ExecStartPre", "ExecStart", "ExecStartPost", "ExecReload", "ExecStop", "ExecStopPost"];
+const EXEC_KEYS: &[&str] = &[
+    "ExecCondition",
+    "ExecStartPre",
+    "ExecStart",
+    "ExecStartPost",
+    "ExecReload",
+    "ExecStop",
+    "ExecStopPost",
+];
 
 /// systemd's search path for command names without a `/`.
-const EXEC_SEARCH: &[&str] = &["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"];
+const EXEC_SEARCH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
 
 /// Line-by-line checks of one file (a unit file or a drop-in). Lines the generator wrote
 /// (line 0 of a generated unit) are its responsibility, not the author's, and are skipped.
@@ -106,7 +147,12 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
             "Install" => keys::INSTALL,
             g if own.is_some_and(|(s, _)| s == g) => own.map(|(_, k)| k).unwrap_or(&[]),
             _ => {
-                let first = f.list_keys(group).first().and_then(|k| f.first_location(group, k)).map(|(_, l)| l).unwrap_or(0);
+                let first = f
+                    .list_keys(group)
+                    .first()
+                    .and_then(|k| f.first_location(group, k))
+                    .map(|(_, l)| l)
+                    .unwrap_or(0);
                 let first = header_line(&f.path, group).unwrap_or(first);
                 if !(src.generated && first == 0) {
                     let allowed = match own {
@@ -119,7 +165,10 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
                         file: f.path.clone(),
                         line: first,
                         unit: unit.clone(),
-                        message: format!("unknown section [{group}] in a .{} unit: systemd ignores all of it", src.unit_type),
+                        message: format!(
+                            "unknown section [{group}] in a .{} unit: systemd ignores all of it",
+                            src.unit_type
+                        ),
                         fix: format!("use one of {allowed}, or prefix it with X- for tools"),
                     });
                 }
@@ -130,7 +179,9 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
             if key.starts_with("X-") {
                 continue;
             }
-            let Some((path, line)) = f.first_location(group, key) else { continue };
+            let Some((path, line)) = f.first_location(group, key) else {
+                continue;
+            };
             if src.generated && line == 0 {
                 continue;
             }
@@ -142,9 +193,14 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
                     .map(|(s, _)| s);
                 let hint = match elsewhere {
                     Some(s) => format!("move it to the [{s}] section"),
-                    None => spell::closest(key, known).map(|s| format!("did you mean {s}=?")).unwrap_or_else(|| {
-                        format!("remove it, or prefix it with X- for tools (see systemd.{}(5))", src.unit_type)
-                    }),
+                    None => spell::closest(key, known)
+                        .map(|s| format!("did you mean {s}=?"))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "remove it, or prefix it with X- for tools (see systemd.{}(5))",
+                                src.unit_type
+                            )
+                        }),
                 };
                 out.push(Finding {
                     rule: "unknown-key",
@@ -200,7 +256,10 @@ fn header_line(path: &Path, group: &str) -> Option<usize> {
 
 fn unit_name_of(src: &Source) -> String {
     let p = &src.file.path;
-    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if name.ends_with(".conf") {
         // a drop-in: NAME.d/x.conf
         if let Some(d) = p.parent().and_then(Path::file_name) {
@@ -261,21 +320,33 @@ fn missing_command(v: &str) -> Option<String> {
         return (!Path::new(cmd).exists()).then(|| format!("{cmd} does not exist"));
     }
     if cmd.contains('/') {
-        return Some(format!("{cmd} is neither an absolute path nor a plain command name"));
+        return Some(format!(
+            "{cmd} is neither an absolute path nor a plain command name"
+        ));
     }
     if EXEC_SEARCH.iter().any(|d| Path::new(d).join(cmd).exists()) {
         return None;
     }
-    Some(format!("{cmd} is not in systemd's command search path ({})", EXEC_SEARCH.join(":")))
+    Some(format!(
+        "{cmd} is not in systemd's command search path ({})",
+        EXEC_SEARCH.join(":")
+    ))
 }
 
 /// A command the unit only runs when it exists: `ConditionFileIsExecutable=`/
 /// `ConditionPathExists=` on it (rc-local.service), so its absence is not a problem.
 fn guarded(f: &unitsmith_generator::unitfile::UnitFile, v: &str) -> bool {
-    let Some(cmd) = shell::parse_exec(v).map(|e| e.argv[0].clone()) else { return false };
-    ["ConditionFileIsExecutable", "ConditionPathExists", "ConditionPathIsExecutable", "ConditionFileNotEmpty"]
-        .iter()
-        .any(|k| f.lookup_all("Unit", k).iter().any(|c| *c == cmd))
+    let Some(cmd) = shell::parse_exec(v).map(|e| e.argv[0].clone()) else {
+        return false;
+    };
+    [
+        "ConditionFileIsExecutable",
+        "ConditionPathExists",
+        "ConditionPathIsExecutable",
+        "ConditionFileNotEmpty",
+    ]
+    .iter()
+    .any(|k| f.lookup_all("Unit", k).iter().any(|c| *c == cmd))
 }
 
 /// Services systemd refuses to load ("Unit has a bad unit file setting").
@@ -288,7 +359,9 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
     let ty = service_type(f);
     let starts = f.located_values("Service", "ExecStart");
     let stops = f.lookup_all("Service", "ExecStop");
-    let success_action = f.lookup_last("Unit", "SuccessAction").is_some_and(|a| !a.is_empty() && a != "none");
+    let success_action = f
+        .lookup_last("Unit", "SuccessAction")
+        .is_some_and(|a| !a.is_empty() && a != "none");
     let mut refuse = |at: (std::path::PathBuf, usize), msg: String, fix: &str| {
         out.push(Finding {
             rule: "service-refused",
@@ -301,9 +374,17 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
         });
     };
     if starts.is_empty() && stops.is_empty() && !success_action {
-        refuse(anchor(u), "the service has no ExecStart=, ExecStop= or SuccessAction=".into(), "add ExecStart=/absolute/path ARGS...");
+        refuse(
+            anchor(u),
+            "the service has no ExecStart=, ExecStop= or SuccessAction=".into(),
+            "add ExecStart=/absolute/path ARGS...",
+        );
     } else if starts.is_empty() && ty != "oneshot" {
-        refuse(anchor(u), format!("Type={ty} without ExecStart= (only Type=oneshot may omit it)"), "add ExecStart=, or use Type=oneshot");
+        refuse(
+            anchor(u),
+            format!("Type={ty} without ExecStart= (only Type=oneshot may omit it)"),
+            "add ExecStart=, or use Type=oneshot",
+        );
     }
     if starts.len() > 1 && ty != "oneshot" {
         let (_, p, l) = starts[1];
@@ -314,7 +395,10 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
         );
     }
     if ty == "oneshot" {
-        if let Some(r) = f.lookup_last("Service", "Restart").filter(|r| *r == "always" || *r == "on-success") {
+        if let Some(r) = f
+            .lookup_last("Service", "Restart")
+            .filter(|r| *r == "always" || *r == "on-success")
+        {
             refuse(
                 loc(u, "Service", "Restart"),
                 format!("Restart={r} in a Type=oneshot service"),
@@ -323,7 +407,11 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
         }
     }
     if ty == "dbus" && !f.has_key("Service", "BusName") {
-        refuse(anchor(u), "Type=dbus without BusName=".into(), "add BusName= (the name the service acquires on the bus)");
+        refuse(
+            anchor(u),
+            "Type=dbus without BusName=".into(),
+            "add BusName= (the name the service acquires on the bus)",
+        );
     }
     out
 }
@@ -349,8 +437,20 @@ mod tests {
 
     #[test]
     fn key_lists_are_sorted() {
-        for list in [keys::UNIT, keys::INSTALL, keys::SERVICE, keys::SOCKET, keys::TIMER, keys::BOOLEAN, keys::TIME_SPAN] {
-            assert!(list.windows(2).all(|w| w[0] < w[1]), "{:?}", list.windows(2).find(|w| w[0] >= w[1]));
+        for list in [
+            keys::UNIT,
+            keys::INSTALL,
+            keys::SERVICE,
+            keys::SOCKET,
+            keys::TIMER,
+            keys::BOOLEAN,
+            keys::TIME_SPAN,
+        ] {
+            assert!(
+                list.windows(2).all(|w| w[0] < w[1]),
+                "{:?}",
+                list.windows(2).find(|w| w[0] >= w[1])
+            );
         }
         assert!(keys::SERVICE.binary_search(&"ExecStart").is_ok());
         assert!(keys::SERVICE.binary_search(&"KillMode").is_ok());
