@@ -27,8 +27,10 @@ use inputs::Model;
 use json::Json;
 use table::Row;
 
-#[derive(clap::Args, Debug)]
-#[command(after_help = "\
+/// Examples and exit statuses, shown by both `-h` and `--help`.
+macro_rules! doctor_examples {
+    () => {
+        "\
 Examples:
   unitsmith doctor                       every input, its unit and what is wrong
   unitsmith doctor web.service           why web.service is missing or failed
@@ -36,8 +38,13 @@ Examples:
   unitsmith doctor --user --json         for tools
 
 Exit status: 0 nothing wrong, 1 something is wrong (listed), 2 doctor could not run.
-See unitsmith-doctor(1).")]
-#[command(after_long_help = "\
+See unitsmith-doctor(1)."
+    };
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = doctor_examples!())]
+#[command(after_long_help = concat!("\
 For each input file (no argument: all of them, and stray files), the unit it becomes, systemd's \
 view of it (systemctl show: LoadState, ActiveState, SubState, Result, FragmentPath) and, when \
 something is wrong, why:
@@ -52,14 +59,7 @@ something is wrong, why:
   stale              the input changed since the last daemon-reload
   not-loaded, masked, load-error, failed: systemd's own view
 
-Examples:
-  unitsmith doctor                       every input, its unit and what is wrong
-  unitsmith doctor web.service           why web.service is missing or failed
-  unitsmith doctor /etc/systemd/system/web.container
-  unitsmith doctor --user --json         for tools
-
-Exit status: 0 nothing wrong, 1 something is wrong (listed), 2 doctor could not run.
-See unitsmith-doctor(1).")]
+", doctor_examples!()))]
 pub struct Args {
     /// Examine the user manager and the user's Quadlet directories (as the user).
     #[arg(long)]
@@ -450,14 +450,7 @@ impl Report {
             ])
         };
         Json::obj(vec![
-            (
-                "scope",
-                Json::str(if self.scope == Scope::User {
-                    "user"
-                } else {
-                    "system"
-                }),
-            ),
+            ("scope", Json::str(self.scope.name())),
             ("ok", Json::Bool(self.ok())),
             (
                 "generator",

@@ -725,14 +725,7 @@ fn take_lock(path: &Path) -> std::io::Result<Option<std::fs::File>> {
 
 fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json {
     Json::obj(vec![
-        (
-            "scope",
-            Json::str(if scope == Scope::User {
-                "user"
-            } else {
-                "system"
-            }),
-        ),
+        ("scope", Json::str(scope.name())),
         ("dry_run", Json::Bool(dry_run)),
         ("daemon_reload", Json::Bool(reloaded)),
         (

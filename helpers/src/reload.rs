@@ -26,8 +26,10 @@ use crate::doctor::{self, sd, Env};
 use crate::systemctl::{self, Scope};
 use state::Change;
 
-#[derive(clap::Args, Debug)]
-#[command(after_help = "\
+/// Examples and exit statuses, shown by both `-h` and `--help`.
+macro_rules! reload_examples {
+    () => {
+        "\
 Examples:
   unitsmith reload --restart-changed          apply edited Quadlet files: restart what changed
   unitsmith reload --restart web.service      reload, check, restart web.service
@@ -35,8 +37,13 @@ Examples:
 
 Exit status: 0 every unit loaded and every restart succeeded; 1 a failure stub, a unit not
 loaded at the deadline, a failed restart or a failed daemon-reload (each listed with its
-cause); 2 bad usage. See unitsmith-reload(1).")]
-#[command(after_long_help = "\
+cause); 2 bad usage. See unitsmith-reload(1)."
+    };
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = reload_examples!())]
+#[command(after_long_help = concat!("\
 1. systemctl daemon-reload (it returns once every generator has run);
 2. check that every UNIT, every --restart unit and every unit generated from our inputs is \
 LoadState=loaded, retrying with exponential backoff up to --timeout;
@@ -49,14 +56,7 @@ doctor` gives it) and is not restarted; the other units still are, and the exit 
 ($XDG_RUNTIME_DIR/unitsmith with --user); a unit keeps its old digest until a restart of it \
 succeeds, so a change that could not be applied is applied next time.
 
-Examples:
-  unitsmith reload --restart-changed          apply edited Quadlet files: restart what changed
-  unitsmith reload --restart web.service      reload, check, restart web.service
-  unitsmith reload --timeout 10s db.service   reload and wait until db.service is loaded
-
-Exit status: 0 every unit loaded and every restart succeeded; 1 a failure stub, a unit not
-loaded at the deadline, a failed restart or a failed daemon-reload (each listed with its
-cause); 2 bad usage. See unitsmith-reload(1).")]
+", reload_examples!()))]
 pub struct Args {
     /// Talk to the user manager; the inputs are the user's Quadlet directories.
     #[arg(long)]
@@ -636,14 +636,7 @@ fn to_json(
 ) -> Json {
     let p = |l: &Line, k: &str| Json::opt(l.props.get(k).filter(|v| !v.is_empty()).cloned());
     Json::obj(vec![
-        (
-            "scope",
-            Json::str(if scope == Scope::User {
-                "user"
-            } else {
-                "system"
-            }),
-        ),
+        ("scope", Json::str(scope.name())),
         ("ok", Json::Bool(ok)),
         ("restarted", Json::Num(s.restarted as i64)),
         ("errors", Json::Num(s.errors as i64)),

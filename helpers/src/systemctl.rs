@@ -12,6 +12,16 @@ pub enum Scope {
     User,
 }
 
+impl Scope {
+    /// `system` or `user`, as tools read it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::System => "system",
+            Scope::User => "user",
+        }
+    }
+}
+
 /// The outcome of one systemctl call.
 #[derive(Debug)]
 pub struct Output {
