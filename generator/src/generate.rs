@@ -182,41 +182,17 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
     propagate_failures(&mut items, &mut infos);
     let gate_units = std::mem::take(&mut out.units);
 
-    for it in items.into_iter().filter(|it| !it.hidden) {
-        let kind_source = it.input.path.clone();
-        match (it.error, it.converted) {
-            (None, Some(service)) => {
-                let symlinks = install::symlinks(&service, &mut out.warnings);
-                out.units.push(Generated {
-                    name: service.filename.clone(),
-                    unit: service,
-                    source: kind_source,
-                    error: None,
-                    symlinks,
-                });
-            }
-            (error, _) => {
-                let error =
-                    error.unwrap_or_else(|| "internal error: no unit and no error".to_string());
-                out.errors.push(error.clone());
-                let mut stub = stub::failure_stub(
-                    &it.service_filename,
-                    &kind_source,
-                    &error,
-                    it.unit.as_ref(),
-                );
-                let symlinks = install::symlinks(&stub, &mut out.warnings);
-                stub.filename = it.service_filename.clone();
-                out.units.push(Generated {
-                    name: it.service_filename,
-                    unit: stub,
-                    source: kind_source,
-                    error: Some(error),
-                    symlinks,
-                });
-            }
+    // Rendering each item's unit (or stub) and its [Install] links is independent work too.
+    let visible: Vec<Item> = items.into_iter().filter(|it| !it.hidden).collect();
+    let rendered = crate::parallel::map_owned(visible, render_item);
+    for (unit, mut warnings) in rendered {
+        out.warnings.append(&mut warnings);
+        if let Some(e) = &unit.error {
+            out.errors.push(e.clone());
         }
+        out.units.push(unit);
     }
+
     // Env gates last: a Quadlet unit of the same name wins and the gate is reported.
     for g in gate_units {
         if out.units.iter().any(|u| u.name == g.name) {
@@ -230,6 +206,40 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
         }
     }
     out
+}
+
+/// The unit an item becomes (its service, or a failure stub) with its links, and the
+/// warnings that producing them gave.
+fn render_item(it: Item) -> (Generated, Vec<String>) {
+    let mut warnings = Vec::new();
+    let source = it.input.path.clone();
+    let unit = match (it.error, it.converted) {
+        (None, Some(service)) => {
+            let symlinks = install::symlinks(&service, &mut warnings);
+            Generated {
+                name: service.filename.clone(),
+                unit: service,
+                source,
+                error: None,
+                symlinks,
+            }
+        }
+        (error, _) => {
+            let error = error.unwrap_or_else(|| "internal error: no unit and no error".to_string());
+            let mut stub =
+                stub::failure_stub(&it.service_filename, &source, &error, it.unit.as_ref());
+            let symlinks = install::symlinks(&stub, &mut warnings);
+            stub.filename = it.service_filename.clone();
+            Generated {
+                name: it.service_filename,
+                unit: stub,
+                source,
+                error: Some(error),
+                symlinks,
+            }
+        }
+    };
+    (unit, warnings)
 }
 
 /// An env gate's units, or one failure stub under its service name.

@@ -15,16 +15,19 @@ use crate::generate::Generated;
 /// Directories are made first, then unit files and symlinks, each in parallel (independent).
 pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
     let mut errors = Vec::new();
-    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    // Subdirectories (NAME.d/, TARGET.wants/): collected by their relative names first, so
+    // thousands of units in the top directory cost no path building at all.
+    let mut subdirs: BTreeSet<&str> = BTreeSet::new();
     for u in units {
         let paths =
             std::iter::once(u.name.as_str()).chain(u.symlinks.iter().map(|(l, _)| l.as_str()));
         for p in paths {
-            if let Some(parent) = dir.join(p).parent().filter(|p| *p != dir) {
-                dirs.insert(parent.to_path_buf());
+            if let Some((parent, _)) = p.rsplit_once('/') {
+                subdirs.insert(parent);
             }
         }
     }
+    let dirs: Vec<PathBuf> = subdirs.into_iter().map(|d| dir.join(d)).collect();
     for d in &dirs {
         if let Err(e) = fs::create_dir_all(d) {
             errors.push(format!("{}: cannot create directory: {e}", d.display()));
