@@ -154,3 +154,20 @@ check_populate_fast() {
 	note "populate ($GATE) took $ms ms"
 	if [ "$ms" -ge 0 ] && [ "$ms" -lt 1000 ]; then ok "populate took under 1 s"; else check_failed "populate took $ms ms"; fi
 }
+
+# The fast path's promise: the consumer started once, after populate wrote the real env, with
+# that env, and was never held or run on the stub.
+check_consumer_started_after_populate() {
+	local gate_done consumer_start
+	gate_done=$(mono "$GATE" ExecMainExitTimestampMonotonic)
+	consumer_start=$(mono "$CONSUMER" ExecMainStartTimestampMonotonic)
+	if [ "$consumer_start" -ge "$gate_done" ] && [ "$gate_done" -gt 0 ]; then
+		ok "$CONSUMER started $(ms_between "$gate_done" "$consumer_start") ms after populate finished"
+	else
+		check_failed "$CONSUMER started at $consumer_start us, populate finished at $gate_done us"
+	fi
+	check_consumer_real
+	assert_eq "$(unit_prop "$CONSUMER" NRestarts)" 0 "$CONSUMER NRestarts"
+	check_consumer_never_ran_on_stub
+	check_consumer_never_held
+}
