@@ -68,6 +68,13 @@ impl Pull {
 }
 
 impl Tree {
+    /// The `Type=oneshot` services: the units the start-limit and boot-wait rules are about.
+    fn oneshots(&self) -> impl Iterator<Item = &Unit> {
+        self.units
+            .values()
+            .filter(|u| is_service(u) && service_type(&u.file) == "oneshot")
+    }
+
     /// The unit a name refers to here: itself, what an alias points to, or its template.
     pub fn resolve_name(&self, name: &str) -> String {
         let name = self.aliases.get(name).map(String::as_str).unwrap_or(name);
@@ -281,11 +288,7 @@ pub fn cloud_init_cycle(tree: &Tree) -> Vec<Finding> {
 /// each run, so every puller's start runs it again.
 pub fn start_limit_burn(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
-    for u in tree
-        .units
-        .values()
-        .filter(|u| is_service(u) && service_type(&u.file) == "oneshot")
-    {
+    for u in tree.oneshots() {
         let pulls = tree.pullers(&u.name);
         if last(u, "Service", "Restart").as_deref() == Some("on-failure") {
             for p in &pulls {
@@ -364,11 +367,7 @@ pub fn start_limit_burn(tree: &Tree) -> Vec<Finding> {
 /// Oneshots have no start timeout by default: the boot waits as long as the wait lasts.
 pub fn boot_blocking_wait(tree: &Tree) -> Vec<Finding> {
     let mut out = Vec::new();
-    for u in tree
-        .units
-        .values()
-        .filter(|u| is_service(u) && service_type(&u.file) == "oneshot")
-    {
+    for u in tree.oneshots() {
         let pulls = tree.pullers(&u.name);
         let Some(pull) = pulls.iter().find(|p| {
             BOOT_TARGETS.contains(&p.by.as_str()) && (default_deps(u) || ordered_before(u, &p.by))
