@@ -2,7 +2,7 @@
 //! stub, and propagate failures to the units that use a failed one. Pure: nothing is written.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::install;
 use crate::quadlet::{self, Ctx, Kind, UnitInfo, UnitsInfo};
@@ -401,15 +401,4 @@ pub fn run(opts: &Options) -> Outcome {
         }
     }
     generate(&inputs, opts)
-}
-
-/// For tests and tools: generate from explicit directories.
-pub fn run_dirs(dirs: &[&Path], user: bool) -> Outcome {
-    let opts = Options {
-        user,
-        podman: "/usr/bin/podman".to_string(),
-        dirs: dirs.iter().map(|d| d.to_path_buf()).collect(),
-        helper: crate::helper_path(),
-    };
-    run(&opts)
 }

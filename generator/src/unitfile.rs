@@ -445,18 +445,6 @@ impl UnitFile {
         }
     }
 
-    /// Add `# comment` lines before the header of `group` ("" = the first group).
-    pub fn prepend_comment(&mut self, group: &str, comments: &[&str]) {
-        let g = if group.is_empty() && !self.groups.is_empty() {
-            &mut self.groups[0]
-        } else {
-            self.ensure_group(group)
-        };
-        let mut new: Vec<String> = comments.iter().map(|c| comment_line(c)).collect();
-        new.append(&mut g.comments);
-        g.comments = new;
-    }
-
     /// Insert an assignment at the top of `group`.
     pub fn prepend(&mut self, group: &str, key: &str, value: &str) {
         self.ensure_group(group).lines.insert(0, assign(key, value));
@@ -568,14 +556,6 @@ impl UnitFile {
 
 fn assign(key: &str, value: &str) -> Line {
     Line::Assign(Assign::new(key, value, Origin::default()))
-}
-
-fn comment_line(c: &str) -> String {
-    if c.is_empty() {
-        "#".to_string()
-    } else {
-        format!("# {c}")
-    }
 }
 
 /// A value written back must not end in an odd run of backslashes (systemd would read a
