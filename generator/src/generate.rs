@@ -42,11 +42,16 @@ impl Generated {
     /// The unit file's text, with the generated-by header.
     pub fn text(&self) -> String {
         let mut s = String::with_capacity(2048);
+        self.write_text(&mut s);
+        s
+    }
+
+    /// [`Generated::text`] appended to `s` (lets a writer reuse one buffer for every unit).
+    pub fn write_text(&self, s: &mut String) {
         s.push_str("# ");
         s.push_str(HEADER);
         s.push_str("\n#\n");
-        self.unit.write_text(&mut s);
-        s
+        self.unit.write_text(s);
     }
 }
 
@@ -61,8 +66,8 @@ pub struct Outcome {
 }
 
 /// An input on its way through the run.
-struct Item {
-    input: Input,
+struct Item<'a> {
+    input: &'a Input,
     /// Parsed file, when it parsed.
     unit: Option<UnitFile>,
     service_filename: String,
@@ -102,7 +107,7 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
             }
         };
         Item {
-            input: input.clone(),
+            input,
             unit,
             service_filename,
             error,
@@ -210,7 +215,7 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
 
 /// The unit an item becomes (its service, or a failure stub) with its links, and the
 /// warnings that producing them gave.
-fn render_item(it: Item) -> (Generated, Vec<String>) {
+fn render_item(it: Item<'_>) -> (Generated, Vec<String>) {
     let mut warnings = Vec::new();
     let source = it.input.path.clone();
     let unit = match (it.error, it.converted) {

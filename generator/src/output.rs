@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::generate::Generated;
 
 /// Write every unit and its `[Install]` symlinks under `dir`; one message per failure.
-/// Directories are made first, then unit files and symlinks, each in parallel (independent).
+/// Directories are made first, then unit files and symlinks together, in parallel.
 pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
     let mut errors = Vec::new();
     // Subdirectories (NAME.d/, TARGET.wants/): collected by their relative names first, so
@@ -33,22 +33,49 @@ pub fn write_all(dir: &Path, units: &[Generated]) -> Vec<String> {
             errors.push(format!("{}: cannot create directory: {e}", d.display()));
         }
     }
-    let results = crate::parallel::map(units, |u| write_file(&dir.join(&u.name), &u.text()));
-    errors.extend(results.into_iter().filter_map(|r| r.err()));
     // Two units may claim the same link: the later one wins, as in Quadlet. With that
-    // settled first, every link is independent and they are made in parallel too.
+    // settled first, every file and link is independent: one parallel pass makes them all
+    // (links need not wait for their targets).
     let mut links: BTreeMap<&str, &str> = BTreeMap::new();
     for u in units {
         for (link, target) in &u.symlinks {
             links.insert(link, target);
         }
     }
-    let links: Vec<(&str, &str)> = links.into_iter().collect();
-    let results = crate::parallel::map(&links, |(link, target)| {
-        symlink_replacing(target, &dir.join(link))
+    let jobs: Vec<Job> = units
+        .iter()
+        .map(Job::Unit)
+        .chain(
+            links
+                .into_iter()
+                .map(|(link, target)| Job::Link { link, target }),
+        )
+        .collect();
+    let results = crate::parallel::map(&jobs, |job| match job {
+        Job::Unit(u) => write_unit(dir, u),
+        Job::Link { link, target } => symlink_replacing(target, &dir.join(link)),
     });
     errors.extend(results.into_iter().filter_map(|r| r.err()));
     errors
+}
+
+/// One thing to create in the output directory.
+enum Job<'a> {
+    Unit(&'a Generated),
+    Link { link: &'a str, target: &'a str },
+}
+
+thread_local! {
+    /// The text of the unit being written: one buffer per thread, reused for every unit.
+    static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+fn write_unit(dir: &Path, u: &Generated) -> Result<(), String> {
+    TEXT.with_borrow_mut(|text| {
+        text.clear();
+        u.write_text(text);
+        write_file(&dir.join(&u.name), text)
+    })
 }
 
 /// Create `path` (never overwriting: another generator's file of that name is a collision).

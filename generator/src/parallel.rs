@@ -1,61 +1,83 @@
 //! Order-preserving parallel map for the generator's independent per-file work (reading and
-//! parsing inputs, rendering and writing units). Small runs stay on one thread: spawning
-//! costs more than it saves.
+//! parsing inputs, converting, rendering and writing units). Small runs stay on one thread:
+//! spawning costs more than it saves.
+//!
+//! Workers take small batches from a shared counter rather than fixed shares, so a thread
+//! that falls behind (a busy core, a burst of page faults) leaves its work to the others;
+//! the calling thread works too, so a two-core machine spawns one thread per call, not two.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 /// Below this many items, work is done on the calling thread.
 const MIN_PARALLEL: usize = 128;
 /// More threads than this buy nothing for file I/O on tmpfs.
 const MAX_THREADS: usize = 4;
+/// Items taken at a time: enough that the shared counter is not contended, few enough that
+/// the last batches even out the threads' finishing times.
+const BATCH: usize = 32;
 
-/// `items.iter().map(f).collect()`, spread over the available cores, results in order.
-pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS);
-    if threads < 2 || items.len() < MIN_PARALLEL {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|c| s.spawn(move || c.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        // A panic in a worker is re-raised here and caught by the binary's catch_unwind.
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+/// Threads to use, the caller included. `available_parallelism` reads cgroup files on every
+/// call, so it is asked once.
+fn threads() -> usize {
+    static THREADS: OnceLock<usize> = OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_THREADS)
     })
 }
 
-/// [`map`] for work that takes ownership of each item.
-pub fn map_owned<T: Send, R: Send>(mut items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(MAX_THREADS);
+/// `items.iter().map(f).collect()`, spread over the available cores, results in order.
+pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads();
     if threads < 2 || items.len() < MIN_PARALLEL {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    // Each worker returns its batches tagged with where they start.
+    let work = || {
+        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
+        loop {
+            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+            if start >= items.len() {
+                return done;
+            }
+            let end = (start + BATCH).min(items.len());
+            done.push((start, items[start..end].iter().map(&f).collect()));
+        }
+    };
+    let mut batches = std::thread::scope(|s| {
+        let spawned: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut all = work();
+        for h in spawned {
+            // A panic in a worker is re-raised here and caught by the binary's catch_unwind.
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    });
+    batches.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(items.len());
+    for (_, results) in batches {
+        out.extend(results);
+    }
+    out
+}
+
+/// [`map`] for work that takes ownership of each item.
+pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    if threads() < 2 || items.len() < MIN_PARALLEL {
         return items.into_iter().map(f).collect();
     }
-    let chunk = items.len().div_ceil(threads);
-    let mut chunks = Vec::new();
-    while items.len() > chunk {
-        chunks.push(items.split_off(items.len() - chunk));
-    }
-    chunks.push(items);
-    chunks.reverse();
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = chunks
-            .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
+    // Each cell is taken exactly once, by whichever worker reaches it: never contended.
+    let cells: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let results = map(&cells, |cell| {
+        cell.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .map(&f)
+    });
+    results.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
@@ -71,6 +93,22 @@ mod tests {
         assert_eq!(
             super::map_owned(v.clone(), |x| x * 3),
             v.iter().map(|x| x * 3).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn uneven_work_keeps_order_and_loses_nothing() {
+        // Some items are slow: batches finish out of order and must be put back in place.
+        let v: Vec<u64> = (0..1000).collect();
+        let slow = |x: &u64| {
+            if x % 97 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            x + 1
+        };
+        assert_eq!(
+            super::map(&v, slow),
+            v.iter().map(|x| x + 1).collect::<Vec<_>>()
         );
     }
 }

@@ -36,33 +36,43 @@ pub struct Input {
 /// Every input in `dirs`, the first of each name winning, in search order.
 pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
     let mut inputs: Vec<Input> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    // Names taken so far, by index in `inputs`. Names within one directory are unique, so
+    // the map is only built when a second directory has inputs: most runs never hash one.
+    let mut taken: Option<HashMap<String, usize>> = None;
     for dir in dirs {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };
-        let mut names: Vec<String> = rd
+        let mut found: Vec<(String, InputKind)> = rd
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().into_string().ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let kind = InputKind::from_filename(&name)?;
+                Some((name, kind))
+            })
             .collect();
-        names.sort();
-        for name in names {
-            let Some(kind) = InputKind::from_filename(&name) else {
-                continue;
-            };
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let first_dir = inputs.is_empty();
+        for (name, kind) in found {
             let path = dir.join(&name);
-            match index.get(&name) {
-                Some(&i) => inputs[i].shadows.push(path),
-                None => {
-                    index.insert(name.clone(), inputs.len());
-                    inputs.push(Input {
-                        name,
-                        path,
-                        kind,
-                        shadows: Vec::new(),
-                    });
+            if !first_dir {
+                let taken = taken.get_or_insert_with(|| {
+                    (inputs.iter().enumerate())
+                        .map(|(i, input)| (input.name.clone(), i))
+                        .collect()
+                });
+                if let Some(&i) = taken.get(&name) {
+                    inputs[i].shadows.push(path);
+                    continue;
                 }
+                taken.insert(name.clone(), inputs.len());
             }
+            inputs.push(Input {
+                name,
+                path,
+                kind,
+                shadows: Vec::new(),
+            });
         }
     }
     inputs
