@@ -80,21 +80,28 @@ struct Item<'a> {
 
 /// Generate units for every input.
 pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
+    generate_with(inputs, &sources::dropin_index(&opts.dirs), opts)
+}
+
+/// [`generate`] with the drop-in directories already known (from [`sources::scan`]).
+pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Options) -> Outcome {
     let mut out = Outcome::default();
-    let dropins = sources::dropin_index(&opts.dirs);
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
-        envgate_units(input, opts, &dropins, &mut out);
+        envgate_units(input, opts, dropins, &mut out);
     }
-    let quadlets: Vec<(&Input, Kind)> = inputs
+    let mut quadlets: Vec<(&Input, Kind)> = inputs
         .iter()
         .filter_map(|i| match i.kind {
             InputKind::Quadlet(k) => Some((i, k)),
             InputKind::EnvGate => None,
         })
         .collect();
+    // Producers before consumers; stable, so search order holds within a kind. (Sorted
+    // here, while the entries are small, rather than the loaded items.)
+    quadlets.sort_by_key(|(_, kind)| kind.order());
     // Reading and parsing are independent per file: spread them over the cores.
     let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
-        let parsed = sources::load_indexed(input, &opts.dirs, &dropins);
+        let parsed = sources::load_indexed(input, &opts.dirs, dropins);
         let (unit, error, service_filename) = match parsed {
             Ok(u) => {
                 let name = quadlet::service_name(&u, kind) + ".service";
@@ -116,12 +123,10 @@ pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
             hidden: false,
         }
     });
-    // Producers before consumers; stable, so search order holds within a kind.
-    items.sort_by_key(|it| kind_of(it).order());
 
     mark_collisions(&mut items, &mut out.warnings);
 
-    let mut infos: UnitsInfo = HashMap::new();
+    let mut infos: UnitsInfo = HashMap::with_capacity(items.len());
     for it in &items {
         let info = match &it.unit {
             Some(u) => quadlet::prefill_info(u, kind_of(it)),
@@ -342,22 +347,26 @@ fn push_hint(msg: &mut String, e: &quadlet::ConvertError) {
 /// search order) is generated; each other one is reported as a warning naming both files.
 /// (Quadlet exits 0 here and lets the last write win; we keep its exit status but say so.)
 fn mark_collisions(items: &mut [Item], warnings: &mut Vec<String>) {
-    let mut first: HashMap<String, usize> = HashMap::new();
-    for i in 0..items.len() {
-        let name = items[i].service_filename.clone();
-        match first.get(&name) {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+    let mut hidden = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let name = it.service_filename.as_str();
+        match first.get(name) {
             None => {
                 first.insert(name, i);
             }
             Some(&w) => {
                 warnings.push(format!(
                     "{}: not generated: {name} is already generated from {}\n  hint: rename one of them, or set ServiceName= to tell them apart",
-                    items[i].input.path.display(),
+                    it.input.path.display(),
                     items[w].input.path.display()
                 ));
-                items[i].hidden = true;
+                hidden.push(i);
             }
         }
+    }
+    for i in hidden {
+        items[i].hidden = true;
     }
 }
 
@@ -399,11 +408,11 @@ fn propagate_failures(items: &mut [Item], infos: &mut UnitsInfo) {
 
 /// Find inputs in `opts.dirs` and generate.
 pub fn run(opts: &Options) -> Outcome {
-    let inputs = sources::find_inputs(&opts.dirs);
-    for i in &inputs {
+    let scan = sources::scan(&opts.dirs);
+    for i in &scan.inputs {
         for s in &i.shadows {
             crate::log_debug!("{} is hidden by {}", s.display(), i.path.display());
         }
     }
-    generate(&inputs, opts)
+    generate_with(&scan.inputs, &scan.dropins, opts)
 }

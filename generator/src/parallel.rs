@@ -34,34 +34,33 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     if threads < 2 || items.len() < MIN_PARALLEL {
         return items.iter().map(f).collect();
     }
+    // Results go straight to their place: the output is split into one slot per batch, and
+    // whichever worker takes a batch fills its slot (each lock is taken once, never waited on).
+    let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+    let slots: Vec<Mutex<&mut [Option<R>]>> = out.chunks_mut(BATCH).map(Mutex::new).collect();
     let next = AtomicUsize::new(0);
-    // Each worker returns its batches tagged with where they start.
-    let work = || {
-        let mut done: Vec<(usize, Vec<R>)> = Vec::new();
-        loop {
-            let start = next.fetch_add(BATCH, Ordering::Relaxed);
-            if start >= items.len() {
-                return done;
-            }
-            let end = (start + BATCH).min(items.len());
-            done.push((start, items[start..end].iter().map(&f).collect()));
+    let work = || loop {
+        let batch = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(batch) else {
+            return;
+        };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = batch * BATCH;
+        for (result, item) in slot.iter_mut().zip(&items[start..]) {
+            *result = Some(f(item));
         }
     };
-    let mut batches = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         let spawned: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-        let mut all = work();
+        work();
         for h in spawned {
             // A panic in a worker is re-raised here and caught by the binary's catch_unwind.
-            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
         }
-        all
     });
-    batches.sort_unstable_by_key(|(start, _)| *start);
-    let mut out = Vec::with_capacity(items.len());
-    for (_, results) in batches {
-        out.extend(results);
-    }
-    out
+    drop(slots);
+    // Every slot was filled; `flatten` (not `unwrap`) so that no path here can panic.
+    out.into_iter().flatten().collect()
 }
 
 /// [`map`] for work that takes ownership of each item.

@@ -33,9 +33,19 @@ pub struct Input {
     pub shadows: Vec<PathBuf>,
 }
 
-/// Every input in `dirs`, the first of each name winning, in search order.
-pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
-    let mut inputs: Vec<Input> = Vec::new();
+/// What the search paths hold, from one listing of each directory.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Every input, the first of each name winning, in search order.
+    pub inputs: Vec<Input>,
+    /// The `*.d` entries that are not plain files: drop-in directories, so that loading a
+    /// unit looks only where there is something (most units have no drop-ins at all).
+    pub dropins: HashSet<PathBuf>,
+}
+
+/// List every directory of `dirs` once, for its inputs and its drop-in directories.
+pub fn scan(dirs: &[PathBuf]) -> Scan {
+    let mut scan = Scan::default();
     // Names taken so far, by index in `inputs`. Names within one directory are unique, so
     // the map is only built when a second directory has inputs: most runs never hash one.
     let mut taken: Option<HashMap<String, usize>> = None;
@@ -43,15 +53,19 @@ pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };
-        let mut found: Vec<(String, InputKind)> = rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let name = e.file_name().into_string().ok()?;
-                let kind = InputKind::from_filename(&name)?;
-                Some((name, kind))
-            })
-            .collect();
+        let mut found: Vec<(String, InputKind)> = Vec::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            if let Some(kind) = InputKind::from_filename(&name) {
+                found.push((name, kind));
+            } else if name.ends_with(".d") && e.file_type().is_ok_and(|t| !t.is_file()) {
+                scan.dropins.insert(dir.join(name));
+            }
+        }
         found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let inputs = &mut scan.inputs;
         let first_dir = inputs.is_empty();
         for (name, kind) in found {
             let path = dir.join(&name);
@@ -75,25 +89,17 @@ pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
             });
         }
     }
-    inputs
+    scan
 }
 
-/// The `*.d` entries of the search paths: drop-in directories that exist, so that loading
-/// a unit looks only where there is something (most units have no drop-ins at all).
+/// Every input in `dirs`, the first of each name winning, in search order.
+pub fn find_inputs(dirs: &[PathBuf]) -> Vec<Input> {
+    scan(dirs).inputs
+}
+
+/// The drop-in directories of `dirs` (see [`Scan::dropins`]).
 pub fn dropin_index(dirs: &[PathBuf]) -> HashSet<PathBuf> {
-    let mut index = HashSet::new();
-    for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for e in rd.filter_map(|e| e.ok()) {
-            let is_d = e.file_name().as_encoded_bytes().ends_with(b".d");
-            if is_d && e.file_type().is_ok_and(|t| !t.is_file()) {
-                index.insert(e.path());
-            }
-        }
-    }
-    index
+    scan(dirs).dropins
 }
 
 /// Parse an input and merge its drop-ins (`*.conf` in its drop-in directories, in every
