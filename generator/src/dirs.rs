@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+use crate::sources::{self, Scan, Scanner};
+
 pub const CONTAINERS_RUN: &str = "/run/containers/systemd";
 pub const CONTAINERS_ETC: &str = "/etc/containers/systemd";
 pub const CONTAINERS_USR: &str = "/usr/share/containers/systemd";
@@ -30,7 +32,22 @@ pub struct SearchPaths {
 pub const ENV_OVERRIDES: &[&str] = &["UNITSMITH_UNIT_DIRS", "QUADLET_UNIT_DIRS"];
 
 pub fn search_paths(user: bool) -> SearchPaths {
-    let mut walk = Walk::default();
+    search(&mut Walk::default(), user)
+}
+
+/// The search paths and what they hold, every directory listed once (the generator's way:
+/// with thousands of inputs, a second listing is measurable).
+pub fn search_and_scan(user: bool) -> (SearchPaths, Scan) {
+    let mut walk = Walk {
+        scanner: Some(Scanner::default()),
+        ..Walk::default()
+    };
+    let paths = search(&mut walk, user);
+    let scan = walk.scanner.map(Scanner::finish).unwrap_or_default();
+    (paths, scan)
+}
+
+fn search(walk: &mut Walk, user: bool) -> SearchPaths {
     for var in ENV_OVERRIDES {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             for dir in v.to_string_lossy().split(':') {
@@ -41,7 +58,7 @@ pub fn search_paths(user: bool) -> SearchPaths {
                 walk.add(Path::new(dir), &|_| true);
             }
             return SearchPaths {
-                dirs: walk.dirs,
+                dirs: std::mem::take(&mut walk.dirs),
                 from_env: true,
                 podman_generator: None,
             };
@@ -55,7 +72,7 @@ pub fn search_paths(user: bool) -> SearchPaths {
             g.display()
         );
     } else if user {
-        user_containers_dirs(&mut walk);
+        user_containers_dirs(walk);
     } else {
         let users = resolve(Path::new(CONTAINERS_ETC).join("users"));
         let not_users = move |p: &Path| !p.starts_with(&users);
@@ -67,7 +84,7 @@ pub fn search_paths(user: bool) -> SearchPaths {
         walk.add(&dir, &|_| true);
     }
     SearchPaths {
-        dirs: walk.dirs,
+        dirs: std::mem::take(&mut walk.dirs),
         from_env: false,
         podman_generator,
     }
@@ -167,6 +184,8 @@ fn resolve(p: PathBuf) -> PathBuf {
 struct Walk {
     dirs: Vec<PathBuf>,
     seen: HashSet<PathBuf>,
+    /// Given each directory's listing as it is read, when the caller wants the inputs too.
+    scanner: Option<Scanner>,
 }
 
 impl Walk {
@@ -190,18 +209,21 @@ impl Walk {
         }
         self.seen.insert(resolved.clone());
         self.dirs.push(resolved.clone());
-        let Ok(rd) = std::fs::read_dir(&resolved) else {
+        let Some(entries) = sources::list(&resolved) else {
             return;
         };
+        if let Some(scanner) = &mut self.scanner {
+            scanner.add_dir(&resolved, &entries);
+        }
         // Plain files are inputs, not search paths: skip them without resolving each one.
-        let mut entries: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().map_or(true, |t| !t.is_file()))
-            .map(|e| e.path())
+        let mut subdirs: Vec<PathBuf> = entries
+            .iter()
+            .filter(|e| !e.plain_file)
+            .map(|e| resolved.join(&e.name))
             .collect();
-        entries.sort();
-        for e in entries {
-            self.add(&e, keep);
+        subdirs.sort();
+        for d in subdirs {
+            self.add(&d, keep);
         }
     }
 }
@@ -231,4 +253,56 @@ pub fn generator_dirs(user: bool) -> Vec<PathBuf> {
     .iter()
     .map(|b| Path::new(b).join(kind))
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk's one listing finds exactly what listing the walked directories again does.
+    #[test]
+    fn walk_scan_matches_a_second_listing() {
+        let root = std::env::temp_dir().join(format!("unitsmith-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        for (rel, text) in [
+            ("a/x.container", "[Container]\n"),
+            ("a/sub/y.volume", "[Volume]\n"),
+            ("a/x.container.d/10.conf", "[Container]\n"),
+            ("b/x.container", "[Container]\n"),
+            ("b/y.volume.d/20.conf", "[Volume]\n"),
+            ("b/gate.envgate", "[EnvGate]\n"),
+            ("b/notes.txt", ""),
+        ] {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let mut walk = Walk {
+            scanner: Some(Scanner::default()),
+            ..Walk::default()
+        };
+        walk.add(&root.join("a"), &|_| true);
+        walk.add(&root.join("missing"), &|_| true);
+        walk.add(&root.join("b"), &|_| true);
+        let walked = walk.scanner.take().unwrap().finish();
+        let listed = sources::scan(&walk.dirs);
+        let summary = |s: &Scan| {
+            let inputs: Vec<_> = (s.inputs.iter())
+                .map(|i| (i.name.clone(), i.path.clone(), i.shadows.clone()))
+                .collect();
+            let mut dropins: Vec<_> = s.dropins.iter().cloned().collect();
+            dropins.sort();
+            (inputs, dropins)
+        };
+        assert_eq!(summary(&walked), summary(&listed));
+        let (inputs, dropins) = summary(&walked);
+        assert_eq!(inputs.len(), 3, "{inputs:?}");
+        assert_eq!(
+            inputs[0].2.len(),
+            1,
+            "b/x.container is shadowed: {inputs:?}"
+        );
+        assert_eq!(dropins.len(), 2, "{dropins:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

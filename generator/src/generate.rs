@@ -406,9 +406,8 @@ fn propagate_failures(items: &mut [Item], infos: &mut UnitsInfo) {
     }
 }
 
-/// Find inputs in `opts.dirs` and generate.
-pub fn run(opts: &Options) -> Outcome {
-    let scan = sources::scan(&opts.dirs);
+/// Generate from what [`sources::scan`] (or `dirs::search_and_scan`) found in `opts.dirs`.
+pub fn run(scan: &sources::Scan, opts: &Options) -> Outcome {
     for i in &scan.inputs {
         for s in &i.shadows {
             crate::log_debug!("{} is hidden by {}", s.display(), i.path.display());

@@ -43,53 +43,89 @@ pub struct Scan {
     pub dropins: HashSet<PathBuf>,
 }
 
-/// List every directory of `dirs` once, for its inputs and its drop-in directories.
-pub fn scan(dirs: &[PathBuf]) -> Scan {
-    let mut scan = Scan::default();
-    // Names taken so far, by index in `inputs`. Names within one directory are unique, so
-    // the map is only built when a second directory has inputs: most runs never hash one.
-    let mut taken: Option<HashMap<String, usize>> = None;
-    for dir in dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        let mut found: Vec<(String, InputKind)> = Vec::new();
-        for e in rd.filter_map(|e| e.ok()) {
-            let Ok(name) = e.file_name().into_string() else {
+/// One directory entry, as listed.
+pub struct Entry {
+    pub name: std::ffi::OsString,
+    /// A regular file: never a directory to descend into or a drop-in directory.
+    pub plain_file: bool,
+}
+
+/// The entries of `dir`, in no particular order; `None` when it cannot be read.
+pub fn list(dir: &Path) -> Option<Vec<Entry>> {
+    let rd = std::fs::read_dir(dir).ok()?;
+    Some(
+        rd.filter_map(|e| e.ok())
+            .map(|e| Entry {
+                plain_file: e.file_type().is_ok_and(|t| t.is_file()),
+                name: e.file_name(),
+            })
+            .collect(),
+    )
+}
+
+/// Builds a [`Scan`] from directory listings given in search order, so that whoever lists
+/// the directories anyway (the search-path walk) need not list them twice.
+#[derive(Default)]
+pub struct Scanner {
+    scan: Scan,
+    /// Names taken so far, by index in `inputs`. Names within one directory are unique, so
+    /// the map is only built when a second directory has inputs: most runs never hash one.
+    taken: Option<HashMap<String, usize>>,
+}
+
+impl Scanner {
+    pub fn add_dir(&mut self, dir: &Path, entries: &[Entry]) {
+        let mut found: Vec<(&str, InputKind)> = Vec::new();
+        for e in entries {
+            let Some(name) = e.name.to_str() else {
                 continue;
             };
-            if let Some(kind) = InputKind::from_filename(&name) {
+            if let Some(kind) = InputKind::from_filename(name) {
                 found.push((name, kind));
-            } else if name.ends_with(".d") && e.file_type().is_ok_and(|t| !t.is_file()) {
-                scan.dropins.insert(dir.join(name));
+            } else if name.ends_with(".d") && !e.plain_file {
+                self.scan.dropins.insert(dir.join(name));
             }
         }
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let inputs = &mut scan.inputs;
+        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let inputs = &mut self.scan.inputs;
         let first_dir = inputs.is_empty();
         for (name, kind) in found {
-            let path = dir.join(&name);
+            let path = dir.join(name);
             if !first_dir {
-                let taken = taken.get_or_insert_with(|| {
+                let taken = self.taken.get_or_insert_with(|| {
                     (inputs.iter().enumerate())
                         .map(|(i, input)| (input.name.clone(), i))
                         .collect()
                 });
-                if let Some(&i) = taken.get(&name) {
+                if let Some(&i) = taken.get(name) {
                     inputs[i].shadows.push(path);
                     continue;
                 }
-                taken.insert(name.clone(), inputs.len());
+                taken.insert(name.to_string(), inputs.len());
             }
             inputs.push(Input {
-                name,
+                name: name.to_string(),
                 path,
                 kind,
                 shadows: Vec::new(),
             });
         }
     }
-    scan
+
+    pub fn finish(self) -> Scan {
+        self.scan
+    }
+}
+
+/// List every directory of `dirs` once, for its inputs and its drop-in directories.
+pub fn scan(dirs: &[PathBuf]) -> Scan {
+    let mut scanner = Scanner::default();
+    for dir in dirs {
+        if let Some(entries) = list(dir) {
+            scanner.add_dir(dir, &entries);
+        }
+    }
+    scanner.finish()
 }
 
 /// Every input in `dirs`, the first of each name winning, in search order.

@@ -205,6 +205,15 @@ fn first_file_of_a_name_wins_across_search_paths() {
     t.file("a/x.container", "[Container]\nImage=quay.io/first/x:1\n");
     t.file("b/x.container", "[Container]\nImage=quay.io/second/x:1\n");
     t.file("b/sub/y.container", "[Container]\nImage=quay.io/sub/y:1\n");
+    // A drop-in directory in another search path applies; it is not a search path itself.
+    t.file(
+        "a/y.container.d/10-label.conf",
+        "[Container]\nLabel=from=dropin\n",
+    );
+    t.file(
+        "a/y.container.d/z.container",
+        "[Container]\nImage=quay.io/no/z:1\n",
+    );
     let dirs = format!("{}:{}", t.0.join("a").display(), t.0.join("b").display());
     let o = Command::new(BIN)
         .arg("-dryrun")
@@ -221,6 +230,8 @@ fn first_file_of_a_name_wins_across_search_paths() {
         out.contains("---y.service---"),
         "subdirectories are searched: {out}"
     );
+    assert!(out.contains("--label from=dropin"), "{out}");
+    assert!(!out.contains("---z.service---"), "{out}");
 }
 
 #[test]

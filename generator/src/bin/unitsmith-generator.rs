@@ -117,7 +117,7 @@ fn real_main() -> ExitCode {
         log_error!("missing output directory argument\n{USAGE}");
         return ExitCode::from(1);
     }
-    let search = dirs::search_paths(args.user);
+    let (search, scan) = dirs::search_and_scan(args.user);
     log_debug!(
         "search paths: {}",
         search
@@ -136,7 +136,7 @@ fn real_main() -> ExitCode {
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
     };
-    let outcome = generate::run(&opts);
+    let outcome = generate::run(&scan, &opts);
     for w in &outcome.warnings {
         log_warn!("{w}");
     }
