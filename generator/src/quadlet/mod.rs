@@ -51,9 +51,9 @@ impl Kind {
     ];
 
     pub fn from_filename(name: &str) -> Option<Kind> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| unitfile::extension(name) == k.extension())
+        // Called for every directory entry: find the extension once, not once per kind.
+        let ext = unitfile::extension(name);
+        Kind::ALL.into_iter().find(|k| ext == k.extension())
     }
 
     pub fn extension(self) -> &'static str {
