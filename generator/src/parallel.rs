@@ -15,7 +15,7 @@ const MIN_PARALLEL: usize = 128;
 const MAX_THREADS: usize = 4;
 /// Items taken at a time: enough that the shared counter is not contended, few enough that
 /// the last batches even out the threads' finishing times.
-const BATCH: usize = 32;
+const BATCH: usize = 16;
 
 /// Threads to use, the caller included. `available_parallelism` reads cgroup files on every
 /// call, so it is asked once.
