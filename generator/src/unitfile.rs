@@ -9,7 +9,6 @@
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -381,28 +380,18 @@ impl UnitFile {
     }
 
     /// `KEY=VALUE` words from every value, sorted by key; the last assignment of a key wins.
-    /// A word without `=` maps to `None`. Values that do not split are reported and skipped.
-    pub fn lookup_all_key_val(
-        &self,
-        group: &str,
-        key: &str,
-    ) -> (BTreeMap<String, Option<String>>, Vec<SplitError>) {
-        let mut map = BTreeMap::new();
+    /// A word without `=` is a key alone. Values that do not split are reported and skipped.
+    /// The words are returned as written (`KEY=VALUE` or `KEY`), so they need no rebuilding.
+    pub fn lookup_all_key_val(&self, group: &str, key: &str) -> (Vec<String>, Vec<SplitError>) {
+        let mut words = Vec::new();
         let mut errors = Vec::new();
         for v in self.lookup_all(group, key) {
             match split::split_exec(v) {
-                Ok(words) => {
-                    for w in words {
-                        match w.split_once('=') {
-                            Some((k, val)) => map.insert(k.to_string(), Some(val.to_string())),
-                            None => map.insert(w, None),
-                        };
-                    }
-                }
+                Ok(w) => words.extend(w),
                 Err(e) => errors.push(e),
             }
         }
-        (map, errors)
+        (last_word_per_key(words), errors)
     }
 
     // ----------------------------------------------------------------- editing
@@ -427,14 +416,22 @@ impl UnitFile {
 
     /// Add a value that must reach systemd as one word (quoted when needed).
     pub fn add_escaped(&mut self, group: &str, key: &str, value: &str) {
-        let v = split::escape_word(value);
-        self.add(group, key, &v);
+        self.add_cmdline(group, key, &[value]);
     }
 
     /// Add a command line, each argument quoted as systemd needs.
     pub fn add_cmdline<S: AsRef<str>>(&mut self, group: &str, key: &str, args: &[S]) {
-        let v = split::escape_words(args);
-        self.add(group, key, &v);
+        // Escaped straight into the line's text: no intermediate string for the value.
+        let mut text = String::new();
+        text.push_str(key);
+        text.push('=');
+        split::push_escaped_words(&mut text, args);
+        let line = Line::Assign(Assign {
+            text,
+            eq: key.len(),
+            origin: Origin::default(),
+        });
+        self.ensure_group(group).lines.push(line);
     }
 
     pub fn unset(&mut self, group: &str, key: &str) {
@@ -552,6 +549,26 @@ impl UnitFile {
             }
         }
     }
+}
+
+/// The key of a `KEY=VALUE` word: up to the first `=`, or the whole word.
+fn word_key(word: &str) -> &str {
+    word.split_once('=').map_or(word, |(k, _)| k)
+}
+
+/// Words sorted by key, keeping only the last word of each key (a map's insert order
+/// semantics, without building the map: the sort is stable, so the last of a run of equal
+/// keys is the one assigned last).
+fn last_word_per_key(mut words: Vec<String>) -> Vec<String> {
+    words.sort_by(|a, b| word_key(a).cmp(word_key(b)));
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for w in words {
+        match out.last_mut() {
+            Some(prev) if word_key(prev) == word_key(&w) => *prev = w,
+            _ => out.push(w),
+        }
+    }
+    out
 }
 
 fn assign(key: &str, value: &str) -> Line {
