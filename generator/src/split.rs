@@ -236,6 +236,16 @@ impl<'a> Separators<'a> {
     }
 }
 
+/// The words of [`split_strv`], handed to `f` one by one: borrowed from `s` when it holds
+/// nothing to unquote (the usual case), so listing them allocates nothing.
+pub fn for_each_strv_word(s: &str, mut f: impl FnMut(&str)) {
+    if s.bytes().any(|b| matches!(b, b'"' | b'\'' | b'\\' | b'\0')) {
+        split_strv(s).iter().for_each(|w| f(w));
+    } else {
+        ascii_separated_runs(s, Separators::new(WHITESPACE).ascii).for_each(f);
+    }
+}
+
 fn skip_one_separator<'a>(s: &'a str, separators: &str) -> &'a str {
     let mut chars = s.chars();
     match chars.next() {
