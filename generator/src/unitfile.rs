@@ -239,6 +239,13 @@ impl UnitFile {
         keys
     }
 
+    /// The key of every assignment of a group, in order, repeats included (no allocation).
+    pub fn keys_in_order<'s>(&'s self, group: &str) -> impl Iterator<Item = &'s str> {
+        self.group(group)
+            .into_iter()
+            .flat_map(|g| g.assignments().map(|(k, _, _)| k))
+    }
+
     /// Where the last assignment of `key` came from, as (file, line).
     pub fn location(&self, group: &str, key: &str) -> Option<(&Path, usize)> {
         let g = self.group(group)?;
@@ -421,8 +428,10 @@ impl UnitFile {
 
     /// Add a command line, each argument quoted as systemd needs.
     pub fn add_cmdline<S: AsRef<str>>(&mut self, group: &str, key: &str, args: &[S]) {
-        // Escaped straight into the line's text: no intermediate string for the value.
-        let mut text = String::new();
+        // Escaped straight into the line's text: no intermediate string for the value. Room
+        // for the words, their separators and some quoting: usually the only allocation.
+        let words: usize = args.iter().map(|a| a.as_ref().len() + 1).sum();
+        let mut text = String::with_capacity(key.len() + 1 + words + 16);
         text.push_str(key);
         text.push('=');
         split::push_escaped_words(&mut text, args);

@@ -84,8 +84,17 @@ impl Kind {
     }
 
     /// Name the group is renamed to in the service, so systemd ignores it.
-    pub fn x_group(self) -> String {
-        format!("X-{}", self.group())
+    pub fn x_group(self) -> &'static str {
+        match self {
+            Kind::Artifact => "X-Artifact",
+            Kind::Image => "X-Image",
+            Kind::Volume => "X-Volume",
+            Kind::Network => "X-Network",
+            Kind::Build => "X-Build",
+            Kind::Container => "X-Container",
+            Kind::Kube => "X-Kube",
+            Kind::Pod => "X-Pod",
+        }
     }
 
     pub fn keys(self) -> &'static [&'static str] {
@@ -141,7 +150,7 @@ pub struct UnitInfo {
 
 impl UnitInfo {
     pub fn service_file_name(&self) -> String {
-        format!("{}.service", self.service_name)
+        [self.service_name.as_str(), ".service"].concat()
     }
 }
 
@@ -275,7 +284,7 @@ pub fn remove_extension(name: &str, prefix: &str, suffix: &str) -> String {
         Some(i) if i > 0 => &name[..i],
         _ => name,
     };
-    format!("{prefix}{base}{suffix}")
+    [prefix, base, suffix].concat()
 }
 
 /// The podman object name of a file: the key's value, or `systemd-BASENAME` (`-%i` for templates).
@@ -435,13 +444,15 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
         service.add(UNIT, "SourcePath", &unit.path.to_string_lossy());
     }
     service.add(UNIT, "RequiresMountsFor", "%t/containers");
-    service.rename_group(kind.group(), &kind.x_group());
+    service.rename_group(kind.group(), kind.x_group());
     service.rename_group(QUADLET, "X-Quadlet");
     Ok(service)
 }
 
 fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Result<()> {
-    for key in unit.list_keys(group) {
+    // Every assignment in order: the first unsupported one is also the first unsupported key
+    // in order of first appearance, which is the one to report.
+    for key in unit.keys_in_order(group) {
         // Length first: most keys of a table differ in length from the one looked at.
         if !supported.iter().any(|s| s.len() == key.len() && *s == key) {
             let mut err = ConvertError::new(format!(
