@@ -322,6 +322,9 @@ impl Extractor<'_> {
         }
         let mut state = State::Plain;
         loop {
+            if self.copy_ordinary_run(state) {
+                continue;
+            }
             let Some(c) = self.current() else {
                 return self.at_end(state);
             };
@@ -362,6 +365,43 @@ impl Extractor<'_> {
                 }
             };
             self.pos += consumed;
+        }
+    }
+
+    /// Copy the run of characters at the cursor that `state` takes as they are (no quote,
+    /// backslash, separator or NUL among them) in one go instead of one by one. Returns
+    /// whether it copied anything. Runs end only at ASCII bytes, so on character boundaries.
+    fn copy_ordinary_run(&mut self, state: State) -> bool {
+        let bytes = self.input.as_bytes();
+        let quotes_special = self.flags.keep_quote || self.flags.unquote;
+        let backslash_special = !self.flags.retain_escape;
+        let is_ordinary = |b: u8| {
+            if b == 0 || (b == b'\\' && backslash_special) {
+                return false;
+            }
+            match state {
+                State::Plain if b.is_ascii() => {
+                    !(quotes_special && (b == b'"' || b == b'\''))
+                        && !self.separators.ascii.contains_byte(b)
+                }
+                // A non-ASCII separator must be seen as a character.
+                State::Plain => !self.separators.has_non_ascii,
+                State::Quoted(q) => u32::from(b) != u32::from(q),
+                State::Escaped(_) => false,
+            }
+        };
+        let start = self.pos;
+        let mut end = start;
+        while end < bytes.len() && is_ordinary(bytes[end]) {
+            end += 1;
+        }
+        match self.input.get(start..end) {
+            Some(run) if !run.is_empty() => {
+                self.word.push_str(run);
+                self.pos = end;
+                true
+            }
+            _ => false,
         }
     }
 
