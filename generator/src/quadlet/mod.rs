@@ -472,6 +472,10 @@ fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Resul
 /// `Requires=foo.container` and friends name the Quadlet file; systemd needs the service.
 fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<()> {
     for key in keys::UNIT_DEPENDENCIES {
+        // Most of these keys are absent: the key filter answers that without a list.
+        if !service.has_key(UNIT, key) {
+            continue;
+        }
         let deps = service.lookup_all_strv(UNIT, key);
         if deps.is_empty() {
             continue;
