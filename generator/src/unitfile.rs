@@ -916,14 +916,15 @@ enum BadLine {
 /// broken ones) is checked once as a whole instead of line by line; otherwise each line is
 /// checked, so the first bad line is the one reported.
 enum PhysicalLines<'a> {
-    Valid(std::str::Split<'a, char>),
+    /// The text not returned yet; `None` once the last line (after the last newline) is out.
+    Valid(Option<&'a str>),
     Unchecked(std::slice::Split<'a, u8, fn(&u8) -> bool>),
 }
 
 impl<'a> PhysicalLines<'a> {
     fn new(data: &'a [u8]) -> PhysicalLines<'a> {
         match std::str::from_utf8(data) {
-            Ok(text) if !data.contains(&0) => PhysicalLines::Valid(text.split('\n')),
+            Ok(text) if !data.contains(&0) => PhysicalLines::Valid(Some(text)),
             _ => PhysicalLines::Unchecked(data.split(|&b| b == b'\n')),
         }
     }
@@ -934,7 +935,17 @@ impl<'a> Iterator for PhysicalLines<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            PhysicalLines::Valid(lines) => lines.next().map(Ok),
+            // A plain byte scan: lines are short, and str::split's searcher costs more.
+            PhysicalLines::Valid(rest) => {
+                let text = (*rest)?;
+                match text.bytes().position(|b| b == b'\n') {
+                    Some(i) => {
+                        *rest = text.get(i + 1..);
+                        text.get(..i).map(Ok)
+                    }
+                    None => rest.take().map(Ok),
+                }
+            }
             PhysicalLines::Unchecked(lines) => lines.next().map(|raw| {
                 if raw.contains(&0) {
                     return Err(BadLine::Nul);
