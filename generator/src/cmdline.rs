@@ -1,21 +1,22 @@
 //! Building podman command lines.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
-/// A podman command line under construction.
+/// A podman command line under construction. Arguments borrow where they can (static flags,
+/// values read from the unit): most of a command line needs no allocation of its own.
 #[derive(Debug, Clone)]
-pub struct Cmdline {
-    pub args: Vec<String>,
+pub struct Cmdline<'a> {
+    pub args: Vec<Cow<'a, str>>,
 }
 
-impl Cmdline {
-    pub fn new(binary: &str) -> Cmdline {
-        Cmdline {
-            args: vec![binary.to_string()],
-        }
+impl<'a> Cmdline<'a> {
+    pub fn new(binary: &'a str) -> Cmdline<'a> {
+        let mut args = Vec::with_capacity(32);
+        args.push(Cow::Borrowed(binary));
+        Cmdline { args }
     }
 
-    pub fn add(&mut self, arg: impl Into<String>) -> &mut Self {
+    pub fn add(&mut self, arg: impl Into<Cow<'a, str>>) -> &mut Self {
         self.args.push(arg.into());
         self
     }
@@ -23,29 +24,26 @@ impl Cmdline {
     pub fn add_all<I, S>(&mut self, args: I) -> &mut Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Cow<'a, str>>,
     {
         self.args.extend(args.into_iter().map(Into::into));
         self
     }
 
     /// `flag` alone when true, `flag=false` when false (podman's boolean flags).
-    pub fn add_bool(&mut self, flag: &str, value: bool) -> &mut Self {
+    pub fn add_bool(&mut self, flag: &'a str, value: bool) -> &mut Self {
         if value {
             self.add(flag)
         } else {
-            self.add(format!("{flag}=false"))
+            self.add([flag, "=false"].concat())
         }
     }
 
-    /// One `flag KEY=VALUE` (or `flag KEY`) pair per entry, in key order.
-    pub fn add_keys(&mut self, flag: &str, keys: &BTreeMap<String, Option<String>>) -> &mut Self {
-        for (k, v) in keys {
-            self.add(flag);
-            match v {
-                Some(v) => self.add(format!("{k}={v}")),
-                None => self.add(k.clone()),
-            };
+    /// One `flag WORD` pair per word (`KEY=VALUE` words from `lookup_all_key_val`).
+    pub fn add_keys(&mut self, flag: &'a str, words: Vec<String>) -> &mut Self {
+        self.args.reserve(2 * words.len());
+        for w in words {
+            self.add(flag).add(w);
         }
         self
     }

@@ -3,59 +3,69 @@
 
 use std::path::{Component, Path};
 
+use crate::split;
 use crate::unitfile::UnitFile;
 
 /// `(link, target)` pairs, links relative to the output directory. Values that would escape
 /// it (absolute paths, `..`) are refused with a warning: a generator writes only where told.
 pub fn symlinks(unit: &UnitFile, warnings: &mut Vec<String>) -> Vec<(String, String)> {
-    let name = unit.filename.clone();
-    let mut links: Vec<String> = Vec::new();
-    for alias in unit.lookup_all_strv("Install", "Alias") {
-        let clean = crate::quadlet::clean_path(&alias);
-        if escapes(&clean) {
-            warnings.push(format!(
-                "{name}: Alias={alias} points outside the generator directory; ignored"
-            ));
-            continue;
-        }
-        links.push(clean);
+    let name = unit.filename.as_str();
+    let mut links: Vec<(String, String)> = Vec::new();
+    for alias in unit.lookup_all("Install", "Alias") {
+        split::for_each_strv_word(alias, |alias| {
+            let clean = crate::quadlet::clean_path(alias);
+            if escapes(&clean) {
+                warnings.push(format!(
+                    "{name}: Alias={alias} points outside the generator directory; ignored"
+                ));
+            } else {
+                links.push(with_target(clean, name));
+            }
+        });
     }
 
     // A template is installed only through DefaultInstance=; otherwise its [Install] is for
     // the instances made by symlinks.
     let (base, instance, is_template) = unit.template_parts();
+    let default_instance;
     let target_name = if is_template && instance.is_empty() {
-        unit.lookup("Install", "DefaultInstance")
-            .map(|i| format!("{base}@{i}{}", crate::unitfile::extension(&name)))
+        let Some(i) = unit.lookup_str("Install", "DefaultInstance") else {
+            return links;
+        };
+        default_instance = [base, "@", i, crate::unitfile::extension(name)].concat();
+        default_instance.as_str()
     } else {
-        Some(name.clone())
+        name
     };
-    if let Some(target_name) = target_name {
-        for (key, dir) in [
-            ("WantedBy", "wants"),
-            ("RequiredBy", "requires"),
-            ("UpheldBy", "upholds"),
-        ] {
-            for by in unit.lookup_all_strv("Install", key) {
+    for (key, dir) in [
+        ("WantedBy", ".wants/"),
+        ("RequiredBy", ".requires/"),
+        ("UpheldBy", ".upholds/"),
+    ] {
+        for value in unit.lookup_all("Install", key) {
+            split::for_each_strv_word(value, |by| {
                 if by.contains('/') {
                     warnings.push(format!(
                         "{name}: {key}={by} is a path, not a unit name; ignored"
                     ));
-                    continue;
+                } else {
+                    links.push(with_target([by, dir, target_name].concat(), name));
                 }
-                links.push(format!("{by}.{dir}/{target_name}"));
-            }
+            });
         }
     }
-
     links
-        .into_iter()
-        .map(|link| {
-            let depth = link.bytes().filter(|&b| b == b'/').count();
-            let target = format!("{}{}", "../".repeat(depth), name);
-            (link, target)
-        })
-        .collect()
+}
+
+/// `(link, target)`: the target is `name` beside the unit, reached from the link's directory.
+fn with_target(link: String, name: &str) -> (String, String) {
+    let depth = link.bytes().filter(|&b| b == b'/').count();
+    let mut target = String::with_capacity(3 * depth + name.len());
+    for _ in 0..depth {
+        target.push_str("../");
+    }
+    target.push_str(name);
+    (link, target)
 }
 
 fn escapes(p: &str) -> bool {

@@ -129,14 +129,11 @@ pub fn split_words(
     // Fast path for the common case: nothing to unquote or unescape, separators coalesce.
     // Then the words are exactly the non-empty runs between separators.
     if !flags.dont_coalesce_separators
-        && !s.contains(|c: char| matches!(c, '"' | '\'' | '\\' | '\0'))
         && separators.is_ascii()
+        && !s.bytes().any(|b| matches!(b, b'"' | b'\'' | b'\\' | b'\0'))
     {
-        return Ok(s
-            .split(|c: char| separators.contains(c))
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect());
+        let seps = Separators::new(separators).ascii;
+        return Ok(ascii_separated_runs(s, seps).map(str::to_string).collect());
     }
     let mut words = Vec::new();
     let mut rest = s;
@@ -176,6 +173,79 @@ pub fn split_strv(s: &str) -> Vec<String> {
     split_words(s, WHITESPACE, SplitFlags::STRV).unwrap_or_default()
 }
 
+/// The non-empty runs of `s` between separators, all of which are ASCII (so cutting at
+/// their bytes never splits a UTF-8 sequence).
+fn ascii_separated_runs(s: &str, seps: AsciiSet) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < bytes.len() && seps.contains_byte(bytes[pos]) {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            return None;
+        }
+        let start = pos;
+        while pos < bytes.len() && !seps.contains_byte(bytes[pos]) {
+            pos += 1;
+        }
+        s.get(start..pos)
+    })
+}
+
+/// A set of ASCII bytes as a bitmap: testing a byte is a shift instead of a scan of the
+/// separator string (it is done for every character split).
+#[derive(Clone, Copy)]
+struct AsciiSet(u128);
+
+impl AsciiSet {
+    /// Only for ASCII bytes: a non-ASCII byte is never a member.
+    fn contains_byte(self, b: u8) -> bool {
+        b < 128 && self.0 & (1 << b) != 0
+    }
+}
+
+/// A separator set, its ASCII members as an [`AsciiSet`].
+#[derive(Clone, Copy)]
+struct Separators<'a> {
+    ascii: AsciiSet,
+    /// Set when some separator is not ASCII: those are looked up in `all`.
+    has_non_ascii: bool,
+    all: &'a str,
+}
+
+impl<'a> Separators<'a> {
+    fn new(all: &'a str) -> Separators<'a> {
+        let mut ascii = 0u128;
+        for b in all.bytes().filter(u8::is_ascii) {
+            ascii |= 1 << b;
+        }
+        Separators {
+            ascii: AsciiSet(ascii),
+            has_non_ascii: !all.is_ascii(),
+            all,
+        }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        if c.is_ascii() {
+            self.ascii.contains_byte(c as u8)
+        } else {
+            self.has_non_ascii && self.all.contains(c)
+        }
+    }
+}
+
+/// The words of [`split_strv`], handed to `f` one by one: borrowed from `s` when it holds
+/// nothing to unquote (the usual case), so listing them allocates nothing.
+pub fn for_each_strv_word(s: &str, mut f: impl FnMut(&str)) {
+    if s.bytes().any(|b| matches!(b, b'"' | b'\'' | b'\\' | b'\0')) {
+        split_strv(s).iter().for_each(|w| f(w));
+    } else {
+        ascii_separated_runs(s, Separators::new(WHITESPACE).ascii).for_each(f);
+    }
+}
+
 fn skip_one_separator<'a>(s: &'a str, separators: &str) -> &'a str {
     let mut chars = s.chars();
     match chars.next() {
@@ -194,9 +264,11 @@ fn extract_first_word<'a>(
     let mut extractor = Extractor {
         input,
         pos: 0,
-        separators,
+        separators: Separators::new(separators),
         flags,
-        word: String::new(),
+        // Most words fit: one allocation instead of several regrowths (the rest of the input
+        // bounds the word, and is not used as the capacity for long inputs: the words are kept).
+        word: String::with_capacity(input.len().min(64)),
     };
     Ok(extractor.run()?.map(|(word, pos)| (word, &input[pos..])))
 }
@@ -221,7 +293,7 @@ struct Extractor<'a> {
     input: &'a str,
     /// Byte offset of the current character.
     pos: usize,
-    separators: &'a str,
+    separators: Separators<'a>,
     flags: SplitFlags,
     word: String,
 }
@@ -233,7 +305,11 @@ impl Extractor<'_> {
     /// The current character; `None` at the end of input or at a NUL, which ends the input
     /// as in C (everything after it is dropped).
     fn current(&self) -> Option<char> {
-        self.input[self.pos..].chars().next().filter(|&c| c != '\0')
+        match *self.input.as_bytes().get(self.pos)? {
+            0 => None,
+            b if b.is_ascii() => Some(char::from(b)),
+            _ => self.input.get(self.pos..)?.chars().next(),
+        }
     }
 
     fn is_separator(&self, c: char) -> bool {
@@ -246,6 +322,9 @@ impl Extractor<'_> {
         }
         let mut state = State::Plain;
         loop {
+            if self.copy_ordinary_run(state) {
+                continue;
+            }
             let Some(c) = self.current() else {
                 return self.at_end(state);
             };
@@ -286,6 +365,43 @@ impl Extractor<'_> {
                 }
             };
             self.pos += consumed;
+        }
+    }
+
+    /// Copy the run of characters at the cursor that `state` takes as they are (no quote,
+    /// backslash, separator or NUL among them) in one go instead of one by one. Returns
+    /// whether it copied anything. Runs end only at ASCII bytes, so on character boundaries.
+    fn copy_ordinary_run(&mut self, state: State) -> bool {
+        let bytes = self.input.as_bytes();
+        let quotes_special = self.flags.keep_quote || self.flags.unquote;
+        let backslash_special = !self.flags.retain_escape;
+        let is_ordinary = |b: u8| {
+            if b == 0 || (b == b'\\' && backslash_special) {
+                return false;
+            }
+            match state {
+                State::Plain if b.is_ascii() => {
+                    !(quotes_special && (b == b'"' || b == b'\''))
+                        && !self.separators.ascii.contains_byte(b)
+                }
+                // A non-ASCII separator must be seen as a character.
+                State::Plain => !self.separators.has_non_ascii,
+                State::Quoted(q) => u32::from(b) != u32::from(q),
+                State::Escaped(_) => false,
+            }
+        };
+        let start = self.pos;
+        let mut end = start;
+        while end < bytes.len() && is_ordinary(bytes[end]) {
+            end += 1;
+        }
+        match self.input.get(start..end) {
+            Some(run) if !run.is_empty() => {
+                self.word.push_str(run);
+                self.pos = end;
+                true
+            }
+            _ => false,
         }
     }
 
@@ -478,9 +594,7 @@ pub fn escape_word(word: &str) -> String {
 /// Append `word`, quoted and escaped when it needs it (no intermediate allocation).
 fn push_escaped_word(out: &mut String, word: &str) {
     // Checked bytewise: only ASCII (and U+0080, whose UTF-8 starts 0xC2 0x80) can need escaping.
-    let needs = word
-        .bytes()
-        .any(|b| b < 0x21 || b == 0x7f || matches!(b, b'"' | b'\'' | b'\\' | 0xc2))
+    let needs = word.bytes().any(|b| MAY_NEED_ESCAPE[usize::from(b)])
         && word.chars().any(|c| needs_escape(c, false));
     if !needs {
         out.push_str(word);
@@ -491,17 +605,37 @@ fn push_escaped_word(out: &mut String, word: &str) {
     out.push('"');
 }
 
+/// Bytes that start a character [`needs_escape`] may admit (the table makes the test one
+/// load per byte; words that pass it are rechecked by character).
+static MAY_NEED_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b < 0x21 || b == 0x7f || b == 0xc2;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\'' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// Join words with single spaces, each escaped with [`escape_word`] (Podman's escapeWords).
 pub fn escape_words<S: AsRef<str>>(words: &[S]) -> String {
-    let mut out =
-        String::with_capacity(words.iter().map(|w| w.as_ref().len() + 1).sum::<usize>() + 16);
+    let mut out = String::new();
+    push_escaped_words(&mut out, words);
+    out
+}
+
+/// [`escape_words`] appended to `out`.
+pub fn push_escaped_words<S: AsRef<str>>(out: &mut String, words: &[S]) {
+    out.reserve(words.iter().map(|w| w.as_ref().len() + 1).sum::<usize>() + 16);
     for (i, w) in words.iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        push_escaped_word(&mut out, w.as_ref());
+        push_escaped_word(out, w.as_ref());
     }
-    out
 }
 
 /// Podman's PathEscape: a leading '/' is dropped, any later '/' becomes '-', '-' becomes

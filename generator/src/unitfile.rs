@@ -9,7 +9,6 @@
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +17,26 @@ use crate::split::{self, SplitError};
 /// What systemd treats as whitespace around keys, values and lines.
 fn is_ws(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+fn is_ws_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// `s` without leading and trailing whitespace, bytewise: the whitespace is ASCII, so the
+/// cuts fall on character boundaries (and this skips decoding UTF-8 on every line).
+fn trim_ws(s: &str) -> &str {
+    trim_ws_end(trim_ws_start(s))
+}
+
+fn trim_ws_start(s: &str) -> &str {
+    let skip = s.bytes().take_while(|&b| is_ws_byte(b)).count();
+    s.get(skip..).unwrap_or_default()
+}
+
+fn trim_ws_end(s: &str) -> &str {
+    let keep = s.len() - s.bytes().rev().take_while(|&b| is_ws_byte(b)).count();
+    s.get(..keep).unwrap_or_default()
 }
 
 /// A parse failure, located.
@@ -93,12 +112,53 @@ impl Assign {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Group {
     name: String,
     /// Comments written before the `[name]` header.
     comments: Vec<String>,
+    /// Change only through the methods below, which keep `key_bits` up to date.
     lines: Vec<Line>,
+    /// A one-word filter of the keys assigned in `lines` (the [`key_bit`] of each, and maybe
+    /// of keys removed since): most lookups ask for keys a group does not have, and the
+    /// filter answers those without scanning the lines.
+    key_bits: u64,
+}
+
+/// A copy has room for a few more lines: copies are made to be edited (a service starts as
+/// a copy of its Quadlet file), and growing an exactly-sized vector copies it again.
+impl Clone for Group {
+    fn clone(&self) -> Group {
+        let mut lines = Vec::with_capacity(self.lines.len() + 4);
+        lines.extend(self.lines.iter().cloned());
+        Group {
+            name: self.name.clone(),
+            comments: self.comments.clone(),
+            lines,
+            key_bits: self.key_bits,
+        }
+    }
+}
+
+/// Two groups are equal by content; the filter is only a summary of it.
+impl PartialEq for Group {
+    fn eq(&self, other: &Group) -> bool {
+        self.name == other.name && self.comments == other.comments && self.lines == other.lines
+    }
+}
+
+impl Eq for Group {}
+
+/// The filter bit of a key, from its length and first and last bytes (cheap to compute, and
+/// enough to tell the keys of one section apart).
+fn key_bit(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let first = u32::from(b.first().copied().unwrap_or(0));
+    let last = u32::from(b.last().copied().unwrap_or(0));
+    let h = (b.len() as u32).wrapping_mul(0x9e37_79b9)
+        ^ first.wrapping_mul(0x85eb_ca6b)
+        ^ last.wrapping_mul(0xc2b2_ae35);
+    1 << (h >> 26)
 }
 
 impl Group {
@@ -106,8 +166,32 @@ impl Group {
         Group {
             name: name.to_string(),
             comments: Vec::new(),
-            lines: Vec::new(),
+            // Room for a typical section: the parser then does not regrow it line by line.
+            lines: Vec::with_capacity(8),
+            key_bits: 0,
         }
+    }
+
+    /// False when the group certainly has no assignment of `key`.
+    fn may_have(&self, key: &str) -> bool {
+        self.key_bits & key_bit(key) != 0
+    }
+
+    fn push_assign(&mut self, a: Assign) {
+        self.key_bits |= key_bit(a.key());
+        self.lines.push(Line::Assign(a));
+    }
+
+    fn insert_assign(&mut self, index: usize, a: Assign) {
+        self.key_bits |= key_bit(a.key());
+        self.lines.insert(index, Line::Assign(a));
+    }
+
+    /// Append another group's lines (and comments).
+    fn append(&mut self, other: Group) {
+        self.key_bits |= other.key_bits;
+        self.comments.extend(other.comments);
+        self.lines.extend(other.lines);
     }
 
     fn assignments(&self) -> impl DoubleEndedIterator<Item = (&str, &str, Origin)> {
@@ -190,6 +274,11 @@ impl UnitFile {
             .find(|g| g.name.len() == name.len() && g.name == name)
     }
 
+    /// The group, when it may assign `key` (see [`Group::may_have`]).
+    fn group_with(&self, name: &str, key: &str) -> Option<&Group> {
+        self.group(name).filter(|g| g.may_have(key))
+    }
+
     fn group_index(&self, name: &str) -> Option<usize> {
         self.groups.iter().position(|g| g.name == name)
     }
@@ -228,8 +317,7 @@ impl UnitFile {
             Some(j) => {
                 let g = self.groups.remove(i);
                 let j = if j > i { j - 1 } else { j };
-                self.groups[j].comments.extend(g.comments);
-                self.groups[j].lines.extend(g.lines);
+                self.groups[j].append(g);
             }
         }
     }
@@ -247,16 +335,23 @@ impl UnitFile {
         keys
     }
 
+    /// The key of every assignment of a group, in order, repeats included (no allocation).
+    pub fn keys_in_order<'s>(&'s self, group: &str) -> impl Iterator<Item = &'s str> {
+        self.group(group)
+            .into_iter()
+            .flat_map(|g| g.assignments().map(|(k, _, _)| k))
+    }
+
     /// Where the last assignment of `key` came from, as (file, line).
     pub fn location(&self, group: &str, key: &str) -> Option<(&Path, usize)> {
-        let g = self.group(group)?;
+        let g = self.group_with(group, key)?;
         let (_, _, o) = g.assignments().rev().find(|(k, _, _)| *k == key)?;
         Some((self.source_path(o), o.line))
     }
 
     /// Where the first assignment of `key` came from.
     pub fn first_location(&self, group: &str, key: &str) -> Option<(&Path, usize)> {
-        let g = self.group(group)?;
+        let g = self.group_with(group, key)?;
         let (_, _, o) = g.assignments().find(|(k, _, _)| *k == key)?;
         Some((self.source_path(o), o.line))
     }
@@ -264,7 +359,7 @@ impl UnitFile {
     /// Every assignment of `key`, with its location (for per-value diagnostics).
     pub fn located_values(&self, group: &str, key: &str) -> Vec<(&str, &Path, usize)> {
         let mut out = Vec::new();
-        if let Some(g) = self.group(group) {
+        if let Some(g) = self.group_with(group, key) {
             for (k, v, o) in g.assignments() {
                 if k == key {
                     if v.is_empty() {
@@ -289,7 +384,7 @@ impl UnitFile {
 
     /// The last value of `key`, as written (whitespace trimmed, continuations joined).
     pub fn lookup_last(&self, group: &str, key: &str) -> Option<&str> {
-        let g = self.group(group)?;
+        let g = self.group_with(group, key)?;
         g.lines.iter().rev().find_map(|l| match l {
             Line::Assign(a) if a.is_key(key) => Some(a.value()),
             _ => None,
@@ -341,7 +436,7 @@ impl UnitFile {
     /// Every value of `key` in order; an empty assignment drops the values before it.
     pub fn lookup_all(&self, group: &str, key: &str) -> Vec<&str> {
         let mut out = Vec::new();
-        if let Some(g) = self.group(group) {
+        if let Some(g) = self.group_with(group, key) {
             for l in &g.lines {
                 if let Line::Assign(a) = l {
                     if a.is_key(key) {
@@ -388,28 +483,18 @@ impl UnitFile {
     }
 
     /// `KEY=VALUE` words from every value, sorted by key; the last assignment of a key wins.
-    /// A word without `=` maps to `None`. Values that do not split are reported and skipped.
-    pub fn lookup_all_key_val(
-        &self,
-        group: &str,
-        key: &str,
-    ) -> (BTreeMap<String, Option<String>>, Vec<SplitError>) {
-        let mut map = BTreeMap::new();
+    /// A word without `=` is a key alone. Values that do not split are reported and skipped.
+    /// The words are returned as written (`KEY=VALUE` or `KEY`), so they need no rebuilding.
+    pub fn lookup_all_key_val(&self, group: &str, key: &str) -> (Vec<String>, Vec<SplitError>) {
+        let mut words = Vec::new();
         let mut errors = Vec::new();
         for v in self.lookup_all(group, key) {
             match split::split_exec(v) {
-                Ok(words) => {
-                    for w in words {
-                        match w.split_once('=') {
-                            Some((k, val)) => map.insert(k.to_string(), Some(val.to_string())),
-                            None => map.insert(w, None),
-                        };
-                    }
-                }
+                Ok(w) => words.extend(w),
                 Err(e) => errors.push(e),
             }
         }
-        (map, errors)
+        (last_word_per_key(words), errors)
     }
 
     // ----------------------------------------------------------------- editing
@@ -425,23 +510,33 @@ impl UnitFile {
                 }
             }
         }
-        g.lines.push(assign(key, value));
+        g.push_assign(assign(key, value));
     }
 
     pub fn add(&mut self, group: &str, key: &str, value: &str) {
-        self.ensure_group(group).lines.push(assign(key, value));
+        self.ensure_group(group).push_assign(assign(key, value));
     }
 
     /// Add a value that must reach systemd as one word (quoted when needed).
     pub fn add_escaped(&mut self, group: &str, key: &str, value: &str) {
-        let v = split::escape_word(value);
-        self.add(group, key, &v);
+        self.add_cmdline(group, key, &[value]);
     }
 
     /// Add a command line, each argument quoted as systemd needs.
     pub fn add_cmdline<S: AsRef<str>>(&mut self, group: &str, key: &str, args: &[S]) {
-        let v = split::escape_words(args);
-        self.add(group, key, &v);
+        // Escaped straight into the line's text: no intermediate string for the value. Room
+        // for the words, their separators and some quoting: usually the only allocation.
+        let words: usize = args.iter().map(|a| a.as_ref().len() + 1).sum();
+        let mut text = String::with_capacity(key.len() + 1 + words + 16);
+        text.push_str(key);
+        text.push('=');
+        split::push_escaped_words(&mut text, args);
+        let line = Assign {
+            text,
+            eq: key.len(),
+            origin: Origin::default(),
+        };
+        self.ensure_group(group).push_assign(line);
     }
 
     pub fn unset(&mut self, group: &str, key: &str) {
@@ -454,7 +549,8 @@ impl UnitFile {
 
     /// Insert an assignment at the top of `group`.
     pub fn prepend(&mut self, group: &str, key: &str, value: &str) {
-        self.ensure_group(group).lines.insert(0, assign(key, value));
+        self.ensure_group(group)
+            .insert_assign(0, assign(key, value));
     }
 
     /// Append another file's groups (drop-ins, or a copy of a source file).
@@ -463,6 +559,7 @@ impl UnitFile {
         self.sources.extend(other.sources.iter().cloned());
         for og in &other.groups {
             let g = self.ensure_group(&og.name);
+            g.key_bits |= og.key_bits;
             g.comments.extend(og.comments.iter().cloned());
             g.lines.extend(og.lines.iter().map(|l| match l {
                 Line::Assign(a) => Line::Assign(Assign {
@@ -561,8 +658,28 @@ impl UnitFile {
     }
 }
 
-fn assign(key: &str, value: &str) -> Line {
-    Line::Assign(Assign::new(key, value, Origin::default()))
+/// The key of a `KEY=VALUE` word: up to the first `=`, or the whole word.
+fn word_key(word: &str) -> &str {
+    word.split_once('=').map_or(word, |(k, _)| k)
+}
+
+/// Words sorted by key, keeping only the last word of each key (a map's insert order
+/// semantics, without building the map: the sort is stable, so the last of a run of equal
+/// keys is the one assigned last).
+fn last_word_per_key(mut words: Vec<String>) -> Vec<String> {
+    words.sort_by(|a, b| word_key(a).cmp(word_key(b)));
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    for w in words {
+        match out.last_mut() {
+            Some(prev) if word_key(prev) == word_key(&w) => *prev = w,
+            _ => out.push(w),
+        }
+    }
+    out
+}
+
+fn assign(key: &str, value: &str) -> Assign {
+    Assign::new(key, value, Origin::default())
 }
 
 /// A value written back must not end in an odd run of backslashes (systemd would read a
@@ -638,28 +755,28 @@ impl Parser<'_> {
         let data = data.strip_prefix(b"\xef\xbb\xbf").unwrap_or(data);
         // One logical line may span several physical ones: (start line, text so far).
         let mut continuation: Option<(usize, String)> = None;
-        let mut physical = data.split(|&b| b == b'\n').enumerate().peekable();
+        let mut physical = PhysicalLines::new(data).enumerate().peekable();
         while let Some((i, raw)) = physical.next() {
             let nr = i + 1;
-            if raw.is_empty() && physical.peek().is_none() {
+            let text = match raw {
+                Ok(text) => text,
+                Err(BadLine::Nul) => {
+                    return Err(err(
+                        nr,
+                        "contains a NUL byte; this is not a text file".into(),
+                    ))
+                }
+                Err(BadLine::Utf8 { valid_up_to }) => {
+                    return Err(err(
+                        nr,
+                        format!("is not valid UTF-8 (at byte {valid_up_to} of the line)"),
+                    ))
+                }
+            };
+            if text.is_empty() && physical.peek().is_none() {
                 break; // the newline that ends the last line
             }
-            if raw.contains(&0) {
-                return Err(err(
-                    nr,
-                    "contains a NUL byte; this is not a text file".into(),
-                ));
-            }
-            let text = std::str::from_utf8(raw).map_err(|e| {
-                err(
-                    nr,
-                    format!(
-                        "is not valid UTF-8 (at byte {} of the line)",
-                        e.valid_up_to()
-                    ),
-                )
-            })?;
-            let line = text.trim_matches(is_ws);
+            let line = trim_ws(text);
             if line.starts_with('#') || line.starts_with(';') {
                 if continuation.is_none() {
                     self.pending_comments.push(line.to_string());
@@ -710,19 +827,19 @@ impl Parser<'_> {
         nr: usize,
         err: &dyn Fn(usize, String) -> ParseError,
     ) -> Result<(), ParseError> {
-        let line = line.trim_matches(is_ws);
+        let line = trim_ws(line);
         if line.is_empty() {
             self.pending_comments.push(String::new());
             return Ok(());
         }
         if let Some(rest) = line.strip_prefix('[') {
-            let Some(end) = rest.find(']') else {
+            let Some(end) = rest.bytes().position(|b| b == b']') else {
                 return Err(err(
                     nr,
                     format!("invalid section header \"{}\": missing ']'", clip(line)),
                 ));
             };
-            if !rest[end + 1..].trim_matches(is_ws).is_empty() {
+            if !trim_ws(&rest[end + 1..]).is_empty() {
                 return Err(err(
                     nr,
                     format!("invalid section header \"{}\": text after ']'", clip(line)),
@@ -750,7 +867,7 @@ impl Parser<'_> {
             self.flush_comments(true);
             return Ok(());
         }
-        let Some(eq) = line.find('=').filter(|&i| i > 0) else {
+        let Some(eq) = line.bytes().position(|b| b == b'=').filter(|&i| i > 0) else {
             return Err(err(
                 nr,
                 format!(
@@ -768,19 +885,17 @@ impl Parser<'_> {
                 ),
             ));
         };
-        let key = line[..eq].trim_end_matches(is_ws);
+        let key = trim_ws_end(&line[..eq]);
         if key.is_empty() {
             return Err(err(nr, format!("line \"{}\" has an empty key", clip(line))));
         }
-        let value = line[eq + 1..].trim_matches(is_ws);
+        let value = trim_ws(&line[eq + 1..]);
         self.flush_comments(false);
         let origin = Origin {
             source: 0,
             line: nr,
         };
-        self.unit.groups[idx]
-            .lines
-            .push(Line::Assign(Assign::new(key, value, origin)));
+        self.unit.groups[idx].push_assign(Assign::new(key, value, origin));
         Ok(())
     }
 
@@ -794,6 +909,58 @@ impl Parser<'_> {
             } else {
                 g.lines.push(Line::Comment(c));
             }
+        }
+    }
+}
+
+/// Why a physical line cannot be read.
+enum BadLine {
+    Nul,
+    Utf8 { valid_up_to: usize },
+}
+
+/// The physical lines of a file as text. A file that is valid UTF-8 without NUL (all but
+/// broken ones) is checked once as a whole instead of line by line; otherwise each line is
+/// checked, so the first bad line is the one reported.
+enum PhysicalLines<'a> {
+    /// The text not returned yet; `None` once the last line (after the last newline) is out.
+    Valid(Option<&'a str>),
+    Unchecked(std::slice::Split<'a, u8, fn(&u8) -> bool>),
+}
+
+impl<'a> PhysicalLines<'a> {
+    fn new(data: &'a [u8]) -> PhysicalLines<'a> {
+        match std::str::from_utf8(data) {
+            Ok(text) if !data.contains(&0) => PhysicalLines::Valid(Some(text)),
+            _ => PhysicalLines::Unchecked(data.split(|&b| b == b'\n')),
+        }
+    }
+}
+
+impl<'a> Iterator for PhysicalLines<'a> {
+    type Item = Result<&'a str, BadLine>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            // A plain byte scan: lines are short, and str::split's searcher costs more.
+            PhysicalLines::Valid(rest) => {
+                let text = (*rest)?;
+                match text.bytes().position(|b| b == b'\n') {
+                    Some(i) => {
+                        *rest = text.get(i + 1..);
+                        text.get(..i).map(Ok)
+                    }
+                    None => rest.take().map(Ok),
+                }
+            }
+            PhysicalLines::Unchecked(lines) => lines.next().map(|raw| {
+                if raw.contains(&0) {
+                    return Err(BadLine::Nul);
+                }
+                std::str::from_utf8(raw).map_err(|e| BadLine::Utf8 {
+                    valid_up_to: e.valid_up_to(),
+                })
+            }),
         }
     }
 }

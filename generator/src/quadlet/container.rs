@@ -56,27 +56,27 @@ const KEY_VAL_FLAGS: &[(&str, &str)] = &[
 
 /// `Health*=` keys and their `--health-*` flags.
 const HEALTH_FLAGS: &[(&str, &str)] = &[
-    ("HealthCmd", "cmd"),
-    ("HealthInterval", "interval"),
-    ("HealthOnFailure", "on-failure"),
-    ("HealthLogDestination", "log-destination"),
-    ("HealthMaxLogCount", "max-log-count"),
-    ("HealthMaxLogSize", "max-log-size"),
-    ("HealthRetries", "retries"),
-    ("HealthStartPeriod", "start-period"),
-    ("HealthTimeout", "timeout"),
-    ("HealthStartupCmd", "startup-cmd"),
-    ("HealthStartupInterval", "startup-interval"),
-    ("HealthStartupRetries", "startup-retries"),
-    ("HealthStartupSuccess", "startup-success"),
-    ("HealthStartupTimeout", "startup-timeout"),
+    ("HealthCmd", "--health-cmd"),
+    ("HealthInterval", "--health-interval"),
+    ("HealthOnFailure", "--health-on-failure"),
+    ("HealthLogDestination", "--health-log-destination"),
+    ("HealthMaxLogCount", "--health-max-log-count"),
+    ("HealthMaxLogSize", "--health-max-log-size"),
+    ("HealthRetries", "--health-retries"),
+    ("HealthStartPeriod", "--health-start-period"),
+    ("HealthTimeout", "--health-timeout"),
+    ("HealthStartupCmd", "--health-startup-cmd"),
+    ("HealthStartupInterval", "--health-startup-interval"),
+    ("HealthStartupRetries", "--health-startup-retries"),
+    ("HealthStartupSuccess", "--health-startup-success"),
+    ("HealthStartupTimeout", "--health-startup-timeout"),
 ];
 
 pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     let mut service = init_service(unit, Kind::Container, ctx)?;
 
-    let image = unit.lookup(G, "Image").unwrap_or_default();
-    let rootfs = unit.lookup(G, "Rootfs").unwrap_or_default();
+    let image = unit.lookup_str(G, "Image").unwrap_or_default();
+    let rootfs = unit.lookup_str(G, "Rootfs").unwrap_or_default();
     if image.is_empty() && rootfs.is_empty() {
         return Err(ConvertError::new("no Image or Rootfs key specified")
             .hint("add Image=REGISTRY/NAME:TAG (or Rootfs=PATH) to the [Container] section"));
@@ -88,9 +88,9 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
         .at(G, "Rootfs"));
     }
     let image = if image.is_empty() {
-        image
+        String::new()
     } else {
-        image_source(&image, G, &mut service, ctx)?
+        image_source(image, G, &mut service, ctx)?
     };
 
     let name = container_name(unit);
@@ -103,7 +103,7 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     let mut stop = base_command(unit, G, ctx);
     stop.add_all(["rm", "-v", "-f", "-i", name.as_str()]);
     service.add_cmdline(SERVICE, "ExecStop", &stop.args);
-    stop.args[0] = format!("-{}", stop.args[0]);
+    stop.args[0] = ["-", &stop.args[0]].concat().into();
     service.add_cmdline(SERVICE, "ExecStopPost", &stop.args);
 
     exec_reload(unit, &mut service, &name, ctx)?;
@@ -114,14 +114,14 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
 
     // podman manages the cgroup below the unit's.
     service.add(SERVICE, "Delegate", "yes");
-    match unit.lookup(G, "CgroupsMode").filter(|v| !v.is_empty()) {
+    match unit.lookup_str(G, "CgroupsMode").filter(|v| !v.is_empty()) {
         Some(mode) => podman.add("--cgroups").add(mode),
         None => podman.add("--cgroups=split"),
     };
 
     // An empty Entrypoint= is meaningful: it clears the image's entrypoint.
-    if let Some(ep) = unit.lookup(G, "Entrypoint") {
-        podman.add(format!("--entrypoint={ep}"));
+    if let Some(ep) = unit.lookup_str(G, "Entrypoint") {
+        podman.add(["--entrypoint=", ep].concat());
     }
 
     add_strings(unit, G, STRING_FLAGS, &mut podman);
@@ -133,11 +133,8 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     if service_type.as_deref() != Some("oneshot") {
         // Readiness comes through sd_notify: from conmon by default, from the container
         // with Notify=yes, or once healthy with Notify=healthy.
-        let notify = unit.lookup(G, "Notify");
-        if notify
-            .as_deref()
-            .is_some_and(|n| n.eq_ignore_ascii_case("healthy"))
-        {
+        let notify = unit.lookup_str(G, "Notify");
+        if notify.is_some_and(|n| n.eq_ignore_ascii_case("healthy")) {
             podman.add("--sdnotify=healthy");
         } else if unit.lookup_bool_or(G, "Notify", false) {
             podman.add("--sdnotify=container");
@@ -157,8 +154,8 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     security_options(unit, &mut podman);
     devices(unit, &mut podman);
 
-    if let Some(p) = unit.lookup(G, "SeccompProfile") {
-        podman.add("--security-opt").add(format!("seccomp={p}"));
+    if let Some(p) = unit.lookup_str(G, "SeccompProfile") {
+        podman.add("--security-opt").add(["seccomp=", p].concat());
     }
     for cap in unit.lookup_all_strv(G, "DropCapability") {
         podman.add("--cap-drop").add(cap.to_lowercase());
@@ -182,10 +179,10 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     handle_user_mappings(unit, G, &mut podman, true)?;
     add_volumes(unit, G, &mut service, &mut podman, ctx)?;
 
-    if let Some(update) = unit.lookup(G, "AutoUpdate").filter(|v| !v.is_empty()) {
+    if let Some(update) = unit.lookup_str(G, "AutoUpdate").filter(|v| !v.is_empty()) {
         podman
             .add("--label")
-            .add(format!("io.containers.autoupdate={update}"));
+            .add(["io.containers.autoupdate=", update].concat());
     }
 
     for port in unit.lookup_all(G, "ExposeHostPort") {
@@ -202,10 +199,10 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     add_key_vals(unit, G, KEY_VAL_FLAGS, &mut podman, ctx);
 
     for m in unit.lookup_all_args(G, "Mask") {
-        podman.add("--security-opt").add(format!("mask={m}"));
+        podman.add("--security-opt").add(["mask=", &m].concat());
     }
     for m in unit.lookup_all_args(G, "Unmask") {
-        podman.add("--security-opt").add(format!("unmask={m}"));
+        podman.add("--security-opt").add(["unmask=", &m].concat());
     }
     for f in unit.lookup_all_args(G, "EnvironmentFile") {
         podman.add("--env-file").add(absolute_path(unit, &f));
@@ -219,8 +216,8 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     }
 
     for (key, flag) in HEALTH_FLAGS {
-        if let Some(v) = unit.lookup(G, key).filter(|v| !v.is_empty()) {
-            podman.add(format!("--health-{flag}")).add(v);
+        if let Some(v) = unit.lookup_str(G, key).filter(|v| !v.is_empty()) {
+            podman.add(*flag).add(v);
         }
     }
 
@@ -248,7 +245,7 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
 
 /// `ReloadCmd=` (run in the container) or `ReloadSignal=` (sent to it) → `ExecReload=`.
 fn exec_reload(unit: &UnitFile, service: &mut UnitFile, name: &str, ctx: &mut Ctx) -> Result<()> {
-    let signal = unit.lookup(G, "ReloadSignal").filter(|v| !v.is_empty());
+    let signal = unit.lookup_str(G, "ReloadSignal").filter(|v| !v.is_empty());
     let cmd = match unit.lookup_last_args(G, "ReloadCmd") {
         Ok(c) => c.filter(|c| !c.is_empty()),
         Err(e) => {
@@ -270,14 +267,14 @@ fn exec_reload(unit: &UnitFile, service: &mut UnitFile, name: &str, ctx: &mut Ct
             reload.add_all(["exec", name]).add_all(cmd);
         }
         (None, Some(sig)) => {
-            reload.add_all(["kill", "--signal", sig.as_str(), name]);
+            reload.add_all(["kill", "--signal", sig, name]);
         }
     }
     service.add_cmdline(SERVICE, "ExecReload", &reload.args);
     Ok(())
 }
 
-fn security_options(unit: &UnitFile, podman: &mut Cmdline) {
+fn security_options<'a>(unit: &'a UnitFile, podman: &mut Cmdline<'a>) {
     if unit.lookup_bool_or(G, "NoNewPrivileges", false) {
         podman.add("--security-opt=no-new-privileges");
     }
@@ -288,8 +285,8 @@ fn security_options(unit: &UnitFile, podman: &mut Cmdline) {
         podman.add("--security-opt").add("label=nested");
     }
     for (key, prefix) in SECURITY_LABELS {
-        if let Some(v) = unit.lookup(G, key).filter(|v| !v.is_empty()) {
-            podman.add("--security-opt").add(format!("{prefix}{v}"));
+        if let Some(v) = unit.lookup_str(G, key).filter(|v| !v.is_empty()) {
+            podman.add("--security-opt").add([prefix, v].concat());
         }
     }
 }

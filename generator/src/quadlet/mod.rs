@@ -84,8 +84,17 @@ impl Kind {
     }
 
     /// Name the group is renamed to in the service, so systemd ignores it.
-    pub fn x_group(self) -> String {
-        format!("X-{}", self.group())
+    pub fn x_group(self) -> &'static str {
+        match self {
+            Kind::Artifact => "X-Artifact",
+            Kind::Image => "X-Image",
+            Kind::Volume => "X-Volume",
+            Kind::Network => "X-Network",
+            Kind::Build => "X-Build",
+            Kind::Container => "X-Container",
+            Kind::Kube => "X-Kube",
+            Kind::Pod => "X-Pod",
+        }
     }
 
     pub fn keys(self) -> &'static [&'static str] {
@@ -141,7 +150,7 @@ pub struct UnitInfo {
 
 impl UnitInfo {
     pub fn service_file_name(&self) -> String {
-        format!("{}.service", self.service_name)
+        [self.service_name.as_str(), ".service"].concat()
     }
 }
 
@@ -275,7 +284,7 @@ pub fn remove_extension(name: &str, prefix: &str, suffix: &str) -> String {
         Some(i) if i > 0 => &name[..i],
         _ => name,
     };
-    format!("{prefix}{base}{suffix}")
+    [prefix, base, suffix].concat()
 }
 
 /// The podman object name of a file: the key's value, or `systemd-BASENAME` (`-%i` for templates).
@@ -435,13 +444,15 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
         service.add(UNIT, "SourcePath", &unit.path.to_string_lossy());
     }
     service.add(UNIT, "RequiresMountsFor", "%t/containers");
-    service.rename_group(kind.group(), &kind.x_group());
+    service.rename_group(kind.group(), kind.x_group());
     service.rename_group(QUADLET, "X-Quadlet");
     Ok(service)
 }
 
 fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Result<()> {
-    for key in unit.list_keys(group) {
+    // Every assignment in order: the first unsupported one is also the first unsupported key
+    // in order of first appearance, which is the one to report.
+    for key in unit.keys_in_order(group) {
         // Length first: most keys of a table differ in length from the one looked at.
         if !supported.iter().any(|s| s.len() == key.len() && *s == key) {
             let mut err = ConvertError::new(format!(
@@ -461,6 +472,10 @@ fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Resul
 /// `Requires=foo.container` and friends name the Quadlet file; systemd needs the service.
 fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<()> {
     for key in keys::UNIT_DEPENDENCIES {
+        // Most of these keys are absent: the key filter answers that without a list.
+        if !service.has_key(UNIT, key) {
+            continue;
+        }
         let deps = service.lookup_all_strv(UNIT, key);
         if deps.is_empty() {
             continue;
@@ -495,26 +510,36 @@ fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<
 }
 
 /// `podman` plus `--module=` and `GlobalArgs=`, the start of every command.
-fn base_command(unit: &UnitFile, group: &str, ctx: &Ctx) -> Cmdline {
+fn base_command<'a>(unit: &UnitFile, group: &str, ctx: &Ctx<'a>) -> Cmdline<'a> {
     let mut c = Cmdline::new(ctx.podman);
     for m in unit.lookup_all(group, "ContainersConfModule") {
-        c.add(format!("--module={m}"));
+        c.add(["--module=", m].concat());
     }
     c.add_all(unit.lookup_all_args(group, "GlobalArgs"));
     c
 }
 
 /// Keys whose last non-empty value becomes `flag VALUE`.
-fn add_strings(unit: &UnitFile, group: &str, table: &[(&str, &str)], c: &mut Cmdline) {
+fn add_strings<'a>(
+    unit: &'a UnitFile,
+    group: &str,
+    table: &[(&str, &'a str)],
+    c: &mut Cmdline<'a>,
+) {
     for (key, flag) in table {
-        if let Some(v) = unit.lookup(group, key).filter(|v| !v.is_empty()) {
+        if let Some(v) = unit.lookup_str(group, key).filter(|v| !v.is_empty()) {
             c.add(*flag).add(v);
         }
     }
 }
 
 /// Keys whose every value becomes `flag VALUE`.
-fn add_all_strings(unit: &UnitFile, group: &str, table: &[(&str, &str)], c: &mut Cmdline) {
+fn add_all_strings<'a>(
+    unit: &'a UnitFile,
+    group: &str,
+    table: &[(&str, &'a str)],
+    c: &mut Cmdline<'a>,
+) {
     for (key, flag) in table {
         for v in unit.lookup_all(group, key) {
             c.add(*flag).add(v);
@@ -523,7 +548,7 @@ fn add_all_strings(unit: &UnitFile, group: &str, table: &[(&str, &str)], c: &mut
 }
 
 /// Boolean keys: `flag` or `flag=false` when set.
-fn add_booleans(unit: &UnitFile, group: &str, table: &[(&str, &str)], c: &mut Cmdline) {
+fn add_booleans<'a>(unit: &UnitFile, group: &str, table: &[(&str, &'a str)], c: &mut Cmdline<'a>) {
     for (key, flag) in table {
         if let Some(v) = unit.lookup_bool(group, key) {
             c.add_bool(flag, v);
@@ -532,19 +557,19 @@ fn add_booleans(unit: &UnitFile, group: &str, table: &[(&str, &str)], c: &mut Cm
 }
 
 /// `KEY=VALUE` list keys: one `flag KEY=VALUE` per key, sorted; split failures are warnings.
-fn add_key_vals(
+fn add_key_vals<'a>(
     unit: &UnitFile,
     group: &str,
-    table: &[(&str, &str)],
-    c: &mut Cmdline,
+    table: &[(&str, &'a str)],
+    c: &mut Cmdline<'a>,
     ctx: &mut Ctx,
 ) {
     for (key, flag) in table {
-        let (map, errors) = unit.lookup_all_key_val(group, key);
+        let (words, errors) = unit.lookup_all_key_val(group, key);
         for e in errors {
             ctx.warn(unit, group, key, e);
         }
-        c.add_keys(flag, &map);
+        c.add_keys(flag, words);
     }
 }
 
@@ -552,14 +577,14 @@ fn add_podman_args(unit: &UnitFile, group: &str, c: &mut Cmdline) {
     c.add_all(unit.lookup_all_args(group, "PodmanArgs"));
 }
 
-fn add_publish_ports(unit: &UnitFile, group: &str, c: &mut Cmdline) {
+fn add_publish_ports<'a>(unit: &'a UnitFile, group: &str, c: &mut Cmdline<'a>) {
     for p in unit.lookup_all(group, "PublishPort") {
         c.add("--publish").add(p);
     }
 }
 
-fn add_log_driver_and_opts(unit: &UnitFile, group: &str, c: &mut Cmdline) {
-    if let Some(d) = unit.lookup(group, "LogDriver") {
+fn add_log_driver_and_opts<'a>(unit: &'a UnitFile, group: &str, c: &mut Cmdline<'a>) {
+    if let Some(d) = unit.lookup_str(group, "LogDriver") {
         c.add("--log-driver").add(d);
     }
     for o in unit.lookup_all_strv(group, "LogOpt") {
@@ -647,32 +672,40 @@ fn storage_source(
 }
 
 /// `Volume=[SOURCE:]DEST[:OPTIONS]`.
-fn add_volumes(
-    unit: &UnitFile,
+fn add_volumes<'a>(
+    unit: &'a UnitFile,
     group: &str,
     service: &mut UnitFile,
-    c: &mut Cmdline,
+    c: &mut Cmdline<'a>,
     ctx: &mut Ctx,
 ) -> Result<()> {
     for volume in unit.lookup_all(group, "Volume") {
-        let parts: Vec<&str> = volume.splitn(3, ':').collect();
-        let (source, dest) = if parts.len() >= 2 {
-            (parts[0], parts[1])
-        } else {
-            ("", parts[0])
-        };
-        let options = parts.get(2).map(|o| format!(":{o}")).unwrap_or_default();
-        let source = if source.is_empty() {
-            String::new()
-        } else {
-            storage_source(unit, service, source, false, ctx).map_err(|e| e.at(group, "Volume"))?
+        let mut parts = volume.splitn(3, ':');
+        let first = parts.next().unwrap_or_default();
+        let (source, dest) = match parts.next() {
+            Some(dest) => (first, dest),
+            None => ("", first),
         };
         c.add("-v");
         if source.is_empty() {
             c.add(dest);
-        } else {
-            c.add(format!("{source}:{dest}{options}"));
+            continue;
         }
+        let source =
+            storage_source(unit, service, source, false, ctx).map_err(|e| e.at(group, "Volume"))?;
+        if source.is_empty() {
+            // A referenced volume without a name: only the destination is left.
+            c.add(dest);
+            continue;
+        }
+        let mut arg = source;
+        arg.push(':');
+        arg.push_str(dest);
+        if let Some(options) = parts.next() {
+            arg.push(':');
+            arg.push_str(options);
+        }
+        c.add(arg);
     }
     Ok(())
 }
