@@ -63,6 +63,17 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     /// Errors, each a complete message; one per failed input (stubs carry the same text).
     pub errors: Vec<String>,
+    /// What the sink refused (e.g. a unit file it could not write), one message each.
+    pub sink_errors: Vec<String>,
+}
+
+/// Where each unit goes as soon as it is final, from whichever thread made it; once per unit.
+/// The generator writes it there and then, so that writing overlaps converting.
+pub type Sink<'s> = &'s (dyn Fn(&Generated) -> Result<(), String> + Sync);
+
+/// A sink that keeps nothing: the units are in the [`Outcome`] anyway.
+pub fn no_sink(_: &Generated) -> Result<(), String> {
+    Ok(())
 }
 
 /// An input on its way through the run.
@@ -72,19 +83,50 @@ struct Item<'a> {
     unit: Option<UnitFile>,
     service_filename: String,
     error: Option<String>,
+    /// Converted, but waiting for a dependency to be final before it is rendered.
     converted: Option<UnitFile>,
     deps: Vec<String>,
     /// Another input generates the same unit and wins.
     hidden: bool,
+    /// The final unit, its [Install] warnings, and what the sink said.
+    rendered: Option<Rendered>,
+}
+
+struct Rendered {
+    unit: Generated,
+    warnings: Vec<String>,
+    sunk: Result<(), String>,
+}
+
+/// What converting one item of a level produced, applied to the run afterwards in input order.
+struct LevelResult {
+    warnings: Vec<String>,
+    outcome: Result<Effects, String>,
+    rendered: Option<Rendered>,
+}
+
+/// A successful conversion's effects on the rest of the run.
+struct Effects {
+    service: Option<UnitFile>,
+    service_filename: String,
+    deps: Vec<String>,
+    resource_name: Option<String>,
+    join_pod: Option<String>,
 }
 
 /// Generate units for every input.
 pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
-    generate_with(inputs, &sources::dropin_index(&opts.dirs), opts)
+    generate_with(inputs, &sources::dropin_index(&opts.dirs), opts, &no_sink)
 }
 
-/// [`generate`] with the drop-in directories already known (from [`sources::scan`]).
-pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Options) -> Outcome {
+/// [`generate`] with the drop-in directories already known (from [`sources::scan`]), handing
+/// each unit to `sink` as soon as it is final.
+pub fn generate_with(
+    inputs: &[Input],
+    dropins: &HashSet<PathBuf>,
+    opts: &Options,
+    sink: Sink,
+) -> Outcome {
     let mut out = Outcome::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
         envgate_units(input, opts, dropins, &mut out);
@@ -121,6 +163,7 @@ pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Option
             converted: None,
             deps: Vec::new(),
             hidden: false,
+            rendered: None,
         }
     });
 
@@ -141,6 +184,10 @@ pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Option
 
     // Level by level (producers first). Files of one level only read what lower levels
     // produced, so they convert in parallel; their effects are applied in input order.
+    // A unit whose dependencies are all final is final too: it is rendered and handed to
+    // the sink in the same pass. The others (e.g. a container in a pod, which converts in a
+    // later level and may still fail) wait for the end.
+    let mut finished: HashSet<String> = HashSet::with_capacity(items.len());
     let mut start = 0;
     while start < items.len() {
         let order = kind_of(&items[start]).order();
@@ -150,34 +197,28 @@ pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Option
                 .take_while(|it| kind_of(it).order() == order)
                 .count();
         let level = &items[start..end];
-        let results = crate::parallel::map(level, |it| {
-            let unit = it
-                .unit
-                .as_ref()
-                .filter(|_| it.error.is_none() && !it.hidden)?;
-            let kind = kind_of(it);
-            let mut warnings = quadlet::pre_warnings(unit, kind);
-            let mut ctx = Ctx::new(&infos, opts.user, &opts.podman);
-            let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
-            warnings.append(&mut ctx.warnings);
-            Some((result, warnings))
-        });
+        let results =
+            crate::parallel::map(level, |it| convert_item(it, &infos, &finished, opts, sink));
         for (it, res) in items[start..end].iter_mut().zip(results) {
-            let Some((result, mut warnings)) = res else {
+            let Some(res) = res else {
                 continue;
             };
-            out.warnings.append(&mut warnings);
+            out.warnings.extend(res.warnings);
+            if res.rendered.is_some() {
+                finished.insert(it.input.name.clone());
+            }
+            it.rendered = res.rendered;
             let info = infos.get_mut(&it.input.name);
-            match result {
-                Ok(c) => {
-                    if let (Some(info), Some(r)) = (info, c.resource_name) {
+            match res.outcome {
+                Ok(effects) => {
+                    if let (Some(info), Some(r)) = (info, effects.resource_name) {
                         info.resource_name = r;
                     }
-                    if let Some(pod) = c.join_pod.and_then(|p| infos.get_mut(&p)) {
-                        pod.containers_to_start.push(c.service.filename.clone());
+                    if let Some(pod) = effects.join_pod.and_then(|p| infos.get_mut(&p)) {
+                        pod.containers_to_start.push(effects.service_filename);
                     }
-                    it.converted = Some(c.service);
-                    it.deps = c.deps;
+                    it.converted = effects.service;
+                    it.deps = effects.deps;
                 }
                 Err(msg) => {
                     if let Some(info) = info {
@@ -190,41 +231,133 @@ pub fn generate_with(inputs: &[Input], dropins: &HashSet<PathBuf>, opts: &Option
         start = end;
     }
     propagate_failures(&mut items, &mut infos);
-    let gate_units = std::mem::take(&mut out.units);
 
-    // Rendering each item's unit (or stub) and its [Install] links is independent work too.
-    let visible: Vec<Item> = items.into_iter().filter(|it| !it.hidden).collect();
-    let rendered = crate::parallel::map_owned(visible, render_item);
-    for (unit, mut warnings) in rendered {
-        out.warnings.append(&mut warnings);
-        if let Some(e) = &unit.error {
+    // What is not final yet (waited for a dependency, or never converted: a parse error,
+    // an input another one hides) is rendered now, in parallel too.
+    let pending: Vec<(usize, Result<UnitFile, String>)> = items
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, it)| !it.hidden && it.rendered.is_none())
+        .map(|(i, it)| {
+            let result = match (it.error.take(), it.converted.take()) {
+                (None, Some(service)) => Ok(service),
+                (error, _) => {
+                    Err(error.unwrap_or_else(|| "internal error: no unit and no error".to_string()))
+                }
+            };
+            (i, result)
+        })
+        .collect();
+    let late = crate::parallel::map_owned(pending, |(i, result)| {
+        (i, render_and_sink(&items[i], result, sink))
+    });
+    for (i, rendered) in late {
+        items[i].rendered = Some(rendered);
+    }
+
+    let gate_units = std::mem::take(&mut out.units);
+    out.units.reserve(items.len() + gate_units.len());
+    for r in items.into_iter().filter_map(|it| it.rendered) {
+        out.warnings.extend(r.warnings);
+        if let Some(e) = &r.unit.error {
             out.errors.push(e.clone());
         }
-        out.units.push(unit);
+        if let Err(e) = r.sunk {
+            out.sink_errors.push(e);
+        }
+        out.units.push(r.unit);
     }
 
     // Env gates last: a Quadlet unit of the same name wins and the gate is reported.
+    let taken: HashSet<&str> = out.units.iter().map(|u| u.name.as_str()).collect();
+    let mut gates = Vec::new();
     for g in gate_units {
-        if out.units.iter().any(|u| u.name == g.name) {
+        if taken.contains(g.name.as_str()) {
             out.warnings.push(format!(
                 "{}: not generated: {} is already generated from a Quadlet file\n  hint: rename the .envgate file",
                 g.source.display(),
                 g.name
             ));
         } else {
-            out.units.push(g);
+            gates.push(g);
         }
+    }
+    drop(taken);
+    for g in gates {
+        if let Err(e) = sink(&g) {
+            out.sink_errors.push(e);
+        }
+        out.units.push(g);
     }
     out
 }
 
+/// Convert one item of a level; render it and hand it to the sink when it is final already.
+/// `None` for items that are not converted (parse errors, hidden inputs).
+fn convert_item(
+    it: &Item,
+    infos: &UnitsInfo,
+    finished: &HashSet<String>,
+    opts: &Options,
+    sink: Sink,
+) -> Option<LevelResult> {
+    let unit = it
+        .unit
+        .as_ref()
+        .filter(|_| it.error.is_none() && !it.hidden)?;
+    let kind = kind_of(it);
+    let mut warnings = quadlet::pre_warnings(unit, kind);
+    let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
+    let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
+    warnings.append(&mut ctx.warnings);
+    Some(match result {
+        Ok(c) => {
+            let mut effects = Effects {
+                service_filename: c.service.filename.clone(),
+                service: None,
+                deps: c.deps,
+                resource_name: c.resource_name,
+                join_pod: c.join_pod,
+            };
+            let is_final = effects.deps.iter().all(|d| finished.contains(d));
+            let rendered = if is_final {
+                Some(render_and_sink(it, Ok(c.service), sink))
+            } else {
+                effects.service = Some(c.service);
+                None
+            };
+            LevelResult {
+                warnings,
+                outcome: Ok(effects),
+                rendered,
+            }
+        }
+        // A failure is final at once: the stub does not depend on anything else.
+        Err(msg) => LevelResult {
+            warnings,
+            rendered: Some(render_and_sink(it, Err(msg.clone()), sink)),
+            outcome: Err(msg),
+        },
+    })
+}
+
+fn render_and_sink(it: &Item, result: Result<UnitFile, String>, sink: Sink) -> Rendered {
+    let (unit, warnings) = render_item(it, result);
+    let sunk = sink(&unit);
+    Rendered {
+        unit,
+        warnings,
+        sunk,
+    }
+}
+
 /// The unit an item becomes (its service, or a failure stub) with its links, and the
 /// warnings that producing them gave.
-fn render_item(it: Item<'_>) -> (Generated, Vec<String>) {
+fn render_item(it: &Item, result: Result<UnitFile, String>) -> (Generated, Vec<String>) {
     let mut warnings = Vec::new();
     let source = it.input.path.clone();
-    let unit = match (it.error, it.converted) {
-        (None, Some(service)) => {
+    let unit = match result {
+        Ok(service) => {
             let symlinks = install::symlinks(&service, &mut warnings);
             Generated {
                 name: service.filename.clone(),
@@ -234,14 +367,13 @@ fn render_item(it: Item<'_>) -> (Generated, Vec<String>) {
                 symlinks,
             }
         }
-        (error, _) => {
-            let error = error.unwrap_or_else(|| "internal error: no unit and no error".to_string());
+        Err(error) => {
             let mut stub =
                 stub::failure_stub(&it.service_filename, &source, &error, it.unit.as_ref());
             let symlinks = install::symlinks(&stub, &mut warnings);
             stub.filename = it.service_filename.clone();
             Generated {
-                name: it.service_filename,
+                name: it.service_filename.clone(),
                 unit: stub,
                 source,
                 error: Some(error),
@@ -376,7 +508,8 @@ fn propagate_failures(items: &mut [Item], infos: &mut UnitsInfo) {
     loop {
         let mut changed = false;
         for it in items.iter_mut() {
-            if it.error.is_some() || it.hidden {
+            // A rendered unit is final: all it depended on was final and had converted.
+            if it.error.is_some() || it.hidden || it.rendered.is_some() {
                 continue;
             }
             let failed_dep = it.deps.iter().find_map(|d| {
@@ -407,11 +540,11 @@ fn propagate_failures(items: &mut [Item], infos: &mut UnitsInfo) {
 }
 
 /// Generate from what [`sources::scan`] (or `dirs::search_and_scan`) found in `opts.dirs`.
-pub fn run(scan: &sources::Scan, opts: &Options) -> Outcome {
+pub fn run(scan: &sources::Scan, opts: &Options, sink: Sink) -> Outcome {
     for i in &scan.inputs {
         for s in &i.shadows {
             crate::log_debug!("{} is hidden by {}", s.display(), i.path.display());
         }
     }
-    generate_with(&scan.inputs, &scan.dropins, opts)
+    generate_with(&scan.inputs, &scan.dropins, opts, sink)
 }

@@ -1,8 +1,9 @@
 //! unitsmith-generator: Quadlet files and env gates in, systemd units out.
 //!
 //! The binary (`src/bin/unitsmith-generator.rs`) only parses its arguments and calls
-//! [`dirs::search_and_scan`], [`generate::run`] and [`output::write_all`]; everything else
-//! lives here so that the `unitsmith` helpers (doctor, reload, lint) reuse the very same code.
+//! [`dirs::search_and_scan`], [`generate::run`] (with [`output::write_unit`] as its sink) and
+//! [`output::write_links`]; everything else lives here so that the `unitsmith` helpers
+//! (doctor, reload, lint) reuse the very same code.
 
 pub mod cmdline;
 pub mod csv;

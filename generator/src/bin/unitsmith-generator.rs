@@ -136,7 +136,20 @@ fn real_main() -> ExitCode {
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
     };
-    let outcome = generate::run(&scan, &opts);
+    // Units are written as they become final (writing overlaps converting); the output
+    // directory must exist first.
+    let write_to = if args.dry_run { None } else { output_dir };
+    if let Some(dir) = &write_to {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            log_error!("{}: cannot create output directory: {e}", dir.display());
+            return ExitCode::from(1);
+        }
+    }
+    let sink = |u: &generate::Generated| match &write_to {
+        Some(dir) => output::write_unit(dir, u),
+        None => Ok(()),
+    };
+    let outcome = generate::run(&scan, &opts, &sink);
     for w in &outcome.warnings {
         log_warn!("{w}");
     }
@@ -151,12 +164,9 @@ fn real_main() -> ExitCode {
             out.push_str(&format!("---{}---\n{}\n", u.name, u.text()));
         }
         print!("{out}");
-    } else if let Some(dir) = output_dir {
-        if let Err(e) = std::fs::create_dir_all(&dir) {
-            log_error!("{}: cannot create output directory: {e}", dir.display());
-            return ExitCode::from(1);
-        }
-        for e in output::write_all(&dir, &outcome.units) {
+    } else if let Some(dir) = &write_to {
+        let link_errors = output::write_links(dir, &outcome.units);
+        for e in outcome.sink_errors.iter().chain(&link_errors) {
             log_error!("{e}");
             failed = true;
         }
