@@ -2,7 +2,7 @@
 //!
 //! The binary (`src/bin/unitsmith-generator.rs`) only parses its arguments and calls
 //! [`dirs::search_and_scan`], [`generate::run`] (with [`output::write_unit`] as its sink) and
-//! [`output::write_links`]; everything else lives here so that the `unitsmith` helpers
+//! [`output::settle_links`]; everything else lives here so that the `unitsmith` helpers
 //! (doctor, reload, lint) reuse the very same code.
 
 pub mod cmdline;

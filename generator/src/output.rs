@@ -4,30 +4,39 @@
 //! to report, never something to overwrite. No fsync: the output is on tmpfs (/run) and is
 //! rebuilt at every boot and reload.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
 use crate::generate::Generated;
 
-/// Write one unit under `dir` (the generator's sink: called from worker threads as units
-/// become final). A unit in a subdirectory (a drop-in, `NAME.d/x.conf`) gets it made.
+/// Write one unit and its `TARGET.wants/` (`.requires/`, `.upholds/`) links under `dir` (the
+/// generator's sink: called from worker threads as units become final). Missing
+/// subdirectories are made on the way. One message per failure. Other links (`Alias=`) wait
+/// for [`settle_links`]: they may name another unit's file.
 pub fn write_unit(dir: &Path, u: &Generated) -> Result<(), String> {
+    let mut errors: Vec<String> = Vec::new();
+    if let Err(e) = write_text(dir, u) {
+        errors.push(e);
+    }
+    for (link, target) in u.symlinks.iter().filter(|(l, _)| is_dependency_link(l)) {
+        if let Err(e) = symlink_replacing(target, &dir.join(link)) {
+            errors.push(e);
+        }
+    }
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors.join("\n")),
+    }
+}
+
+fn write_text(dir: &Path, u: &Generated) -> Result<(), String> {
     TEXT.with_borrow_mut(|text| {
         text.clear();
         u.write_text(text);
         let path = dir.join(&u.name);
-        match write_file(&path, text) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound && u.name.contains('/') => {
-                let parent = path.parent().unwrap_or(dir);
-                fs::create_dir_all(parent)
-                    .map_err(|e| format!("{}: cannot create directory: {e}", parent.display()))?;
-                write_file(&path, text)
-            }
-            r => r,
-        }
-        .map_err(|e| match e.kind() {
+        with_parent(&path, || write_file(&path, text)).map_err(|e| match e.kind() {
             io::ErrorKind::AlreadyExists => format!(
                 "{}: already exists (written by another generator?); not overwritten",
                 path.display()
@@ -35,6 +44,21 @@ pub fn write_unit(dir: &Path, u: &Generated) -> Result<(), String> {
             _ => format!("{}: cannot write: {e}", path.display()),
         })
     })
+}
+
+/// Run `make`; when it fails because `path`'s directory is missing, make that and retry.
+/// (Asking first would cost a syscall per file; most files go to directories that exist.)
+fn with_parent(path: &Path, make: impl Fn() -> io::Result<()>) -> io::Result<()> {
+    match make() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match path.parent() {
+            Some(parent) => {
+                fs::create_dir_all(parent)?;
+                make()
+            }
+            None => Err(e),
+        },
+        r => r,
+    }
 }
 
 thread_local! {
@@ -51,44 +75,108 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
         .write_all(text.as_bytes())
 }
 
-/// Make the `[Install]` symlinks of every unit under `dir`; one message per failure. Done
-/// once all units are known: two units may claim the same link, and the later one wins, as
-/// in Quadlet. With that settled, the links are independent and made in parallel (they
-/// need not wait for their targets).
-pub fn write_links(dir: &Path, units: &[Generated]) -> Vec<String> {
-    let mut errors = Vec::new();
-    let mut links: BTreeMap<&str, &str> = BTreeMap::new();
+/// A link in a target's `.wants/`, `.requires/` or `.upholds/` directory: never the name of
+/// a unit file or of a drop-in directory, so it can be made while other units are written.
+fn is_dependency_link(link: &str) -> bool {
+    link.rsplit_once('/').is_some_and(|(dir, _)| {
+        !dir.contains('/')
+            && [".wants", ".requires", ".upholds"]
+                .iter()
+                .any(|s| dir.ends_with(s))
+    })
+}
+
+/// Make the links [`write_unit`] left, once every unit file is written: aliases, and links
+/// that several units claim (made by their threads in whatever order they ran). The last
+/// claim in unit order wins, as in Quadlet, and an alias replaces a unit file of its name.
+/// One message per failure.
+pub fn settle_links(dir: &Path, units: &[Generated]) -> Vec<String> {
+    let mut claims: HashMap<&str, (&str, usize)> = HashMap::new();
+    let mut order: Vec<&str> = Vec::new();
     for u in units {
         for (link, target) in &u.symlinks {
-            links.insert(link, target);
+            let claim = claims.entry(link).or_insert_with(|| {
+                order.push(link);
+                (target, 0)
+            });
+            *claim = (target, claim.1 + 1);
         }
     }
-    // Their directories (TARGET.wants/ ...) by relative name first: thousands of links in a
-    // few directories cost a few path joins.
-    let subdirs: BTreeSet<&str> = (links.keys())
-        .filter_map(|l| l.rsplit_once('/').map(|(parent, _)| parent))
-        .collect();
-    for d in subdirs.into_iter().map(|d| dir.join(d)) {
-        if let Err(e) = fs::create_dir_all(&d) {
-            errors.push(format!("{}: cannot create directory: {e}", d.display()));
+    let mut errors = Vec::new();
+    for link in order {
+        let Some(&(target, n)) = claims.get(link) else {
+            continue;
+        };
+        if n > 1 || !is_dependency_link(link) {
+            if let Err(e) = symlink_replacing(target, &dir.join(link)) {
+                errors.push(e);
+            }
         }
     }
-    let links: Vec<(&str, &str)> = links.into_iter().collect();
-    let results = crate::parallel::map(&links, |(link, target)| {
-        symlink_replacing(target, &dir.join(link))
-    });
-    errors.extend(results.into_iter().filter_map(|r| r.err()));
     errors
 }
 
 /// Quadlet replaces an existing link: several inputs may share a target's .wants/.
 fn symlink_replacing(target: &str, link: &Path) -> Result<(), String> {
-    let made = match std::os::unix::fs::symlink(target, link) {
+    let make = || std::os::unix::fs::symlink(target, link);
+    let made = match with_parent(link, make) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
             let _ = fs::remove_file(link);
-            std::os::unix::fs::symlink(target, link)
+            make()
         }
         r => r,
     };
     made.map_err(|e| format!("{}: cannot create symlink: {e}", link.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::unitfile::UnitFile;
+
+    fn unit(name: &str, links: &[(&str, &str)]) -> Generated {
+        Generated {
+            name: name.to_string(),
+            unit: UnitFile::new(name),
+            source: name.into(),
+            error: None,
+            symlinks: (links.iter())
+                .map(|(l, t)| (l.to_string(), t.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Threads may write two claimants of a link in either order; settling gives it to the
+    /// later unit, and makes the aliases that writing left out.
+    #[test]
+    fn settling_gives_contested_links_to_the_later_unit() {
+        let dir = std::env::temp_dir().join(format!("unitsmith-out-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let link = "multi-user.target.wants/t@x.service";
+        let first = unit("t@.service", &[(link, "../t@.service")]);
+        let later = unit(
+            "t@x.service",
+            &[(link, "../t@x.service"), ("alias.service", "t@x.service")],
+        );
+        // The later unit written first: its link is then replaced by the earlier unit's.
+        write_unit(&dir, &later).unwrap();
+        write_unit(&dir, &first).unwrap();
+        assert_eq!(
+            fs::read_link(dir.join(link)).unwrap(),
+            Path::new("../t@.service")
+        );
+        assert!(fs::symlink_metadata(dir.join("alias.service")).is_err());
+        let errors = settle_links(&dir, &[first, later]);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            fs::read_link(dir.join(link)).unwrap(),
+            Path::new("../t@x.service")
+        );
+        assert_eq!(
+            fs::read_link(dir.join("alias.service")).unwrap(),
+            Path::new("t@x.service")
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

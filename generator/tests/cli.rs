@@ -278,3 +278,33 @@ fn hostile_inputs_never_crash() {
         );
     }
 }
+
+/// Units are written (with their .wants/ links) by several threads as they become final;
+/// a link two units claim still ends up as the later one's, and aliases are made.
+#[test]
+fn contested_links_go_to_the_later_unit_whatever_the_threads_did() {
+    let t = Tmp::new("links");
+    for i in 0..150 {
+        t.file(
+            &format!("in/t{i:03}@.container"),
+            "[Container]\nImage=quay.io/a/t:1\n[Install]\nWantedBy=multi-user.target\nDefaultInstance=x\n",
+        );
+        t.file(
+            &format!("in/t{i:03}@x.container"),
+            &format!("[Container]\nImage=quay.io/a/t:1\n[Install]\nWantedBy=multi-user.target\nAlias=alias-{i:03}.service\n"),
+        );
+    }
+    let out = t.0.join("out");
+    let o = run(
+        &["--no-kmsg-log", out.to_str().unwrap()],
+        &[("QUADLET_UNIT_DIRS", &t.0.join("in"))],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    for i in 0..150 {
+        let wants = out.join(format!("multi-user.target.wants/t{i:03}@x.service"));
+        let target = fs::read_link(&wants).unwrap();
+        assert_eq!(target, Path::new(&format!("../t{i:03}@x.service")));
+        let alias = fs::read_link(out.join(format!("alias-{i:03}.service"))).unwrap();
+        assert_eq!(alias, Path::new(&format!("t{i:03}@x.service")));
+    }
+}

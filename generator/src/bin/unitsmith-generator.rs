@@ -136,8 +136,8 @@ fn real_main() -> ExitCode {
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
     };
-    // Units are written as they become final (writing overlaps converting); the output
-    // directory must exist first.
+    // Units and their links are written as they become final (writing overlaps
+    // converting); the output directory must exist first.
     let write_to = if args.dry_run { None } else { output_dir };
     if let Some(dir) = &write_to {
         if let Err(e) = std::fs::create_dir_all(dir) {
@@ -165,7 +165,7 @@ fn real_main() -> ExitCode {
         }
         print!("{out}");
     } else if let Some(dir) = &write_to {
-        let link_errors = output::write_links(dir, &outcome.units);
+        let link_errors = output::settle_links(dir, &outcome.units);
         for e in outcome.sink_errors.iter().chain(&link_errors) {
             log_error!("{e}");
             failed = true;
