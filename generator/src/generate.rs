@@ -65,6 +65,16 @@ pub struct Outcome {
     pub errors: Vec<String>,
     /// What the sink refused (e.g. a unit file it could not write), one message each.
     pub sink_errors: Vec<String>,
+    /// What the run built and no longer needs: kept here rather than freed piece by piece
+    /// at the end of the run, so that a caller about to exit can skip freeing it at all.
+    pub spent: Spent,
+}
+
+/// See [`Outcome::spent`].
+#[derive(Debug, Default)]
+pub struct Spent {
+    parsed: Vec<UnitFile>,
+    infos: UnitsInfo,
 }
 
 /// Where each unit goes as soon as it is final, from whichever thread made it; once per unit.
@@ -187,7 +197,7 @@ pub fn generate_with(
     // A unit whose dependencies are all final is final too: it is rendered and handed to
     // the sink in the same pass. The others (e.g. a container in a pod, which converts in a
     // later level and may still fail) wait for the end.
-    let mut finished: HashSet<String> = HashSet::with_capacity(items.len());
+    let mut finished: HashSet<&str> = HashSet::with_capacity(items.len());
     let mut start = 0;
     while start < items.len() {
         let order = kind_of(&items[start]).order();
@@ -205,7 +215,7 @@ pub fn generate_with(
             };
             out.warnings.extend(res.warnings);
             if res.rendered.is_some() {
-                finished.insert(it.input.name.clone());
+                finished.insert(it.input.name.as_str());
             }
             it.rendered = res.rendered;
             let info = infos.get_mut(&it.input.name);
@@ -257,7 +267,12 @@ pub fn generate_with(
 
     let gate_units = std::mem::take(&mut out.units);
     out.units.reserve(items.len() + gate_units.len());
-    for r in items.into_iter().filter_map(|it| it.rendered) {
+    out.spent.parsed.reserve(items.len());
+    for it in items {
+        out.spent.parsed.extend(it.unit);
+        let Some(r) = it.rendered else {
+            continue;
+        };
         out.warnings.extend(r.warnings);
         if let Some(e) = &r.unit.error {
             out.errors.push(e.clone());
@@ -268,8 +283,13 @@ pub fn generate_with(
         out.units.push(r.unit);
     }
 
+    out.spent.infos = infos;
+
     // Env gates last: a Quadlet unit of the same name wins and the gate is reported.
-    let taken: HashSet<&str> = out.units.iter().map(|u| u.name.as_str()).collect();
+    let taken: HashSet<&str> = match gate_units.is_empty() {
+        true => HashSet::new(),
+        false => out.units.iter().map(|u| u.name.as_str()).collect(),
+    };
     let mut gates = Vec::new();
     for g in gate_units {
         if taken.contains(g.name.as_str()) {
@@ -297,7 +317,7 @@ pub fn generate_with(
 fn convert_item(
     it: &Item,
     infos: &UnitsInfo,
-    finished: &HashSet<String>,
+    finished: &HashSet<&str>,
     opts: &Options,
     sink: Sink,
 ) -> Option<LevelResult> {
@@ -319,7 +339,7 @@ fn convert_item(
                 resource_name: c.resource_name,
                 join_pod: c.join_pod,
             };
-            let is_final = effects.deps.iter().all(|d| finished.contains(d));
+            let is_final = effects.deps.iter().all(|d| finished.contains(d.as_str()));
             let rendered = if is_final {
                 Some(render_and_sink(it, Ok(c.service), sink))
             } else {

@@ -91,8 +91,9 @@ fn is_dependency_link(link: &str) -> bool {
 /// claim in unit order wins, as in Quadlet, and an alias replaces a unit file of its name.
 /// One message per failure.
 pub fn settle_links(dir: &Path, units: &[Generated]) -> Vec<String> {
-    let mut claims: HashMap<&str, (&str, usize)> = HashMap::new();
-    let mut order: Vec<&str> = Vec::new();
+    let n = units.iter().map(|u| u.symlinks.len()).sum();
+    let mut claims: HashMap<&str, (&str, usize)> = HashMap::with_capacity(n);
+    let mut order: Vec<&str> = Vec::with_capacity(n);
     for u in units {
         for (link, target) in &u.symlinks {
             let claim = claims.entry(link).or_insert_with(|| {

@@ -173,6 +173,7 @@ fn real_main() -> ExitCode {
     }
     // Freeing thousands of small allocations one by one is pure waste at exit.
     std::mem::forget(outcome);
+    std::mem::forget(scan);
     if failed {
         log_error!("processing encountered some errors");
         ExitCode::from(1)
