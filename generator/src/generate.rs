@@ -58,6 +58,8 @@ impl Generated {
 /// Everything one run produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
+    /// Every unit, in order. With a sink, only name, links, source and error: see
+    /// [`generate_with`].
     pub units: Vec<Generated>,
     /// Warnings, each a complete message with its location.
     pub warnings: Vec<String>,
@@ -80,11 +82,6 @@ pub struct Spent {
 /// Where each unit goes as soon as it is final, from whichever thread made it; once per unit.
 /// The generator writes it there and then, so that writing overlaps converting.
 pub type Sink<'s> = &'s (dyn Fn(&Generated) -> Result<(), String> + Sync);
-
-/// A sink that keeps nothing: the units are in the [`Outcome`] anyway.
-pub fn no_sink(_: &Generated) -> Result<(), String> {
-    Ok(())
-}
 
 /// An input on its way through the run.
 struct Item<'a> {
@@ -126,16 +123,18 @@ struct Effects {
 
 /// Generate units for every input.
 pub fn generate(inputs: &[Input], opts: &Options) -> Outcome {
-    generate_with(inputs, &sources::dropin_index(&opts.dirs), opts, &no_sink)
+    generate_with(inputs, &sources::dropin_index(&opts.dirs), opts, None)
 }
 
-/// [`generate`] with the drop-in directories already known (from [`sources::scan`]), handing
-/// each unit to `sink` as soon as it is final.
+/// [`generate`] with the drop-in directories already known (from [`sources::scan`]). With a
+/// sink, each unit is handed to it as soon as it is final, and its body dropped right after
+/// (in the thread that made it, so the memory serves the next unit): the outcome then keeps
+/// each unit's name, links and error.
 pub fn generate_with(
     inputs: &[Input],
     dropins: &HashSet<PathBuf>,
     opts: &Options,
-    sink: Sink,
+    sink: Option<Sink>,
 ) -> Outcome {
     let mut out = Outcome::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
@@ -206,9 +205,9 @@ pub fn generate_with(
                 .iter()
                 .take_while(|it| kind_of(it).order() == order)
                 .count();
-        let level = &items[start..end];
+        let level = &mut items[start..end];
         let results =
-            crate::parallel::map(level, |it| convert_item(it, &infos, &finished, opts, sink));
+            crate::parallel::map_mut(level, |it| convert_item(it, &infos, &finished, opts, sink));
         for (it, res) in items[start..end].iter_mut().zip(results) {
             let Some(res) = res else {
                 continue;
@@ -304,7 +303,8 @@ pub fn generate_with(
     }
     drop(taken);
     for g in gates {
-        if let Err(e) = sink(&g) {
+        let (g, sunk) = hand_over(g, sink);
+        if let Err(e) = sunk {
             out.sink_errors.push(e);
         }
         out.units.push(g);
@@ -315,11 +315,11 @@ pub fn generate_with(
 /// Convert one item of a level; render it and hand it to the sink when it is final already.
 /// `None` for items that are not converted (parse errors, hidden inputs).
 fn convert_item(
-    it: &Item,
+    it: &mut Item,
     infos: &UnitsInfo,
     finished: &HashSet<&str>,
     opts: &Options,
-    sink: Sink,
+    sink: Option<Sink>,
 ) -> Option<LevelResult> {
     let unit = it
         .unit
@@ -330,7 +330,7 @@ fn convert_item(
     let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
     let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
     warnings.append(&mut ctx.warnings);
-    Some(match result {
+    let result = Some(match result {
         Ok(c) => {
             let mut effects = Effects {
                 service_filename: c.service.filename.clone(),
@@ -358,17 +358,33 @@ fn convert_item(
             rendered: Some(render_and_sink(it, Err(msg.clone()), sink)),
             outcome: Err(msg),
         },
-    })
+    });
+    // A final unit no longer needs its input (only stubs rendered later do): let it go
+    // with a sink, here in a worker, so its memory serves the units still to come.
+    if sink.is_some() && result.as_ref().is_some_and(|r| r.rendered.is_some()) {
+        it.unit = None;
+    }
+    result
 }
 
-fn render_and_sink(it: &Item, result: Result<UnitFile, String>, sink: Sink) -> Rendered {
+fn render_and_sink(it: &Item, result: Result<UnitFile, String>, sink: Option<Sink>) -> Rendered {
     let (unit, warnings) = render_item(it, result);
-    let sunk = sink(&unit);
+    let (unit, sunk) = hand_over(unit, sink);
     Rendered {
         unit,
         warnings,
         sunk,
     }
+}
+
+/// Give `unit` to the sink, if there is one, and then drop its body (see [`generate_with`]).
+fn hand_over(mut unit: Generated, sink: Option<Sink>) -> (Generated, Result<(), String>) {
+    let Some(sink) = sink else {
+        return (unit, Ok(()));
+    };
+    let sunk = sink(&unit);
+    unit.unit = UnitFile::default();
+    (unit, sunk)
 }
 
 /// The unit an item becomes (its service, or a failure stub) with its links, and the
@@ -560,7 +576,7 @@ fn propagate_failures(items: &mut [Item], infos: &mut UnitsInfo) {
 }
 
 /// Generate from what [`sources::scan`] (or `dirs::search_and_scan`) found in `opts.dirs`.
-pub fn run(scan: &sources::Scan, opts: &Options, sink: Sink) -> Outcome {
+pub fn run(scan: &sources::Scan, opts: &Options, sink: Option<Sink>) -> Outcome {
     for i in &scan.inputs {
         for s in &i.shadows {
             crate::log_debug!("{} is hidden by {}", s.display(), i.path.display());

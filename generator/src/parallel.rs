@@ -63,6 +63,20 @@ pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> 
     out.into_iter().flatten().collect()
 }
 
+/// [`map`] for work that changes each item.
+pub fn map_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut T) -> R + Sync) -> Vec<R> {
+    if threads() < 2 || items.len() < MIN_PARALLEL {
+        return items.iter_mut().map(f).collect();
+    }
+    // Each batch of items is taken exactly once, by whichever worker reaches it.
+    let batches: Vec<Mutex<&mut [T]>> = items.chunks_mut(BATCH).map(Mutex::new).collect();
+    let results = map(&batches, |batch| {
+        let mut batch = batch.lock().unwrap_or_else(PoisonError::into_inner);
+        batch.iter_mut().map(&f).collect::<Vec<R>>()
+    });
+    results.into_iter().flatten().collect()
+}
+
 /// [`map`] for work that takes ownership of each item.
 pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
     if threads() < 2 || items.len() < MIN_PARALLEL {
@@ -93,6 +107,9 @@ mod tests {
             super::map_owned(v.clone(), |x| x * 3),
             v.iter().map(|x| x * 3).collect::<Vec<_>>()
         );
+        let mut w = v.clone();
+        assert_eq!(super::map_mut(&mut w, |x| std::mem::take(x)), v);
+        assert!(w.iter().all(|&x| x == 0));
     }
 
     #[test]

@@ -145,11 +145,11 @@ fn real_main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
-    let sink = |u: &generate::Generated| match &write_to {
-        Some(dir) => output::write_unit(dir, u),
-        None => Ok(()),
-    };
-    let outcome = generate::run(&scan, &opts, &sink);
+    let dir = write_to.clone().unwrap_or_default();
+    let write = |u: &generate::Generated| output::write_unit(&dir, u);
+    // A dry run keeps every unit to print; otherwise each is written and let go.
+    let sink: Option<generate::Sink> = write_to.as_ref().map(|_| &write as generate::Sink);
+    let outcome = generate::run(&scan, &opts, sink);
     for w in &outcome.warnings {
         log_warn!("{w}");
     }
