@@ -30,28 +30,32 @@ fn threads() -> usize {
 
 /// `items.iter().map(f).collect()`, spread over the available cores, results in order.
 pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = threads();
-    if threads < 2 || items.len() < MIN_PARALLEL {
+    if threads() < 2 || items.len() < MIN_PARALLEL {
         return items.iter().map(f).collect();
     }
+    spread(items, BATCH, f)
+}
+
+/// The parallel part of [`map`]: workers take `batch` items at a time.
+fn spread<T: Sync, R: Send>(items: &[T], batch: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     // Results go straight to their place: the output is split into one slot per batch, and
     // whichever worker takes a batch fills its slot (each lock is taken once, never waited on).
     let mut out: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
-    let slots: Vec<Mutex<&mut [Option<R>]>> = out.chunks_mut(BATCH).map(Mutex::new).collect();
+    let slots: Vec<Mutex<&mut [Option<R>]>> = out.chunks_mut(batch).map(Mutex::new).collect();
     let next = AtomicUsize::new(0);
     let work = || loop {
-        let batch = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = slots.get(batch) else {
+        let taken = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = slots.get(taken) else {
             return;
         };
         let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let start = batch * BATCH;
+        let start = taken * batch;
         for (result, item) in slot.iter_mut().zip(&items[start..]) {
             *result = Some(f(item));
         }
     };
     std::thread::scope(|s| {
-        let spawned: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let spawned: Vec<_> = (1..threads()).map(|_| s.spawn(work)).collect();
         work();
         for h in spawned {
             // A panic in a worker is re-raised here and caught by the binary's catch_unwind.
@@ -70,7 +74,7 @@ pub fn map_mut<T: Send, R: Send>(items: &mut [T], f: impl Fn(&mut T) -> R + Sync
     }
     // Each batch of items is taken exactly once, by whichever worker reaches it.
     let batches: Vec<Mutex<&mut [T]>> = items.chunks_mut(BATCH).map(Mutex::new).collect();
-    let results = map(&batches, |batch| {
+    let results = spread(&batches, 1, |batch| {
         let mut batch = batch.lock().unwrap_or_else(PoisonError::into_inner);
         batch.iter_mut().map(&f).collect::<Vec<R>>()
     });
@@ -110,6 +114,28 @@ mod tests {
         let mut w = v.clone();
         assert_eq!(super::map_mut(&mut w, |x| std::mem::take(x)), v);
         assert!(w.iter().all(|&x| x == 0));
+    }
+
+    /// Every entry point really spreads a large run (a fallback to one thread once hid here).
+    #[test]
+    fn large_runs_use_more_than_one_thread() {
+        if super::threads() < 2 {
+            return;
+        }
+        let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+        let note = |_: &u32| {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            seen.lock().unwrap().insert(std::thread::current().id());
+        };
+        let mut v = vec![0u32; 300];
+        super::map(&v, note);
+        assert!(seen.lock().unwrap().len() > 1, "map");
+        seen.lock().unwrap().clear();
+        super::map_mut(&mut v, |x| note(x));
+        assert!(seen.lock().unwrap().len() > 1, "map_mut");
+        seen.lock().unwrap().clear();
+        super::map_owned(v, |x| note(&x));
+        assert!(seen.lock().unwrap().len() > 1, "map_owned");
     }
 
     #[test]
