@@ -88,6 +88,8 @@ struct Item<'a> {
     input: &'a Input,
     /// Parsed file, when it parsed.
     unit: Option<UnitFile>,
+    /// What other files need to know of it, until it moves to the run's [`UnitsInfo`].
+    info: Option<UnitInfo>,
     service_filename: String,
     error: Option<String>,
     /// Converted, but waiting for a dependency to be final before it is rendered.
@@ -153,20 +155,23 @@ pub fn generate_with(
     // Reading and parsing are independent per file: spread them over the cores.
     let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
         let parsed = sources::load_indexed(input, &opts.dirs, dropins);
-        let (unit, error, service_filename) = match parsed {
+        let (unit, error, service_filename, info) = match parsed {
             Ok(u) => {
                 let name = quadlet::service_name(&u, kind) + ".service";
-                (Some(u), None, name)
+                // What other files need to know of this one, worked out here in parallel.
+                let info = quadlet::prefill_info(&u, kind);
+                (Some(u), None, name, Some(info))
             }
             Err(e) => {
                 let name = quadlet::service_name_from_filename(&input.name).unwrap_or_default()
                     + ".service";
-                (None, Some(format!("{e}")), name)
+                (None, Some(format!("{e}")), name, None)
             }
         };
         Item {
             input,
             unit,
+            info,
             service_filename,
             error,
             converted: None,
@@ -179,14 +184,11 @@ pub fn generate_with(
     mark_collisions(&mut items, &mut out.warnings);
 
     let mut infos: UnitsInfo = HashMap::with_capacity(items.len());
-    for it in &items {
-        let info = match &it.unit {
-            Some(u) => quadlet::prefill_info(u, kind_of(it)),
-            None => UnitInfo {
-                service_name: it.service_filename.trim_end_matches(".service").to_string(),
-                ..UnitInfo::default()
-            },
-        };
+    for it in &mut items {
+        let info = it.info.take().unwrap_or_else(|| UnitInfo {
+            service_name: it.service_filename.trim_end_matches(".service").to_string(),
+            ..UnitInfo::default()
+        });
         let failed = it.error.clone();
         infos.insert(it.input.name.clone(), UnitInfo { failed, ..info });
     }
