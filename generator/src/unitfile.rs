@@ -9,6 +9,7 @@
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +115,8 @@ impl Assign {
 
 #[derive(Debug)]
 struct Group {
-    name: String,
+    /// Borrowed for the usual names (see [`group_name`]): no allocation to make, copy or free.
+    name: Cow<'static, str>,
     /// Comments written before the `[name]` header.
     comments: Vec<String>,
     /// Change only through the methods below, which keep `key_bits` up to date.
@@ -161,10 +163,48 @@ fn key_bit(key: &str) -> u64 {
     1 << (h >> 26)
 }
 
+/// The names of the groups Quadlet files and the services made of them use, so that a group
+/// of one of these names needs no allocation for its name.
+const USUAL_GROUP_NAMES: &[&str] = &[
+    "Unit",
+    "Service",
+    "Install",
+    "Container",
+    "Quadlet",
+    "Volume",
+    "Network",
+    "Image",
+    "Build",
+    "Pod",
+    "Kube",
+    "Artifact",
+    "X-Container",
+    "X-Quadlet",
+    "X-Volume",
+    "X-Network",
+    "X-Image",
+    "X-Build",
+    "X-Pod",
+    "X-Kube",
+    "X-Artifact",
+    "",
+];
+
+/// `name` as a group name: borrowed from [`USUAL_GROUP_NAMES`] when it is one of them.
+fn group_name(name: &str) -> Cow<'static, str> {
+    match USUAL_GROUP_NAMES
+        .iter()
+        .find(|n| n.len() == name.len() && **n == name)
+    {
+        Some(usual) => Cow::Borrowed(usual),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
 impl Group {
     fn new(name: &str) -> Group {
         Group {
-            name: name.to_string(),
+            name: group_name(name),
             comments: Vec::new(),
             // Room for a typical section: the parser then does not regrow it line by line.
             lines: Vec::with_capacity(8),
@@ -299,7 +339,7 @@ impl UnitFile {
     }
 
     pub fn list_groups(&self) -> Vec<&str> {
-        self.groups.iter().map(|g| g.name.as_str()).collect()
+        self.groups.iter().map(|g| g.name.as_ref()).collect()
     }
 
     pub fn remove_group(&mut self, name: &str) {
@@ -312,7 +352,7 @@ impl UnitFile {
             return;
         };
         match self.group_index(new) {
-            None => self.groups[i].name = new.to_string(),
+            None => self.groups[i].name = group_name(new),
             Some(j) if j == i => {}
             Some(j) => {
                 let g = self.groups.remove(i);
@@ -644,8 +684,8 @@ impl UnitFile {
                 match l {
                     Line::Comment(c) => out.push_str(c),
                     Line::Assign(a) => match protect_value(a.value()) {
-                        std::borrow::Cow::Borrowed(_) => out.push_str(&a.text),
-                        std::borrow::Cow::Owned(v) => {
+                        Cow::Borrowed(_) => out.push_str(&a.text),
+                        Cow::Owned(v) => {
                             out.push_str(a.key());
                             out.push('=');
                             out.push_str(&v);
@@ -684,16 +724,16 @@ fn assign(key: &str, value: &str) -> Assign {
 
 /// A value written back must not end in an odd run of backslashes (systemd would read a
 /// continuation) nor contain a newline (it would end the line): escape both.
-fn protect_value(v: &str) -> std::borrow::Cow<'_, str> {
+fn protect_value(v: &str) -> Cow<'_, str> {
     let trailing = v.len() - v.trim_end_matches('\\').len();
     if trailing % 2 == 0 && !v.contains('\n') {
-        return std::borrow::Cow::Borrowed(v);
+        return Cow::Borrowed(v);
     }
     let mut s = v.replace('\n', " ");
     if trailing % 2 == 1 {
         s.push('\\');
     }
-    std::borrow::Cow::Owned(s)
+    Cow::Owned(s)
 }
 
 /// `.container` of `web.container`; "" when there is no dot after the first character.
