@@ -227,8 +227,12 @@ impl<'a> Ctx<'a> {
 
     /// Look up a referenced Quadlet file, remembering the dependency. `missing` is Podman's
     /// message for a file that does not exist.
-    fn dependency(&mut self, name: &str, missing: impl FnOnce() -> String) -> Result<UnitInfo> {
-        match self.infos.get(name) {
+    ///
+    /// The info is borrowed from the run's table, not copied (most references need only
+    /// the service and resource names, once).
+    fn dependency(&mut self, name: &str, missing: impl FnOnce() -> String) -> Result<&'a UnitInfo> {
+        let infos: &'a UnitsInfo = self.infos;
+        match infos.get(name) {
             None => Err(ConvertError::new(missing())),
             Some(info) => {
                 if let Some(why) = &info.failed {
@@ -244,7 +248,7 @@ impl<'a> Ctx<'a> {
                 if !self.deps.iter().any(|d| d == name) {
                     self.deps.push(name.to_string());
                 }
-                Ok(info.clone())
+                Ok(info)
             }
         }
     }
@@ -263,13 +267,13 @@ pub fn service_name(unit: &UnitFile, kind: Kind) -> String {
     if let Some(name) = unit.lookup(kind.group(), "ServiceName") {
         return name;
     }
-    let mut base = remove_extension(&unit.filename, "", "");
-    let mut suffix = kind.service_suffix().to_string();
-    if base.ends_with('@') {
-        base.pop();
-        suffix.push('@');
-    }
-    base + &suffix
+    // Built in one allocation: this runs for every input before any is converted.
+    let base = without_extension(&unit.filename);
+    let (base, template) = match base.strip_suffix('@') {
+        Some(b) => (b, "@"),
+        None => (base, ""),
+    };
+    [base, kind.service_suffix(), template].concat()
 }
 
 /// The service name a file produces from its name alone (for files that could not be parsed).
@@ -280,11 +284,15 @@ pub fn service_name_from_filename(filename: &str) -> Option<String> {
 
 /// `name` without its last extension, between `prefix` and `suffix`.
 pub fn remove_extension(name: &str, prefix: &str, suffix: &str) -> String {
-    let base = match name.rfind('.') {
+    [prefix, without_extension(name), suffix].concat()
+}
+
+/// `name` without its last extension (borrowed).
+fn without_extension(name: &str) -> &str {
+    match name.rfind('.') {
         Some(i) if i > 0 => &name[..i],
         _ => name,
-    };
-    [prefix, base, suffix].concat()
+    }
 }
 
 /// The podman object name of a file: the key's value, or `systemd-BASENAME` (`-%i` for templates).
@@ -312,19 +320,38 @@ fn container_name(unit: &UnitFile) -> String {
     }
 }
 
+/// The container name when it is known before systemd runs: only %N (the service name) is
+/// resolvable; other specifiers leave the name unknown (empty). The same as resolving
+/// [`container_name`], without building the unresolved name first.
+fn known_container_name(unit: &UnitFile, service_name: &str) -> String {
+    let name = match unit.lookup_str("Container", "ContainerName") {
+        Some(v) if !v.is_empty() => v,
+        // `systemd-%p_%i`: never known.
+        _ if unit.filename.contains('@') => return String::new(),
+        // `systemd-%N`
+        _ => return without_specifiers(["systemd-", service_name].concat()),
+    };
+    if name.contains('%') {
+        without_specifiers(name.replace("%N", service_name))
+    } else {
+        name.to_string()
+    }
+}
+
+/// `name`, or "" when it still holds a specifier.
+fn without_specifiers(name: String) -> String {
+    if name.contains('%') {
+        String::new()
+    } else {
+        name
+    }
+}
+
 /// What other files can know of each file before any is converted.
 pub fn prefill_info(unit: &UnitFile, kind: Kind) -> UnitInfo {
     let service_name = service_name(unit, kind);
     let resource_name = match kind {
-        Kind::Container => {
-            // Only %N is resolvable without systemd; other specifiers leave the name unknown.
-            let name = container_name(unit).replace("%N", &service_name);
-            if name.contains('%') {
-                String::new()
-            } else {
-                name
-            }
-        }
+        Kind::Container => known_container_name(unit, &service_name),
         Kind::Build => unit
             .lookup_all("Build", "ImageTag")
             .first()
@@ -422,12 +449,10 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
     check_unknown_keys(unit, kind.group(), kind.keys())?;
     check_unknown_keys(unit, QUADLET, keys::QUADLET)?;
     let mut service = unit.clone();
-    let info = ctx
-        .infos
-        .get(&unit.filename)
-        .cloned()
-        .unwrap_or_else(|| prefill_info(unit, kind));
-    service.filename = info.service_file_name();
+    service.filename = match ctx.infos.get(&unit.filename) {
+        Some(info) => info.service_file_name(),
+        None => service_name(unit, kind) + ".service",
+    };
     translate_unit_dependencies(&mut service, ctx)?;
     if service.lookup_bool_or(QUADLET, "DefaultDependencies", true) {
         // Pulls must not start before the network is up; user managers cannot wait for
@@ -666,7 +691,7 @@ fn storage_source(
         let svc = info.service_file_name();
         service.add(UNIT, "Requires", &svc);
         service.add(UNIT, "After", &svc);
-        source = info.resource_name;
+        source = info.resource_name.clone();
     }
     Ok(source)
 }
@@ -721,7 +746,7 @@ fn image_source(name: &str, group: &str, service: &mut UnitFile, ctx: &mut Ctx) 
         let svc = info.service_file_name();
         service.add(UNIT, "Requires", &svc);
         service.add(UNIT, "After", &svc);
-        return Ok(info.resource_name);
+        return Ok(info.resource_name.clone());
     }
     Ok(name.to_string())
 }
