@@ -16,6 +16,7 @@ mod volume;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::cmdline::Cmdline;
 use crate::unitfile::{self, UnitFile};
@@ -108,6 +109,21 @@ impl Kind {
             Kind::Kube => keys::KUBE,
             Kind::Pod => keys::POD,
         }
+    }
+
+    /// [`keys`](Self::keys) in [`key_order`] for binary search, sorted on first use (the
+    /// tables themselves keep Podman's order, which spelling hints depend on).
+    fn sorted_keys(self) -> &'static [&'static str] {
+        static SORTED: OnceLock<[Vec<&'static str>; 8]> = OnceLock::new();
+        let all = SORTED.get_or_init(|| {
+            Kind::ALL.map(|k| {
+                let mut keys = k.keys().to_vec();
+                keys.sort_unstable_by(|a, b| key_order(a, b));
+                keys
+            })
+        });
+        let i = Kind::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        all.get(i).map_or(&[], |v| v.as_slice())
     }
 
     /// Processing order: artifacts and images, volumes and networks, builds, containers and
@@ -446,8 +462,9 @@ fn is_unambiguous_image_name(name: &str) -> bool {
 /// The service skeleton every type starts from: a copy of the file with its type group renamed,
 /// Quadlet dependencies translated, default dependencies and `SourcePath=`.
 fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> {
-    check_unknown_keys(unit, kind.group(), kind.keys())?;
-    check_unknown_keys(unit, QUADLET, keys::QUADLET)?;
+    check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys())?;
+    // One key: sorted as it is.
+    check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET)?;
     let mut service = unit.clone();
     service.filename = match ctx.infos.get(&unit.filename) {
         Some(info) => info.service_file_name(),
@@ -474,12 +491,24 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
     Ok(service)
 }
 
-fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Result<()> {
+/// Shorter keys first, keys of one length by their bytes: most comparisons of a binary search
+/// then end at the lengths, without comparing bytes.
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Fails on the first key of `group` that `supported` lacks; `sorted` is the same table in
+/// [`key_order`].
+fn check_unknown_keys(
+    unit: &UnitFile,
+    group: &str,
+    supported: &[&str],
+    sorted: &[&str],
+) -> Result<()> {
     // Every assignment in order: the first unsupported one is also the first unsupported key
     // in order of first appearance, which is the one to report.
     for key in unit.keys_in_order(group) {
-        // Length first: most keys of a table differ in length from the one looked at.
-        if !supported.iter().any(|s| s.len() == key.len() && *s == key) {
+        if sorted.binary_search_by(|s| key_order(s, key)).is_err() {
             let mut err = ConvertError::new(format!(
                 "unsupported key '{key}' in group '{group}' in {}",
                 unit.path.display()
@@ -1073,6 +1102,21 @@ mod tests {
         assert_eq!(name("tpl@.volume"), "tpl-volume@");
         assert_eq!(name("tpl@x.network"), "tpl@x-network");
         assert_eq!(service_name_from_filename("x.service"), None);
+    }
+
+    #[test]
+    fn sorted_keys_hold_each_table() {
+        for kind in Kind::ALL {
+            let sorted = kind.sorted_keys();
+            assert_eq!(sorted.len(), kind.keys().len());
+            for key in kind.keys() {
+                assert!(sorted.binary_search_by(|s| key_order(s, key)).is_ok());
+            }
+            assert!(sorted
+                .binary_search_by(|s| key_order(s, "NoSuchKey"))
+                .is_err());
+        }
+        assert_eq!(keys::QUADLET.len(), 1);
     }
 
     #[test]
