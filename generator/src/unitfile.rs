@@ -422,17 +422,20 @@ impl UnitFile {
 
     // ----------------------------------------------------------------- lookups
 
+    /// One group, found once for several lookups (see [`Section`]).
+    pub fn section(&self, group: &str) -> Section<'_> {
+        Section {
+            group: self.group(group),
+        }
+    }
+
     /// The last value of `key`, as written (whitespace trimmed, continuations joined).
     pub fn lookup_last(&self, group: &str, key: &str) -> Option<&str> {
-        let g = self.group_with(group, key)?;
-        g.lines.iter().rev().find_map(|l| match l {
-            Line::Assign(a) if a.is_key(key) => Some(a.value()),
-            _ => None,
-        })
+        self.section(group).lookup_last(key)
     }
 
     pub fn has_key(&self, group: &str, key: &str) -> bool {
-        self.lookup_last(group, key).is_some()
+        self.section(group).has_key(key)
     }
 
     /// The last value of `key` with one pair of surrounding double quotes removed
@@ -443,22 +446,16 @@ impl UnitFile {
 
     /// [`lookup`](Self::lookup) without copying.
     pub fn lookup_str(&self, group: &str, key: &str) -> Option<&str> {
-        let v = self.lookup_last(group, key)?;
-        let v = v.trim_end_matches(is_ws);
-        if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-            Some(&v[1..v.len() - 1])
-        } else {
-            Some(v)
-        }
+        self.section(group).lookup_str(key)
     }
 
     /// A boolean: `1`, `yes`, `true`, `on` (any case) are true, anything else false.
     pub fn lookup_bool(&self, group: &str, key: &str) -> Option<bool> {
-        self.lookup_str(group, key).map(parse_bool_lenient)
+        self.section(group).lookup_bool(key)
     }
 
     pub fn lookup_bool_or(&self, group: &str, key: &str, default: bool) -> bool {
-        self.lookup_bool(group, key).unwrap_or(default)
+        self.section(group).lookup_bool_or(key, default)
     }
 
     /// An integer as strtol reads it (`0x` hex, leading `0` octal); `default` when absent or bad.
@@ -475,39 +472,17 @@ impl UnitFile {
 
     /// Every value of `key` in order; an empty assignment drops the values before it.
     pub fn lookup_all(&self, group: &str, key: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        if let Some(g) = self.group_with(group, key) {
-            for l in &g.lines {
-                if let Line::Assign(a) = l {
-                    if a.is_key(key) {
-                        let v = a.value();
-                        if v.is_empty() {
-                            out.clear();
-                        } else {
-                            out.push(v);
-                        }
-                    }
-                }
-            }
-        }
-        out
+        self.section(group).lookup_all(key)
     }
 
     /// Every value split as a list (quotes removed, backslashes kept), e.g. `WantedBy=`.
     pub fn lookup_all_strv(&self, group: &str, key: &str) -> Vec<String> {
-        self.lookup_all(group, key)
-            .into_iter()
-            .flat_map(split::split_strv)
-            .collect()
+        self.section(group).lookup_all_strv(key)
     }
 
     /// Every value split as command-line words; values that do not split are skipped.
     pub fn lookup_all_args(&self, group: &str, key: &str) -> Vec<String> {
-        self.lookup_all(group, key)
-            .into_iter()
-            .filter_map(|v| split::split_exec(v).ok())
-            .flatten()
-            .collect()
+        self.section(group).lookup_all_args(key)
     }
 
     /// The last value split as command-line words.
@@ -516,25 +491,14 @@ impl UnitFile {
         group: &str,
         key: &str,
     ) -> Result<Option<Vec<String>>, SplitError> {
-        match self.lookup_last(group, key) {
-            None => Ok(None),
-            Some(v) => split::split_exec(v).map(Some),
-        }
+        self.section(group).lookup_last_args(key)
     }
 
     /// `KEY=VALUE` words from every value, sorted by key; the last assignment of a key wins.
     /// A word without `=` is a key alone. Values that do not split are reported and skipped.
     /// The words are returned as written (`KEY=VALUE` or `KEY`), so they need no rebuilding.
     pub fn lookup_all_key_val(&self, group: &str, key: &str) -> (Vec<String>, Vec<SplitError>) {
-        let mut words = Vec::new();
-        let mut errors = Vec::new();
-        for v in self.lookup_all(group, key) {
-            match split::split_exec(v) {
-                Ok(w) => words.extend(w),
-                Err(e) => errors.push(e),
-            }
-        }
-        (last_word_per_key(words), errors)
+        self.section(group).lookup_all_key_val(key)
     }
 
     // ----------------------------------------------------------------- editing
@@ -695,6 +659,104 @@ impl UnitFile {
                 out.push('\n');
             }
         }
+    }
+}
+
+/// One group of a unit, or none, for lookups in it: a conversion asks a group for dozens of
+/// keys (mostly absent ones), and finding the group by name is most of the cost of asking
+/// for an absent key. The lookups are [`UnitFile`]'s, without the group argument.
+#[derive(Clone, Copy)]
+pub struct Section<'u> {
+    group: Option<&'u Group>,
+}
+
+impl<'u> Section<'u> {
+    /// The group, when it may assign `key` (see [`Group::may_have`]).
+    fn with(&self, key: &str) -> Option<&'u Group> {
+        self.group.filter(|g| g.may_have(key))
+    }
+
+    pub fn lookup_last(&self, key: &str) -> Option<&'u str> {
+        let g = self.with(key)?;
+        g.lines.iter().rev().find_map(|l| match l {
+            Line::Assign(a) if a.is_key(key) => Some(a.value()),
+            _ => None,
+        })
+    }
+
+    pub fn has_key(&self, key: &str) -> bool {
+        self.lookup_last(key).is_some()
+    }
+
+    pub fn lookup_str(&self, key: &str) -> Option<&'u str> {
+        let v = self.lookup_last(key)?;
+        let v = v.trim_end_matches(is_ws);
+        if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+            Some(&v[1..v.len() - 1])
+        } else {
+            Some(v)
+        }
+    }
+
+    pub fn lookup_bool(&self, key: &str) -> Option<bool> {
+        self.lookup_str(key).map(parse_bool_lenient)
+    }
+
+    pub fn lookup_bool_or(&self, key: &str, default: bool) -> bool {
+        self.lookup_bool(key).unwrap_or(default)
+    }
+
+    pub fn lookup_all(&self, key: &str) -> Vec<&'u str> {
+        let mut out = Vec::new();
+        if let Some(g) = self.with(key) {
+            for l in &g.lines {
+                if let Line::Assign(a) = l {
+                    if a.is_key(key) {
+                        let v = a.value();
+                        if v.is_empty() {
+                            out.clear();
+                        } else {
+                            out.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn lookup_all_strv(&self, key: &str) -> Vec<String> {
+        self.lookup_all(key)
+            .into_iter()
+            .flat_map(split::split_strv)
+            .collect()
+    }
+
+    pub fn lookup_all_args(&self, key: &str) -> Vec<String> {
+        self.lookup_all(key)
+            .into_iter()
+            .filter_map(|v| split::split_exec(v).ok())
+            .flatten()
+            .collect()
+    }
+
+    pub fn lookup_last_args(&self, key: &str) -> Result<Option<Vec<String>>, SplitError> {
+        match self.lookup_last(key) {
+            None => Ok(None),
+            Some(v) => split::split_exec(v).map(Some),
+        }
+    }
+
+    pub fn lookup_all_key_val(&self, key: &str) -> (Vec<String>, Vec<SplitError>) {
+        let mut words = Vec::new();
+        let mut errors = Vec::new();
+        for v in self.lookup_all(key) {
+            match split::split_exec(v) {
+                Ok(w) => words.extend(w),
+                Err(e) => errors.push(e),
+            }
+        }
+        (last_word_per_key(words), errors)
     }
 }
 

@@ -580,8 +580,9 @@ fn add_strings<'a>(
     table: &[(&str, &'a str)],
     c: &mut Cmdline<'a>,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        if let Some(v) = unit.lookup_str(group, key).filter(|v| !v.is_empty()) {
+        if let Some(v) = sec.lookup_str(key).filter(|v| !v.is_empty()) {
             c.add(*flag).add(v);
         }
     }
@@ -594,8 +595,9 @@ fn add_all_strings<'a>(
     table: &[(&str, &'a str)],
     c: &mut Cmdline<'a>,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        for v in unit.lookup_all(group, key) {
+        for v in sec.lookup_all(key) {
             c.add(*flag).add(v);
         }
     }
@@ -603,8 +605,9 @@ fn add_all_strings<'a>(
 
 /// Boolean keys: `flag` or `flag=false` when set.
 fn add_booleans<'a>(unit: &UnitFile, group: &str, table: &[(&str, &'a str)], c: &mut Cmdline<'a>) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        if let Some(v) = unit.lookup_bool(group, key) {
+        if let Some(v) = sec.lookup_bool(key) {
             c.add_bool(flag, v);
         }
     }
@@ -618,8 +621,9 @@ fn add_key_vals<'a>(
     c: &mut Cmdline<'a>,
     ctx: &mut Ctx,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        let (words, errors) = unit.lookup_all_key_val(group, key);
+        let (words, errors) = sec.lookup_all_key_val(key);
         for e in errors {
             ctx.warn(unit, group, key, e);
         }
