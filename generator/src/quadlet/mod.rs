@@ -525,11 +525,15 @@ fn check_unknown_keys(
 
 /// `Requires=foo.container` and friends name the Quadlet file; systemd needs the service.
 fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<()> {
-    for key in keys::UNIT_DEPENDENCIES {
-        // Most of these keys are absent: the key filter answers that without a list.
-        if !service.has_key(UNIT, key) {
-            continue;
-        }
+    // Most of these keys are absent: find [Unit] once and ask it which are there (the key
+    // filter answers for the absent ones) before editing the service.
+    let unit_section = service.section(UNIT);
+    let present: Vec<&'static str> = keys::UNIT_DEPENDENCIES
+        .iter()
+        .copied()
+        .filter(|key| unit_section.has_key(key))
+        .collect();
+    for key in present {
         let deps = service.lookup_all_strv(UNIT, key);
         if deps.is_empty() {
             continue;
