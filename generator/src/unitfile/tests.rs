@@ -292,3 +292,24 @@ fn fuzz_regression_lone_backslash_line() {
     let again = UnitFile::parse(text.as_bytes(), Path::new("/r")).unwrap();
     assert_eq!(again.to_text(), text, "{text:?}");
 }
+
+#[test]
+fn find_newline_agrees_with_a_byte_scan() {
+    // Bytes near '\n' (and with the high bit set) are where a word-at-a-time test could err.
+    let alphabet: &[u8] = b"\n\x0b\x09\x8a\x80\xff\x00a=";
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 40) as usize;
+        let data: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        let expected = data.iter().position(|&b| b == b'\n');
+        assert_eq!(super::find_newline(&data), expected, "{data:?}");
+    }
+}
