@@ -270,7 +270,15 @@ impl UnitFile {
             line: 0,
             message: format!("cannot read: {e}"),
         };
-        // Unit files are small: read into a page-sized buffer until end of file.
+        let mut file = std::fs::File::open(path).map_err(err)?;
+        // Unit files are small: most fit a buffer on the stack, and are parsed from there
+        // without a copy on the heap. (`read_to_end` into a vector would also zero its spare
+        // capacity on every call.)
+        let mut head = [0u8; 2048];
+        let filled = read_until_full(&mut file, &mut head).map_err(err)?;
+        if filled < head.len() {
+            return UnitFile::parse(head.get(..filled).unwrap_or_default(), path);
+        }
         // `File::read_to_end` would first ask for the size and the position (two syscalls
         // per file, which add up over thousands); reading through a plain `Read` does not.
         struct Plain(std::fs::File);
@@ -279,10 +287,9 @@ impl UnitFile {
                 self.0.read(buf)
             }
         }
-        let mut data = Vec::with_capacity(4096);
-        std::fs::File::open(path)
-            .and_then(|f| Plain(f).read_to_end(&mut data))
-            .map_err(err)?;
+        let mut data = Vec::with_capacity(2 * head.len());
+        data.extend_from_slice(&head);
+        Plain(file).read_to_end(&mut data).map_err(err)?;
         UnitFile::parse(&data, path)
     }
 
@@ -760,9 +767,28 @@ impl<'u> Section<'u> {
     }
 }
 
+/// Read into `buf` until it is full or the file ends; returns how much was read.
+fn read_until_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
+        match file.read(free) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// The key of a `KEY=VALUE` word: up to the first `=`, or the whole word.
 fn word_key(word: &str) -> &str {
-    word.split_once('=').map_or(word, |(k, _)| k)
+    // A byte scan: keys are short, and this runs for every comparison of the sort.
+    match word.bytes().position(|b| b == b'=') {
+        Some(i) => word.get(..i).unwrap_or(word),
+        None => word,
+    }
 }
 
 /// Words sorted by key, keeping only the last word of each key (a map's insert order
@@ -788,7 +814,7 @@ fn assign(key: &str, value: &str) -> Assign {
 /// continuation) nor contain a newline (it would end the line): escape both.
 fn protect_value(v: &str) -> Cow<'_, str> {
     let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing % 2 == 0 && !v.contains('\n') {
+    if trailing % 2 == 0 && find_newline(v.as_bytes()).is_none() {
         return Cow::Borrowed(v);
     }
     let mut s = v.replace('\n', " ");

@@ -313,3 +313,27 @@ fn find_newline_agrees_with_a_byte_scan() {
         assert_eq!(super::find_newline(&data), expected, "{data:?}");
     }
 }
+
+#[test]
+fn load_reads_files_of_any_size() {
+    let dir = std::env::temp_dir().join(format!("unitsmith-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Around the size of the stack buffer, and well beyond it.
+    for size in [0, 1, 2047, 2048, 2049, 4096, 10_000] {
+        let mut text = String::from("[Unit]\n");
+        while text.len() < size {
+            text.push_str("Description=some words to fill the file\n");
+        }
+        text.truncate(size.max(7));
+        if size >= 2048 {
+            text.push_str("\nDescription=end\n");
+        }
+        let path = dir.join(format!("f{size}.container"));
+        std::fs::write(&path, &text).unwrap();
+        // A cut line is a parse error: the same error either way.
+        let loaded = UnitFile::load(&path);
+        let parsed = UnitFile::parse(text.as_bytes(), &path);
+        assert_eq!(loaded, parsed, "size {size}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
