@@ -9,6 +9,7 @@
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -114,7 +115,8 @@ impl Assign {
 
 #[derive(Debug)]
 struct Group {
-    name: String,
+    /// Borrowed for the usual names (see [`group_name`]): no allocation to make, copy or free.
+    name: Cow<'static, str>,
     /// Comments written before the `[name]` header.
     comments: Vec<String>,
     /// Change only through the methods below, which keep `key_bits` up to date.
@@ -161,10 +163,48 @@ fn key_bit(key: &str) -> u64 {
     1 << (h >> 26)
 }
 
+/// The names of the groups Quadlet files and the services made of them use, so that a group
+/// of one of these names needs no allocation for its name.
+const USUAL_GROUP_NAMES: &[&str] = &[
+    "Unit",
+    "Service",
+    "Install",
+    "Container",
+    "Quadlet",
+    "Volume",
+    "Network",
+    "Image",
+    "Build",
+    "Pod",
+    "Kube",
+    "Artifact",
+    "X-Container",
+    "X-Quadlet",
+    "X-Volume",
+    "X-Network",
+    "X-Image",
+    "X-Build",
+    "X-Pod",
+    "X-Kube",
+    "X-Artifact",
+    "",
+];
+
+/// `name` as a group name: borrowed from [`USUAL_GROUP_NAMES`] when it is one of them.
+fn group_name(name: &str) -> Cow<'static, str> {
+    match USUAL_GROUP_NAMES
+        .iter()
+        .find(|n| n.len() == name.len() && **n == name)
+    {
+        Some(usual) => Cow::Borrowed(usual),
+        None => Cow::Owned(name.to_string()),
+    }
+}
+
 impl Group {
     fn new(name: &str) -> Group {
         Group {
-            name: name.to_string(),
+            name: group_name(name),
             comments: Vec::new(),
             // Room for a typical section: the parser then does not regrow it line by line.
             lines: Vec::with_capacity(8),
@@ -230,7 +270,15 @@ impl UnitFile {
             line: 0,
             message: format!("cannot read: {e}"),
         };
-        // Unit files are small: read into a page-sized buffer until end of file.
+        let mut file = std::fs::File::open(path).map_err(err)?;
+        // Unit files are small: most fit a buffer on the stack, and are parsed from there
+        // without a copy on the heap. (`read_to_end` into a vector would also zero its spare
+        // capacity on every call.)
+        let mut head = [0u8; 2048];
+        let filled = read_until_full(&mut file, &mut head).map_err(err)?;
+        if filled < head.len() {
+            return UnitFile::parse(head.get(..filled).unwrap_or_default(), path);
+        }
         // `File::read_to_end` would first ask for the size and the position (two syscalls
         // per file, which add up over thousands); reading through a plain `Read` does not.
         struct Plain(std::fs::File);
@@ -239,10 +287,9 @@ impl UnitFile {
                 self.0.read(buf)
             }
         }
-        let mut data = Vec::with_capacity(4096);
-        std::fs::File::open(path)
-            .and_then(|f| Plain(f).read_to_end(&mut data))
-            .map_err(err)?;
+        let mut data = Vec::with_capacity(2 * head.len());
+        data.extend_from_slice(&head);
+        Plain(file).read_to_end(&mut data).map_err(err)?;
         UnitFile::parse(&data, path)
     }
 
@@ -299,7 +346,7 @@ impl UnitFile {
     }
 
     pub fn list_groups(&self) -> Vec<&str> {
-        self.groups.iter().map(|g| g.name.as_str()).collect()
+        self.groups.iter().map(|g| g.name.as_ref()).collect()
     }
 
     pub fn remove_group(&mut self, name: &str) {
@@ -312,7 +359,7 @@ impl UnitFile {
             return;
         };
         match self.group_index(new) {
-            None => self.groups[i].name = new.to_string(),
+            None => self.groups[i].name = group_name(new),
             Some(j) if j == i => {}
             Some(j) => {
                 let g = self.groups.remove(i);
@@ -382,17 +429,20 @@ impl UnitFile {
 
     // ----------------------------------------------------------------- lookups
 
+    /// One group, found once for several lookups (see [`Section`]).
+    pub fn section(&self, group: &str) -> Section<'_> {
+        Section {
+            group: self.group(group),
+        }
+    }
+
     /// The last value of `key`, as written (whitespace trimmed, continuations joined).
     pub fn lookup_last(&self, group: &str, key: &str) -> Option<&str> {
-        let g = self.group_with(group, key)?;
-        g.lines.iter().rev().find_map(|l| match l {
-            Line::Assign(a) if a.is_key(key) => Some(a.value()),
-            _ => None,
-        })
+        self.section(group).lookup_last(key)
     }
 
     pub fn has_key(&self, group: &str, key: &str) -> bool {
-        self.lookup_last(group, key).is_some()
+        self.section(group).has_key(key)
     }
 
     /// The last value of `key` with one pair of surrounding double quotes removed
@@ -403,22 +453,16 @@ impl UnitFile {
 
     /// [`lookup`](Self::lookup) without copying.
     pub fn lookup_str(&self, group: &str, key: &str) -> Option<&str> {
-        let v = self.lookup_last(group, key)?;
-        let v = v.trim_end_matches(is_ws);
-        if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-            Some(&v[1..v.len() - 1])
-        } else {
-            Some(v)
-        }
+        self.section(group).lookup_str(key)
     }
 
     /// A boolean: `1`, `yes`, `true`, `on` (any case) are true, anything else false.
     pub fn lookup_bool(&self, group: &str, key: &str) -> Option<bool> {
-        self.lookup_str(group, key).map(parse_bool_lenient)
+        self.section(group).lookup_bool(key)
     }
 
     pub fn lookup_bool_or(&self, group: &str, key: &str, default: bool) -> bool {
-        self.lookup_bool(group, key).unwrap_or(default)
+        self.section(group).lookup_bool_or(key, default)
     }
 
     /// An integer as strtol reads it (`0x` hex, leading `0` octal); `default` when absent or bad.
@@ -435,39 +479,17 @@ impl UnitFile {
 
     /// Every value of `key` in order; an empty assignment drops the values before it.
     pub fn lookup_all(&self, group: &str, key: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        if let Some(g) = self.group_with(group, key) {
-            for l in &g.lines {
-                if let Line::Assign(a) = l {
-                    if a.is_key(key) {
-                        let v = a.value();
-                        if v.is_empty() {
-                            out.clear();
-                        } else {
-                            out.push(v);
-                        }
-                    }
-                }
-            }
-        }
-        out
+        self.section(group).lookup_all(key)
     }
 
     /// Every value split as a list (quotes removed, backslashes kept), e.g. `WantedBy=`.
     pub fn lookup_all_strv(&self, group: &str, key: &str) -> Vec<String> {
-        self.lookup_all(group, key)
-            .into_iter()
-            .flat_map(split::split_strv)
-            .collect()
+        self.section(group).lookup_all_strv(key)
     }
 
     /// Every value split as command-line words; values that do not split are skipped.
     pub fn lookup_all_args(&self, group: &str, key: &str) -> Vec<String> {
-        self.lookup_all(group, key)
-            .into_iter()
-            .filter_map(|v| split::split_exec(v).ok())
-            .flatten()
-            .collect()
+        self.section(group).lookup_all_args(key)
     }
 
     /// The last value split as command-line words.
@@ -476,25 +498,14 @@ impl UnitFile {
         group: &str,
         key: &str,
     ) -> Result<Option<Vec<String>>, SplitError> {
-        match self.lookup_last(group, key) {
-            None => Ok(None),
-            Some(v) => split::split_exec(v).map(Some),
-        }
+        self.section(group).lookup_last_args(key)
     }
 
     /// `KEY=VALUE` words from every value, sorted by key; the last assignment of a key wins.
     /// A word without `=` is a key alone. Values that do not split are reported and skipped.
     /// The words are returned as written (`KEY=VALUE` or `KEY`), so they need no rebuilding.
     pub fn lookup_all_key_val(&self, group: &str, key: &str) -> (Vec<String>, Vec<SplitError>) {
-        let mut words = Vec::new();
-        let mut errors = Vec::new();
-        for v in self.lookup_all(group, key) {
-            match split::split_exec(v) {
-                Ok(w) => words.extend(w),
-                Err(e) => errors.push(e),
-            }
-        }
-        (last_word_per_key(words), errors)
+        self.section(group).lookup_all_key_val(key)
     }
 
     // ----------------------------------------------------------------- editing
@@ -644,8 +655,8 @@ impl UnitFile {
                 match l {
                     Line::Comment(c) => out.push_str(c),
                     Line::Assign(a) => match protect_value(a.value()) {
-                        std::borrow::Cow::Borrowed(_) => out.push_str(&a.text),
-                        std::borrow::Cow::Owned(v) => {
+                        Cow::Borrowed(_) => out.push_str(&a.text),
+                        Cow::Owned(v) => {
                             out.push_str(a.key());
                             out.push('=');
                             out.push_str(&v);
@@ -658,9 +669,126 @@ impl UnitFile {
     }
 }
 
+/// One group of a unit, or none, for lookups in it: a conversion asks a group for dozens of
+/// keys (mostly absent ones), and finding the group by name is most of the cost of asking
+/// for an absent key. The lookups are [`UnitFile`]'s, without the group argument.
+#[derive(Clone, Copy)]
+pub struct Section<'u> {
+    group: Option<&'u Group>,
+}
+
+impl<'u> Section<'u> {
+    /// The group, when it may assign `key` (see [`Group::may_have`]).
+    fn with(&self, key: &str) -> Option<&'u Group> {
+        self.group.filter(|g| g.may_have(key))
+    }
+
+    pub fn lookup_last(&self, key: &str) -> Option<&'u str> {
+        let g = self.with(key)?;
+        g.lines.iter().rev().find_map(|l| match l {
+            Line::Assign(a) if a.is_key(key) => Some(a.value()),
+            _ => None,
+        })
+    }
+
+    pub fn has_key(&self, key: &str) -> bool {
+        self.lookup_last(key).is_some()
+    }
+
+    pub fn lookup_str(&self, key: &str) -> Option<&'u str> {
+        let v = self.lookup_last(key)?;
+        let v = v.trim_end_matches(is_ws);
+        if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+            Some(&v[1..v.len() - 1])
+        } else {
+            Some(v)
+        }
+    }
+
+    pub fn lookup_bool(&self, key: &str) -> Option<bool> {
+        self.lookup_str(key).map(parse_bool_lenient)
+    }
+
+    pub fn lookup_bool_or(&self, key: &str, default: bool) -> bool {
+        self.lookup_bool(key).unwrap_or(default)
+    }
+
+    pub fn lookup_all(&self, key: &str) -> Vec<&'u str> {
+        let mut out = Vec::new();
+        if let Some(g) = self.with(key) {
+            for l in &g.lines {
+                if let Line::Assign(a) = l {
+                    if a.is_key(key) {
+                        let v = a.value();
+                        if v.is_empty() {
+                            out.clear();
+                        } else {
+                            out.push(v);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn lookup_all_strv(&self, key: &str) -> Vec<String> {
+        self.lookup_all(key)
+            .into_iter()
+            .flat_map(split::split_strv)
+            .collect()
+    }
+
+    pub fn lookup_all_args(&self, key: &str) -> Vec<String> {
+        self.lookup_all(key)
+            .into_iter()
+            .filter_map(|v| split::split_exec(v).ok())
+            .flatten()
+            .collect()
+    }
+
+    pub fn lookup_last_args(&self, key: &str) -> Result<Option<Vec<String>>, SplitError> {
+        match self.lookup_last(key) {
+            None => Ok(None),
+            Some(v) => split::split_exec(v).map(Some),
+        }
+    }
+
+    pub fn lookup_all_key_val(&self, key: &str) -> (Vec<String>, Vec<SplitError>) {
+        let mut words = Vec::new();
+        let mut errors = Vec::new();
+        for v in self.lookup_all(key) {
+            match split::split_exec(v) {
+                Ok(w) => words.extend(w),
+                Err(e) => errors.push(e),
+            }
+        }
+        (last_word_per_key(words), errors)
+    }
+}
+
+/// Read into `buf` until it is full or the file ends; returns how much was read.
+fn read_until_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::io::Read;
+    let mut filled = 0;
+    while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
+        match file.read(free) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
 /// The key of a `KEY=VALUE` word: up to the first `=`, or the whole word.
 fn word_key(word: &str) -> &str {
-    word.split_once('=').map_or(word, |(k, _)| k)
+    // A byte scan: keys are short, and this runs for every comparison of the sort.
+    match word.bytes().position(|b| b == b'=') {
+        Some(i) => word.get(..i).unwrap_or(word),
+        None => word,
+    }
 }
 
 /// Words sorted by key, keeping only the last word of each key (a map's insert order
@@ -684,16 +812,16 @@ fn assign(key: &str, value: &str) -> Assign {
 
 /// A value written back must not end in an odd run of backslashes (systemd would read a
 /// continuation) nor contain a newline (it would end the line): escape both.
-fn protect_value(v: &str) -> std::borrow::Cow<'_, str> {
+fn protect_value(v: &str) -> Cow<'_, str> {
     let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing % 2 == 0 && !v.contains('\n') {
-        return std::borrow::Cow::Borrowed(v);
+    if trailing % 2 == 0 && find_newline(v.as_bytes()).is_none() {
+        return Cow::Borrowed(v);
     }
     let mut s = v.replace('\n', " ");
     if trailing % 2 == 1 {
         s.push('\\');
     }
-    std::borrow::Cow::Owned(s)
+    Cow::Owned(s)
 }
 
 /// `.container` of `web.container`; "" when there is no dot after the first character.
@@ -945,7 +1073,7 @@ impl<'a> Iterator for PhysicalLines<'a> {
             // A plain byte scan: lines are short, and str::split's searcher costs more.
             PhysicalLines::Valid(rest) => {
                 let text = (*rest)?;
-                match text.bytes().position(|b| b == b'\n') {
+                match find_newline(text.as_bytes()) {
                     Some(i) => {
                         *rest = text.get(i + 1..);
                         text.get(..i).map(Ok)
@@ -963,6 +1091,33 @@ impl<'a> Iterator for PhysicalLines<'a> {
             }),
         }
     }
+}
+
+/// The index of the first `\n` in `bytes`. Eight bytes at a time: a byte-by-byte scan is a
+/// good part of parsing, since every byte of every file goes through it.
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const NEWLINES: u64 = ONES * b'\n' as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // A zero byte in `x` (a newline in the chunk) sets its high bit in `zeros`; bytes
+        // above the first zero may be set wrongly, which the lowest set bit never is.
+        let x = u64::from_le_bytes(word) ^ NEWLINES;
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|i| offset + i)
 }
 
 fn ends_in_odd_backslashes(s: &str) -> bool {

@@ -74,9 +74,11 @@ const HEALTH_FLAGS: &[(&str, &str)] = &[
 
 pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     let mut service = init_service(unit, Kind::Container, ctx)?;
+    // Most lookups are in [Container]: find it once.
+    let sec = unit.section(G);
 
-    let image = unit.lookup_str(G, "Image").unwrap_or_default();
-    let rootfs = unit.lookup_str(G, "Rootfs").unwrap_or_default();
+    let image = sec.lookup_str("Image").unwrap_or_default();
+    let rootfs = sec.lookup_str("Rootfs").unwrap_or_default();
     if image.is_empty() && rootfs.is_empty() {
         return Err(ConvertError::new("no Image or Rootfs key specified")
             .hint("add Image=REGISTRY/NAME:TAG (or Rootfs=PATH) to the [Container] section"));
@@ -114,13 +116,13 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
 
     // podman manages the cgroup below the unit's.
     service.add(SERVICE, "Delegate", "yes");
-    match unit.lookup_str(G, "CgroupsMode").filter(|v| !v.is_empty()) {
+    match sec.lookup_str("CgroupsMode").filter(|v| !v.is_empty()) {
         Some(mode) => podman.add("--cgroups").add(mode),
         None => podman.add("--cgroups=split"),
     };
 
     // An empty Entrypoint= is meaningful: it clears the image's entrypoint.
-    if let Some(ep) = unit.lookup_str(G, "Entrypoint") {
+    if let Some(ep) = sec.lookup_str("Entrypoint") {
         podman.add(["--entrypoint=", ep].concat());
     }
 
@@ -133,10 +135,10 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     if service_type.as_deref() != Some("oneshot") {
         // Readiness comes through sd_notify: from conmon by default, from the container
         // with Notify=yes, or once healthy with Notify=healthy.
-        let notify = unit.lookup_str(G, "Notify");
+        let notify = sec.lookup_str("Notify");
         if notify.is_some_and(|n| n.eq_ignore_ascii_case("healthy")) {
             podman.add("--sdnotify=healthy");
-        } else if unit.lookup_bool_or(G, "Notify", false) {
+        } else if sec.lookup_bool_or("Notify", false) {
             podman.add("--sdnotify=container");
         } else {
             podman.add("--sdnotify=conmon");
@@ -154,24 +156,24 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     security_options(unit, &mut podman);
     devices(unit, &mut podman);
 
-    if let Some(p) = unit.lookup_str(G, "SeccompProfile") {
+    if let Some(p) = sec.lookup_str("SeccompProfile") {
         podman.add("--security-opt").add(["seccomp=", p].concat());
     }
-    for cap in unit.lookup_all_strv(G, "DropCapability") {
+    for cap in sec.lookup_all_strv("DropCapability") {
         podman.add("--cap-drop").add(cap.to_lowercase());
     }
-    for cap in unit.lookup_all_strv(G, "AddCapability") {
+    for cap in sec.lookup_all_strv("AddCapability") {
         podman.add("--cap-add").add(cap.to_lowercase());
     }
-    for s in unit.lookup_all_strv(G, "Sysctl") {
+    for s in sec.lookup_all_strv("Sysctl") {
         podman.add("--sysctl").add(s);
     }
 
-    let read_only = unit.lookup_bool(G, "ReadOnly");
+    let read_only = sec.lookup_bool("ReadOnly");
     if let Some(ro) = read_only {
         podman.add_bool("--read-only", ro);
     }
-    if unit.lookup_bool_or(G, "VolatileTmp", false) && read_only != Some(true) {
+    if sec.lookup_bool_or("VolatileTmp", false) && read_only != Some(true) {
         podman.add("--tmpfs").add("/tmp:rw,size=512M,mode=1777");
     }
 
@@ -179,13 +181,13 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     handle_user_mappings(unit, G, &mut podman, true)?;
     add_volumes(unit, G, &mut service, &mut podman, ctx)?;
 
-    if let Some(update) = unit.lookup_str(G, "AutoUpdate").filter(|v| !v.is_empty()) {
+    if let Some(update) = sec.lookup_str("AutoUpdate").filter(|v| !v.is_empty()) {
         podman
             .add("--label")
             .add(["io.containers.autoupdate=", update].concat());
     }
 
-    for port in unit.lookup_all(G, "ExposeHostPort") {
+    for port in sec.lookup_all("ExposeHostPort") {
         let port = port.trim();
         if !is_port_range(port) {
             return Err(ConvertError::new(format!("invalid port format '{port}'"))
@@ -198,25 +200,25 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     add_publish_ports(unit, G, &mut podman);
     add_key_vals(unit, G, KEY_VAL_FLAGS, &mut podman, ctx);
 
-    for m in unit.lookup_all_args(G, "Mask") {
+    for m in sec.lookup_all_args("Mask") {
         podman.add("--security-opt").add(["mask=", &m].concat());
     }
-    for m in unit.lookup_all_args(G, "Unmask") {
+    for m in sec.lookup_all_args("Unmask") {
         podman.add("--security-opt").add(["unmask=", &m].concat());
     }
-    for f in unit.lookup_all_args(G, "EnvironmentFile") {
+    for f in sec.lookup_all_args("EnvironmentFile") {
         podman.add("--env-file").add(absolute_path(unit, &f));
     }
-    for s in unit.lookup_all_args(G, "Secret") {
+    for s in sec.lookup_all_args("Secret") {
         podman.add("--secret").add(s);
     }
-    for m in unit.lookup_all_args(G, "Mount") {
+    for m in sec.lookup_all_args("Mount") {
         let resolved = mount_params(unit, &mut service, &m, ctx).map_err(|e| e.at(G, "Mount"))?;
         podman.add("--mount").add(resolved);
     }
 
     for (key, flag) in HEALTH_FLAGS {
-        if let Some(v) = unit.lookup_str(G, key).filter(|v| !v.is_empty()) {
+        if let Some(v) = sec.lookup_str(key).filter(|v| !v.is_empty()) {
             podman.add(*flag).add(v);
         }
     }
@@ -230,7 +232,7 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
         podman.add(image);
     }
 
-    match unit.lookup_last_args(G, "Exec") {
+    match sec.lookup_last_args("Exec") {
         Ok(Some(args)) => {
             warn_unbalanced_quotes(unit, "Exec", ctx);
             podman.add_all(args);
@@ -245,8 +247,9 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
 
 /// `ReloadCmd=` (run in the container) or `ReloadSignal=` (sent to it) → `ExecReload=`.
 fn exec_reload(unit: &UnitFile, service: &mut UnitFile, name: &str, ctx: &mut Ctx) -> Result<()> {
-    let signal = unit.lookup_str(G, "ReloadSignal").filter(|v| !v.is_empty());
-    let cmd = match unit.lookup_last_args(G, "ReloadCmd") {
+    let sec = unit.section(G);
+    let signal = sec.lookup_str("ReloadSignal").filter(|v| !v.is_empty());
+    let cmd = match sec.lookup_last_args("ReloadCmd") {
         Ok(c) => c.filter(|c| !c.is_empty()),
         Err(e) => {
             ctx.warn(unit, G, "ReloadCmd", e);
@@ -275,17 +278,18 @@ fn exec_reload(unit: &UnitFile, service: &mut UnitFile, name: &str, ctx: &mut Ct
 }
 
 fn security_options<'a>(unit: &'a UnitFile, podman: &mut Cmdline<'a>) {
-    if unit.lookup_bool_or(G, "NoNewPrivileges", false) {
+    let sec = unit.section(G);
+    if sec.lookup_bool_or("NoNewPrivileges", false) {
         podman.add("--security-opt=no-new-privileges");
     }
-    if unit.lookup_bool_or(G, "SecurityLabelDisable", false) {
+    if sec.lookup_bool_or("SecurityLabelDisable", false) {
         podman.add("--security-opt").add("label=disable");
     }
-    if unit.lookup_bool_or(G, "SecurityLabelNested", false) {
+    if sec.lookup_bool_or("SecurityLabelNested", false) {
         podman.add("--security-opt").add("label=nested");
     }
     for (key, prefix) in SECURITY_LABELS {
-        if let Some(v) = unit.lookup_str(G, key).filter(|v| !v.is_empty()) {
+        if let Some(v) = sec.lookup_str(key).filter(|v| !v.is_empty()) {
             podman.add("--security-opt").add([prefix, v].concat());
         }
     }
@@ -293,7 +297,8 @@ fn security_options<'a>(unit: &'a UnitFile, podman: &mut Cmdline<'a>) {
 
 /// `AddDevice=`: a leading `-` makes the device optional (skipped when absent at boot).
 fn devices(unit: &UnitFile, podman: &mut Cmdline) {
-    for device in unit.lookup_all_strv(G, "AddDevice") {
+    let sec = unit.section(G);
+    for device in sec.lookup_all_strv("AddDevice") {
         let device = match device.strip_prefix('-') {
             Some(optional) => {
                 let host = optional.split(':').next().unwrap_or("");

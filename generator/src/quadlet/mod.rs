@@ -16,6 +16,7 @@ mod volume;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::cmdline::Cmdline;
 use crate::unitfile::{self, UnitFile};
@@ -108,6 +109,21 @@ impl Kind {
             Kind::Kube => keys::KUBE,
             Kind::Pod => keys::POD,
         }
+    }
+
+    /// [`keys`](Self::keys) in [`key_order`] for binary search, sorted on first use (the
+    /// tables themselves keep Podman's order, which spelling hints depend on).
+    fn sorted_keys(self) -> &'static [&'static str] {
+        static SORTED: OnceLock<[Vec<&'static str>; 8]> = OnceLock::new();
+        let all = SORTED.get_or_init(|| {
+            Kind::ALL.map(|k| {
+                let mut keys = k.keys().to_vec();
+                keys.sort_unstable_by(|a, b| key_order(a, b));
+                keys
+            })
+        });
+        let i = Kind::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        all.get(i).map_or(&[], |v| v.as_slice())
     }
 
     /// Processing order: artifacts and images, volumes and networks, builds, containers and
@@ -227,8 +243,12 @@ impl<'a> Ctx<'a> {
 
     /// Look up a referenced Quadlet file, remembering the dependency. `missing` is Podman's
     /// message for a file that does not exist.
-    fn dependency(&mut self, name: &str, missing: impl FnOnce() -> String) -> Result<UnitInfo> {
-        match self.infos.get(name) {
+    ///
+    /// The info is borrowed from the run's table, not copied (most references need only
+    /// the service and resource names, once).
+    fn dependency(&mut self, name: &str, missing: impl FnOnce() -> String) -> Result<&'a UnitInfo> {
+        let infos: &'a UnitsInfo = self.infos;
+        match infos.get(name) {
             None => Err(ConvertError::new(missing())),
             Some(info) => {
                 if let Some(why) = &info.failed {
@@ -244,7 +264,7 @@ impl<'a> Ctx<'a> {
                 if !self.deps.iter().any(|d| d == name) {
                     self.deps.push(name.to_string());
                 }
-                Ok(info.clone())
+                Ok(info)
             }
         }
     }
@@ -263,13 +283,13 @@ pub fn service_name(unit: &UnitFile, kind: Kind) -> String {
     if let Some(name) = unit.lookup(kind.group(), "ServiceName") {
         return name;
     }
-    let mut base = remove_extension(&unit.filename, "", "");
-    let mut suffix = kind.service_suffix().to_string();
-    if base.ends_with('@') {
-        base.pop();
-        suffix.push('@');
-    }
-    base + &suffix
+    // Built in one allocation: this runs for every input before any is converted.
+    let base = without_extension(&unit.filename);
+    let (base, template) = match base.strip_suffix('@') {
+        Some(b) => (b, "@"),
+        None => (base, ""),
+    };
+    [base, kind.service_suffix(), template].concat()
 }
 
 /// The service name a file produces from its name alone (for files that could not be parsed).
@@ -280,11 +300,15 @@ pub fn service_name_from_filename(filename: &str) -> Option<String> {
 
 /// `name` without its last extension, between `prefix` and `suffix`.
 pub fn remove_extension(name: &str, prefix: &str, suffix: &str) -> String {
-    let base = match name.rfind('.') {
+    [prefix, without_extension(name), suffix].concat()
+}
+
+/// `name` without its last extension (borrowed).
+fn without_extension(name: &str) -> &str {
+    match name.rfind('.') {
         Some(i) if i > 0 => &name[..i],
         _ => name,
-    };
-    [prefix, base, suffix].concat()
+    }
 }
 
 /// The podman object name of a file: the key's value, or `systemd-BASENAME` (`-%i` for templates).
@@ -312,19 +336,38 @@ fn container_name(unit: &UnitFile) -> String {
     }
 }
 
+/// The container name when it is known before systemd runs: only %N (the service name) is
+/// resolvable; other specifiers leave the name unknown (empty). The same as resolving
+/// [`container_name`], without building the unresolved name first.
+fn known_container_name(unit: &UnitFile, service_name: &str) -> String {
+    let name = match unit.lookup_str("Container", "ContainerName") {
+        Some(v) if !v.is_empty() => v,
+        // `systemd-%p_%i`: never known.
+        _ if unit.filename.contains('@') => return String::new(),
+        // `systemd-%N`
+        _ => return without_specifiers(["systemd-", service_name].concat()),
+    };
+    if name.contains('%') {
+        without_specifiers(name.replace("%N", service_name))
+    } else {
+        name.to_string()
+    }
+}
+
+/// `name`, or "" when it still holds a specifier.
+fn without_specifiers(name: String) -> String {
+    if name.contains('%') {
+        String::new()
+    } else {
+        name
+    }
+}
+
 /// What other files can know of each file before any is converted.
 pub fn prefill_info(unit: &UnitFile, kind: Kind) -> UnitInfo {
     let service_name = service_name(unit, kind);
     let resource_name = match kind {
-        Kind::Container => {
-            // Only %N is resolvable without systemd; other specifiers leave the name unknown.
-            let name = container_name(unit).replace("%N", &service_name);
-            if name.contains('%') {
-                String::new()
-            } else {
-                name
-            }
-        }
+        Kind::Container => known_container_name(unit, &service_name),
         Kind::Build => unit
             .lookup_all("Build", "ImageTag")
             .first()
@@ -419,15 +462,14 @@ fn is_unambiguous_image_name(name: &str) -> bool {
 /// The service skeleton every type starts from: a copy of the file with its type group renamed,
 /// Quadlet dependencies translated, default dependencies and `SourcePath=`.
 fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> {
-    check_unknown_keys(unit, kind.group(), kind.keys())?;
-    check_unknown_keys(unit, QUADLET, keys::QUADLET)?;
+    check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys())?;
+    // One key: sorted as it is.
+    check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET)?;
     let mut service = unit.clone();
-    let info = ctx
-        .infos
-        .get(&unit.filename)
-        .cloned()
-        .unwrap_or_else(|| prefill_info(unit, kind));
-    service.filename = info.service_file_name();
+    service.filename = match ctx.infos.get(&unit.filename) {
+        Some(info) => info.service_file_name(),
+        None => service_name(unit, kind) + ".service",
+    };
     translate_unit_dependencies(&mut service, ctx)?;
     if service.lookup_bool_or(QUADLET, "DefaultDependencies", true) {
         // Pulls must not start before the network is up; user managers cannot wait for
@@ -449,12 +491,24 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
     Ok(service)
 }
 
-fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Result<()> {
+/// Shorter keys first, keys of one length by their bytes: most comparisons of a binary search
+/// then end at the lengths, without comparing bytes.
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// Fails on the first key of `group` that `supported` lacks; `sorted` is the same table in
+/// [`key_order`].
+fn check_unknown_keys(
+    unit: &UnitFile,
+    group: &str,
+    supported: &[&str],
+    sorted: &[&str],
+) -> Result<()> {
     // Every assignment in order: the first unsupported one is also the first unsupported key
     // in order of first appearance, which is the one to report.
     for key in unit.keys_in_order(group) {
-        // Length first: most keys of a table differ in length from the one looked at.
-        if !supported.iter().any(|s| s.len() == key.len() && *s == key) {
+        if sorted.binary_search_by(|s| key_order(s, key)).is_err() {
             let mut err = ConvertError::new(format!(
                 "unsupported key '{key}' in group '{group}' in {}",
                 unit.path.display()
@@ -471,11 +525,15 @@ fn check_unknown_keys(unit: &UnitFile, group: &str, supported: &[&str]) -> Resul
 
 /// `Requires=foo.container` and friends name the Quadlet file; systemd needs the service.
 fn translate_unit_dependencies(service: &mut UnitFile, ctx: &mut Ctx) -> Result<()> {
-    for key in keys::UNIT_DEPENDENCIES {
-        // Most of these keys are absent: the key filter answers that without a list.
-        if !service.has_key(UNIT, key) {
-            continue;
-        }
+    // Most of these keys are absent: find [Unit] once and ask it which are there (the key
+    // filter answers for the absent ones) before editing the service.
+    let unit_section = service.section(UNIT);
+    let present: Vec<&'static str> = keys::UNIT_DEPENDENCIES
+        .iter()
+        .copied()
+        .filter(|key| unit_section.has_key(key))
+        .collect();
+    for key in present {
         let deps = service.lookup_all_strv(UNIT, key);
         if deps.is_empty() {
             continue;
@@ -526,8 +584,9 @@ fn add_strings<'a>(
     table: &[(&str, &'a str)],
     c: &mut Cmdline<'a>,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        if let Some(v) = unit.lookup_str(group, key).filter(|v| !v.is_empty()) {
+        if let Some(v) = sec.lookup_str(key).filter(|v| !v.is_empty()) {
             c.add(*flag).add(v);
         }
     }
@@ -540,8 +599,9 @@ fn add_all_strings<'a>(
     table: &[(&str, &'a str)],
     c: &mut Cmdline<'a>,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        for v in unit.lookup_all(group, key) {
+        for v in sec.lookup_all(key) {
             c.add(*flag).add(v);
         }
     }
@@ -549,8 +609,9 @@ fn add_all_strings<'a>(
 
 /// Boolean keys: `flag` or `flag=false` when set.
 fn add_booleans<'a>(unit: &UnitFile, group: &str, table: &[(&str, &'a str)], c: &mut Cmdline<'a>) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        if let Some(v) = unit.lookup_bool(group, key) {
+        if let Some(v) = sec.lookup_bool(key) {
             c.add_bool(flag, v);
         }
     }
@@ -564,8 +625,9 @@ fn add_key_vals<'a>(
     c: &mut Cmdline<'a>,
     ctx: &mut Ctx,
 ) {
+    let sec = unit.section(group);
     for (key, flag) in table {
-        let (words, errors) = unit.lookup_all_key_val(group, key);
+        let (words, errors) = sec.lookup_all_key_val(key);
         for e in errors {
             ctx.warn(unit, group, key, e);
         }
@@ -666,7 +728,7 @@ fn storage_source(
         let svc = info.service_file_name();
         service.add(UNIT, "Requires", &svc);
         service.add(UNIT, "After", &svc);
-        source = info.resource_name;
+        source = info.resource_name.clone();
     }
     Ok(source)
 }
@@ -721,7 +783,7 @@ fn image_source(name: &str, group: &str, service: &mut UnitFile, ctx: &mut Ctx) 
         let svc = info.service_file_name();
         service.add(UNIT, "Requires", &svc);
         service.add(UNIT, "After", &svc);
-        return Ok(info.resource_name);
+        return Ok(info.resource_name.clone());
     }
     Ok(name.to_string())
 }
@@ -1048,6 +1110,21 @@ mod tests {
         assert_eq!(name("tpl@.volume"), "tpl-volume@");
         assert_eq!(name("tpl@x.network"), "tpl@x-network");
         assert_eq!(service_name_from_filename("x.service"), None);
+    }
+
+    #[test]
+    fn sorted_keys_hold_each_table() {
+        for kind in Kind::ALL {
+            let sorted = kind.sorted_keys();
+            assert_eq!(sorted.len(), kind.keys().len());
+            for key in kind.keys() {
+                assert!(sorted.binary_search_by(|s| key_order(s, key)).is_ok());
+            }
+            assert!(sorted
+                .binary_search_by(|s| key_order(s, "NoSuchKey"))
+                .is_err());
+        }
+        assert_eq!(keys::QUADLET.len(), 1);
     }
 
     #[test]

@@ -292,3 +292,48 @@ fn fuzz_regression_lone_backslash_line() {
     let again = UnitFile::parse(text.as_bytes(), Path::new("/r")).unwrap();
     assert_eq!(again.to_text(), text, "{text:?}");
 }
+
+#[test]
+fn find_newline_agrees_with_a_byte_scan() {
+    // Bytes near '\n' (and with the high bit set) are where a word-at-a-time test could err.
+    let alphabet: &[u8] = b"\n\x0b\x09\x8a\x80\xff\x00a=";
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 40) as usize;
+        let data: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect();
+        let expected = data.iter().position(|&b| b == b'\n');
+        assert_eq!(super::find_newline(&data), expected, "{data:?}");
+    }
+}
+
+#[test]
+fn load_reads_files_of_any_size() {
+    let dir = std::env::temp_dir().join(format!("unitsmith-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Around the size of the stack buffer, and well beyond it.
+    for size in [0, 1, 2047, 2048, 2049, 4096, 10_000] {
+        let mut text = String::from("[Unit]\n");
+        while text.len() < size {
+            text.push_str("Description=some words to fill the file\n");
+        }
+        text.truncate(size.max(7));
+        if size >= 2048 {
+            text.push_str("\nDescription=end\n");
+        }
+        let path = dir.join(format!("f{size}.container"));
+        std::fs::write(&path, &text).unwrap();
+        // A cut line is a parse error: the same error either way.
+        let loaded = UnitFile::load(&path);
+        let parsed = UnitFile::parse(text.as_bytes(), &path);
+        assert_eq!(loaded, parsed, "size {size}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
