@@ -259,22 +259,31 @@ fn template_parts() {
     );
 }
 
-/// Arbitrary bytes never panic, and whatever parses serialises to text that parses the same.
-#[test]
-fn random_bytes_never_panic_and_round_trip() {
-    let alphabet: &[u8] = b"[]=#;\\\n \t\"'%abcAB01\xff\x00\r";
-    let mut state: u64 = 0x9e3779b97f4a7c15;
+/// `count` byte strings of up to `max_len - 1` bytes drawn from `alphabet`, the same every run
+/// (xorshift from `seed`).
+fn random_inputs(seed: u64, alphabet: &[u8], max_len: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut state = seed;
     let mut next = || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
     };
-    for _ in 0..20_000 {
-        let len = (next() % 64) as usize;
-        let data: Vec<u8> = (0..len)
-            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-            .collect();
+    (0..count)
+        .map(|_| {
+            let len = next() % max_len;
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        })
+        .collect()
+}
+
+/// Arbitrary bytes never panic, and whatever parses serialises to text that parses the same.
+#[test]
+fn random_bytes_never_panic_and_round_trip() {
+    let alphabet: &[u8] = b"[]=#;\\\n \t\"'%abcAB01\xff\x00\r";
+    for data in random_inputs(0x9e3779b97f4a7c15, alphabet, 64, 20_000) {
         if let Ok(u) = UnitFile::parse(&data, Path::new("/r")) {
             let text = u.to_text();
             let again = UnitFile::parse(text.as_bytes(), Path::new("/r"))
@@ -297,18 +306,7 @@ fn fuzz_regression_lone_backslash_line() {
 fn find_newline_agrees_with_a_byte_scan() {
     // Bytes near '\n' (and with the high bit set) are where a word-at-a-time test could err.
     let alphabet: &[u8] = b"\n\x0b\x09\x8a\x80\xff\x00a=";
-    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    for _ in 0..20_000 {
-        let len = (next() % 40) as usize;
-        let data: Vec<u8> = (0..len)
-            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
-            .collect();
+    for data in random_inputs(0x2545_f491_4f6c_dd1d, alphabet, 40, 20_000) {
         let expected = data.iter().position(|&b| b == b'\n');
         assert_eq!(super::find_newline(&data), expected, "{data:?}");
     }
