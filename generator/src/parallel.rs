@@ -86,14 +86,9 @@ pub fn map_owned<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> 
     if threads() < 2 || items.len() < MIN_PARALLEL {
         return items.into_iter().map(f).collect();
     }
-    // Each cell is taken exactly once, by whichever worker reaches it: never contended.
-    let cells: Vec<Mutex<Option<T>>> = items.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let results = map(&cells, |cell| {
-        cell.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .map(&f)
-    });
+    // Each item is taken out of its cell by the worker that reaches it.
+    let mut cells: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    let results = map_mut(&mut cells, |cell| cell.take().map(&f));
     results.into_iter().flatten().collect()
 }
 
