@@ -240,6 +240,14 @@ make_seed_layer() { # DIR SCENARIO_FILE LOG
 	if [ -x "$d/setup.sh" ]; then "$d/setup.sh" "$layer" >"$3" 2>&1 || return 1; fi
 }
 
+# A machine name per guest: nspawn keeps per-machine state under /run/systemd/nspawn/, so two
+# runs at once (two checkouts) must not share one. At most 64 characters, as a hostname.
+machine_name() { # OUT
+	local n
+	n=$(basename "$1" | tr -c 'a-zA-Z0-9-\n' -)
+	printf 'e2e-%s-%.40s' "$$" "$n"
+}
+
 # Boots the guest once and waits for it, at most LIMIT seconds. Returns nspawn's status
 # (124 = timed out). The console goes to OUT/console.txt.
 boot_once() { # STATE_DIR OUT LIMIT CGROUP
@@ -251,7 +259,7 @@ boot_once() { # STATE_DIR OUT LIMIT CGROUP
 			unshare --mount --propagation private -- \
 			"$E2E_DIR/host/boot-guest.sh" "$state" \
 			"$state/layers/seed" "$state/layers/harness" "$STAGE" "$ROOTFS" -- \
-			--machine="e2e-$(basename "$out" | tr -c 'a-zA-Z0-9-\n' -)" \
+			--machine="$(machine_name "$out")" \
 			--bind="$out:/e2e/out" \
 			--boot -- systemd.wants=e2e-harness.service
 	) </dev/null >>"$out/console.txt" 2>&1 &
