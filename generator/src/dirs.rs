@@ -32,7 +32,22 @@ pub struct SearchPaths {
 pub const ENV_OVERRIDES: &[&str] = &["UNITSMITH_UNIT_DIRS", "QUADLET_UNIT_DIRS"];
 
 pub fn search_paths(user: bool) -> SearchPaths {
-    search(&mut Walk::default(), user)
+    search(&mut Walk::default(), user, Containers::UnlessPodman)
+}
+
+/// The search paths as they are once unitsmith generates the containers directories (after
+/// `unitsmith takeover`), whether or not Podman's generator runs now: the inputs a takeover
+/// hands over, or hands back.
+pub fn search_paths_taken_over(user: bool) -> SearchPaths {
+    search(&mut Walk::default(), user, Containers::Always)
+}
+
+/// Whether the containers directories are searched.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Containers {
+    /// Unless Podman's own Quadlet generator runs (it owns them then).
+    UnlessPodman,
+    Always,
 }
 
 /// The search paths and what they hold, every directory listed once (the generator's way:
@@ -42,12 +57,12 @@ pub fn search_and_scan(user: bool) -> (SearchPaths, Scan) {
         scanner: Some(Scanner::default()),
         ..Walk::default()
     };
-    let paths = search(&mut walk, user);
+    let paths = search(&mut walk, user, Containers::UnlessPodman);
     let scan = walk.scanner.map(Scanner::finish).unwrap_or_default();
     (paths, scan)
 }
 
-fn search(walk: &mut Walk, user: bool) -> SearchPaths {
+fn search(walk: &mut Walk, user: bool, containers: Containers) -> SearchPaths {
     for var in ENV_OVERRIDES {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             for dir in v.to_string_lossy().split(':') {
@@ -65,7 +80,10 @@ fn search(walk: &mut Walk, user: bool) -> SearchPaths {
         }
     }
 
-    let podman_generator = podman_generator_installed(user);
+    let podman_generator = match containers {
+        Containers::UnlessPodman => podman_generator_installed(user),
+        Containers::Always => None,
+    };
     if let Some(g) = &podman_generator {
         crate::log_debug!(
             "Podman's Quadlet generator {} is installed: leaving the containers directories to it",
@@ -243,9 +261,10 @@ pub fn generator_dirs(user: bool) -> Vec<PathBuf> {
     } else {
         "system-generators"
     };
+    // systemd.generator(7): unlike unit files, a generator in /run overrides one in /etc.
     [
-        "/etc/systemd",
         "/run/systemd",
+        "/etc/systemd",
         "/usr/local/lib/systemd",
         "/usr/lib/systemd",
         "/lib/systemd",

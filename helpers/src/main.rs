@@ -16,6 +16,7 @@ mod lint;
 mod lock;
 mod reconcile;
 mod reload;
+mod takeover;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ enum Command {
     Reconcile(reconcile::Args),
     /// Find the boot and reload hazards in unit files.
     Lint(lint::Args),
+    /// Make unitsmith the Quadlet generator where Podman's is installed (--undo: hand back).
+    Takeover(takeover::Args),
 }
 
 fn main() -> ExitCode {
@@ -61,5 +64,6 @@ fn main() -> ExitCode {
         Command::Lock(a) => lock::run(a),
         Command::Reconcile(a) => reconcile::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::Takeover(a) => takeover::run(a),
     }
 }

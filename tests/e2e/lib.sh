@@ -191,3 +191,18 @@ install_podman_standin() {
 	install -m 0755 /e2e/podman-standin /usr/bin/podman
 	note "installed the podman TEST STAND-IN at /usr/bin/podman (not podman)"
 }
+
+# --- the real Podman (testing guest) ---------------------------------------------------------
+
+# The image every scenario's containers run: localhost/bb:e2e, a busybox made offline at rootfs
+# build time (guests/make-images.py). Image storage is a tmpfs (guests/testing.recipe), so each
+# boot imports it once (~1 s). Also used by Containerfiles (FROM localhost/bb:e2e).
+E2E_IMAGE=localhost/bb:e2e
+E2E_OCI_ARCHIVE=/usr/share/e2e/images/busybox.oci.tar
+podman_image_ready() {
+	podman --version 2>/dev/null | grep -q '^podman version' ||
+		fail "podman_image_ready: no real podman in the $E2E_GUEST guest"
+	podman image exists "$E2E_IMAGE" && return 0
+	podman import --quiet /usr/share/e2e/images/busybox.tar "$E2E_IMAGE" >/dev/null
+	note "imported $E2E_IMAGE from /usr/share/e2e/images/busybox.tar"
+}

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # unitsmith end-to-end tests: every scenario boots a fresh Debian guest with a real systemd as
-# PID 1 (systemd-nspawn), with our generator installed in /usr/local, and runs
-# tests/e2e/scenarios/NN-name.sh inside it after multi-user.target. See README.md beside this.
+# PID 1 (systemd-nspawn), with unitsmith installed from its .deb (`make deb`, then `dpkg -i` in
+# the guest's root), and runs tests/e2e/scenarios/NN-name.sh inside it after multi-user.target.
+# Two guests (tests/e2e/guests/*.recipe): bookworm (Debian 12, systemd 252) and testing
+# (systemd 262, the real Podman and cloud-init); a scenario names its own (# e2e-guests:).
+# See README.md beside this.
 #
-#   tests/e2e/run.sh                 all scenarios, in order
-#   tests/e2e/run.sh 10 20-seed-race only these (a number prefix or a full name)
+#   tests/e2e/run.sh                 all scenarios, each on each of its guests, in order
+#   tests/e2e/run.sh 10 20-seed-race only these (a number prefix or a full name)...
+#   tests/e2e/run.sh 10@testing      ...on one of its guests
 #
 # Knobs (environment):
 #   E2E_TIMEOUT=SECONDS          default time limit per scenario (a scenario may set its own)
-#   E2E_GENERATOR_OVERRIDE=PATH  install PATH instead of the built generator (e.g. /bin/true,
+#   E2E_GUESTS="bookworm testing" only the runs on these guests
+#   E2E_GENERATOR_OVERRIDE=PATH  install PATH instead of the packaged generator (e.g. /bin/true,
 #                                to check that the scenarios really fail without it)
-#   E2E_STAGE=DIR                use an already staged tree (DIR/usr/local/...) instead of
-#                                `make install` (testing a packaged build, or the harness alone)
+#   E2E_DEB=FILE                 install this .deb instead of building one with `make deb`
 #   E2E_KEEP=1                   keep each guest's disk (overlay upper dir) for inspection
 #   E2E_ALLOW_SKIP=1             a skipped scenario does not make the run fail
 #   E2E_CACHE_DIR=DIR            rootfs cache (default /var/cache/unitsmith-e2e)
@@ -22,11 +26,13 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E_DIR/../.." && pwd)
 OUT_DIR=$E2E_DIR/.out
 CACHE_BASE=${E2E_CACHE_DIR:-/var/cache/unitsmith-e2e}
-RECIPE=$E2E_DIR/rootfs.recipe
+GUESTS_DIR=$E2E_DIR/guests
+DEFAULT_GUEST=bookworm
 DEFAULT_TIMEOUT=${E2E_TIMEOUT:-300}
-# systemd-container: systemd-nspawn; debootstrap: the guest rootfs. zstd is not needed by the
+# systemd-container: systemd-nspawn; debootstrap: the guest roots; dpkg-dev, binutils: `make deb`
+# (dpkg-shlibdeps, strip); python3: the testing guest's images. zstd is not needed by the
 # directory cache; it is installed for tar --zstd when handling a cache by hand (see README).
-HOST_PACKAGES=(systemd-container debootstrap zstd)
+HOST_PACKAGES=(systemd-container debootstrap zstd dpkg-dev binutils python3)
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'e2e: %s\n' "$*" >&2; exit 2; }
@@ -78,70 +84,92 @@ debian_mirror() {
 	say "$m"
 }
 
-# Sets ROOTFS to a cached guest root for the current recipe, building it when missing.
-# The cache key is the recipe file's hash; the build goes to a temporary directory that is
-# renamed into place only when complete, so an interrupted build never leaves a half cache.
-prepare_rootfs() {
-	local key dir tmp t0
-	key=$(sha256sum "$RECIPE" | cut -c1-16)
+# Sets ROOTFS[GUEST] to a cached root of the guest's recipe, building it when missing.
+# The cache key is the hash of the recipe and the files beside it that recipes use; the build
+# goes to a temporary directory renamed into place only when complete, so an interrupted build
+# never leaves a half cache.
+prepare_rootfs() { # GUEST
+	local guest=$1 recipe=$GUESTS_DIR/$1.recipe key dir tmp t0
+	[ -f "$recipe" ] || die "no guest '$guest' ($recipe)"
+	key=$(cat "$recipe" $(find "$GUESTS_DIR" -type f ! -name '*.recipe' | sort) | sha256sum | cut -c1-16)
+	key=$guest-$key
 	dir=$CACHE_BASE/$key
-	ROOTFS=$dir/rootfs
+	ROOTFS[$guest]=$dir/rootfs
 	mkdir -p "$CACHE_BASE"
 	# One builder at a time; a second run.sh waits and then finds the finished cache.
 	exec 8>"$CACHE_BASE/.lock"
 	flock 8
-	if [ ! -d "$ROOTFS" ]; then
+	if [ ! -d "$dir/rootfs" ]; then
 		t0=$(now_ms)
 		rm -rf "$CACHE_BASE"/.build-* # leftovers of interrupted builds
 		tmp=$(mktemp -d "$CACHE_BASE/.build-$key.XXXXXX")
 		say "e2e: building guest rootfs $key (debootstrap, once per recipe change)..."
-		build_rootfs "$tmp/rootfs" >"$tmp/build.log" 2>&1 ||
+		build_rootfs "$recipe" "$tmp/rootfs" >"$tmp/build.log" 2>&1 ||
 			{ tail -n 30 "$tmp/build.log" >&2; die "rootfs build failed (log: $tmp/build.log)"; }
-		cp "$RECIPE" "$tmp/recipe"
+		cp "$recipe" "$tmp/recipe"
 		mv -T "$tmp" "$dir"
 		say "e2e: rootfs built in $(fmt_ms $(($(now_ms) - t0))): $dir"
 	fi
 	exec 8>&- # unlock; and no guest should inherit the lock file
 	touch "$dir" # marks it as in use for prune_rootfs_cache
-	prune_rootfs_cache "$key"
+	KEEP_CACHES+=("$key")
 }
 
 # Runs in a subshell: the recipe's variables and function must not leak into this script.
-build_rootfs() (
-	local root=$1
-	# shellcheck source=rootfs.recipe
-	. "$RECIPE"
-	debootstrap --variant=minbase --include="$E2E_PACKAGES" "$E2E_SUITE" "$root" "$(debian_mirror)"
+build_rootfs() ( # RECIPE ROOT
+	local recipe=$1 root=$2
+	E2E_DEBOOTSTRAP_SCRIPT=
+	# shellcheck source=guests/bookworm.recipe
+	. "$recipe"
+	debootstrap --variant=minbase --include="$E2E_PACKAGES" "$E2E_SUITE" "$root" "$(debian_mirror)" \
+		${E2E_DEBOOTSTRAP_SCRIPT:+"$E2E_DEBOOTSTRAP_SCRIPT"}
 	rootfs_customize "$root"
+)
+
+# The extra systemd-nspawn options of a guest, one a line.
+guest_nspawn_args() ( # GUEST
+	E2E_NSPAWN_ARGS=()
+	# shellcheck source=guests/bookworm.recipe
+	. "$GUESTS_DIR/$1.recipe"
+	[ ${#E2E_NSPAWN_ARGS[@]} -eq 0 ] || printf '%s\n' "${E2E_NSPAWN_ARGS[@]}"
 )
 
 # Old recipes' caches: remove those unused for a week (another checkout may still use one).
 prune_rootfs_cache() {
-	local keep=$1 d
+	local d k keep
 	for d in "$CACHE_BASE"/*/; do
 		d=${d%/}
-		[ "$(basename "$d")" = "$keep" ] && continue
+		keep=
+		for k in "${KEEP_CACHES[@]}"; do [ "$(basename "$d")" = "$k" ] && keep=1; done
+		[ -n "$keep" ] && continue
 		[ -n "$(find "$d" -maxdepth 0 -mtime +7 2>/dev/null)" ] && rm -rf "$d"
 	done
 	return 0
 }
 
-# Sets STAGE to a tree holding the project as installed: STAGE/usr/local/{bin,lib/systemd/...}.
-stage_project() {
-	if [ -n "${E2E_STAGE:-}" ]; then
-		[ -d "$E2E_STAGE/usr/local" ] || die "E2E_STAGE=$E2E_STAGE has no usr/local"
-		cp -a "$E2E_STAGE" "$WORK/stage"
-	else
-		make -C "$REPO" install DESTDIR="$WORK/stage" PREFIX=/usr/local >"$OUT_DIR/install.log" 2>&1 ||
-			{ tail -n 30 "$OUT_DIR/install.log" >&2; die "make install failed (log: $OUT_DIR/install.log)"; }
+# Sets DEB to the package every guest installs: `make deb` (its last line is the path).
+build_deb() {
+	if [ -n "${E2E_DEB:-}" ]; then
+		[ -f "$E2E_DEB" ] || die "E2E_DEB=$E2E_DEB: no such file"
+		DEB=$E2E_DEB
+		return
 	fi
-	STAGE=$WORK/stage
-	local gen=$STAGE/usr/local/lib/systemd/system-generators/unitsmith-generator
-	if [ -n "${E2E_GENERATOR_OVERRIDE:-}" ]; then
-		say "e2e: NOTE: E2E_GENERATOR_OVERRIDE: guests run $E2E_GENERATOR_OVERRIDE as unitsmith-generator"
-		install -D -m 0755 "$E2E_GENERATOR_OVERRIDE" "$gen"
-	fi
-	[ -x "$gen" ] || die "no generator staged at ${gen#"$STAGE"}"
+	make -C "$REPO" --no-print-directory deb >"$OUT_DIR/install.log" 2>&1 ||
+		{ tail -n 30 "$OUT_DIR/install.log" >&2; die "make deb failed (log: $OUT_DIR/install.log)"; }
+	DEB=$(tail -n 1 "$OUT_DIR/install.log")
+	[ -f "$DEB" ] || die "make deb did not end with the path of a package (log: $OUT_DIR/install.log)"
+}
+
+# Sets PKG_LAYER[GUEST]: the guest's root as `dpkg -i` of our package leaves it, as an overlay
+# layer of its own (once per run and guest, ~1 s), so that every boot of every scenario starts
+# with unitsmith installed the way users install it, and the cached root is never modified.
+make_package_layer() { # GUEST
+	local guest=$1 layer=$WORK/pkg/$1 log=$OUT_DIR/install-$1.log
+	mkdir -p "$layer/upper" "$layer/work" "$layer/root"
+	unshare --mount --propagation private -- "$E2E_DIR/host/install-deb.sh" \
+		"${ROOTFS[$guest]}" "$layer" "$DEB" "${E2E_GENERATOR_OVERRIDE:-}" >"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; die "installing $DEB into the $guest guest failed (log: $log)"; }
+	PKG_LAYER[$guest]=$layer/upper
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -199,26 +227,42 @@ scenario_header() { # FILE KEY DEFAULT
 	say "${v:-$3}"
 }
 
-# Arguments select scenarios by name or by number prefix ("10" = "10-generator-boot").
-select_scenarios() {
-	local all=("$E2E_DIR"/scenarios/[0-9]*.sh) arg s found
-	if [ $# -eq 0 ]; then
-		printf '%s\n' "${all[@]}"
-		return
-	fi
+# The guests a scenario runs on ("# e2e-guests: bookworm testing"; default: bookworm).
+scenario_guests() { # FILE
+	local v
+	v=$(sed -n '1,30s/^# e2e-guests: *\([a-z0-9 ]*\)$/\1/p' "$1" | head -n 1)
+	say "${v:-$DEFAULT_GUEST}" | tr -s ' ' '\n' | grep .
+}
+
+# The runs to make, one "FILE@GUEST" a line. Arguments select scenarios by name or number
+# prefix ("10" = "10-generator-boot"), optionally on one guest ("10@testing"); E2E_GUESTS
+# keeps only the runs on the guests it lists.
+select_runs() {
+	local all=("$E2E_DIR"/scenarios/[0-9]*.sh) arg want_guest s g found
+	[ $# -gt 0 ] || set -- "${all[@]}"
 	for arg in "$@"; do
+		want_guest=
+		case $arg in *@*) want_guest=${arg##*@} arg=${arg%@*} ;; esac
 		arg=$(basename "${arg%.sh}")
 		found=
 		for s in "${all[@]}"; do
-			case $(basename "$s" .sh) in "$arg" | "$arg"-*) say "$s"; found=1 ;; esac
+			case $(basename "$s" .sh) in "$arg" | "$arg"-*) ;; *) continue ;; esac
+			for g in $(scenario_guests "$s"); do
+				[ -z "$want_guest" ] || [ "$g" = "$want_guest" ] || continue
+				[ -z "${E2E_GUESTS:-}" ] || [[ " $E2E_GUESTS " == *" $g "* ]] || continue
+				[ -f "$GUESTS_DIR/$g.recipe" ] || die "$(basename "$s"): no guest '$g' (tests/e2e/guests/)"
+				say "$s@$g"
+				found=1
+			done
 		done
-		[ -n "$found" ] || die "no scenario matches '$arg' (see tests/e2e/scenarios/)"
+		[ -n "$found" ] || [ -n "${E2E_GUESTS:-}" ] ||
+			die "no scenario matches '$arg${want_guest:+@$want_guest}' (see tests/e2e/scenarios/)"
 	done
 }
 
 # The guest's /e2e: the harness unit and script, lib.sh, the scenario and its facts.
 # A read-only overlay layer, so all of it is in place before the guest's systemd starts.
-make_harness_layer() { # DIR SCENARIO_FILE BOOTS
+make_harness_layer() { # DIR SCENARIO_FILE BOOTS GUEST
 	local layer=$1 name
 	name=$(basename "$2" .sh)
 	install -D -m 0644 "$E2E_DIR/guest/e2e-harness.service" "$layer/etc/systemd/system/e2e-harness.service"
@@ -228,6 +272,7 @@ make_harness_layer() { # DIR SCENARIO_FILE BOOTS
 	install -D -m 0755 "$2" "$layer/e2e/scenario.sh"
 	say "$name" >"$layer/e2e/scenario-name"
 	say "$3" >"$layer/e2e/boots"
+	say "$4" >"$layer/e2e/guest"
 	mkdir -p "$layer/e2e/out" # mount point for the host's result directory
 }
 
@@ -250,17 +295,19 @@ machine_name() { # OUT
 
 # Boots the guest once and waits for it, at most LIMIT seconds. Returns nspawn's status
 # (124 = timed out). The console goes to OUT/console.txt.
-boot_once() { # STATE_DIR OUT LIMIT CGROUP
-	local state=$1 out=$2 limit=$3 cg=$4 pid rc=0
+boot_once() { # STATE_DIR OUT LIMIT CGROUP GUEST
+	local state=$1 out=$2 limit=$3 cg=$4 guest=$5 pid rc=0 extra
+	mapfile -t extra < <(guest_nspawn_args "$guest")
 	(
 		cg_enter "$cg"
 		# timeout: SIGTERM asks nspawn for a clean guest shutdown; SIGKILL 10 s later if stuck.
 		exec timeout --kill-after=10 "$limit" \
 			unshare --mount --propagation private -- \
 			"$E2E_DIR/host/boot-guest.sh" "$state" \
-			"$state/layers/seed" "$state/layers/harness" "$STAGE" "$ROOTFS" -- \
+			"$state/layers/seed" "$state/layers/harness" "${PKG_LAYER[$guest]}" "${ROOTFS[$guest]}" -- \
 			--machine="$(machine_name "$out")" \
 			--bind="$out:/e2e/out" \
+			${extra[@]+"${extra[@]}"} \
 			--boot -- systemd.wants=e2e-harness.service
 	) </dev/null >>"$out/console.txt" 2>&1 &
 	pid=$!
@@ -285,9 +332,9 @@ on_interrupt() {
 }
 
 # Runs one scenario; sets RESULT (PASS/FAIL/SKIP) and DETAIL.
-run_scenario() { # SCENARIO_FILE
-	local file=$1 name out state timeout boots boot deadline left nspawn_rc rc
-	name=$(basename "$file" .sh)
+run_scenario() { # SCENARIO_FILE@GUEST
+	local file=${1%@*} guest=${1##*@} name out state timeout boots boot deadline left nspawn_rc rc
+	name=$(basename "$file" .sh)@$guest
 	out=$OUT_DIR/$name
 	rm -rf "$out"
 	mkdir -p "$out"
@@ -300,7 +347,7 @@ run_scenario() { # SCENARIO_FILE
 	boots=$(scenario_header "$file" boots 1)
 	state=$WORK/guests/$name
 	mkdir -p "$state/layers"
-	make_harness_layer "$state/layers/harness" "$file" "$boots"
+	make_harness_layer "$state/layers/harness" "$file" "$boots" "$guest"
 	if ! make_seed_layer "$state/layers/seed" "$file" "$out/setup.log"; then
 		RESULT=FAIL DETAIL="preparing its files failed (see $out/setup.log)"
 		boots=0
@@ -314,7 +361,7 @@ run_scenario() { # SCENARIO_FILE
 		nspawn_rc=124
 		if [ "$left" -gt 0 ]; then
 			nspawn_rc=0
-			boot_once "$state" "$out" "$left" "unitsmith-e2e-$$-$name" || nspawn_rc=$?
+			boot_once "$state" "$out" "$left" "unitsmith-e2e-$$-$name" "$guest" || nspawn_rc=$?
 		fi
 		if [ ! -f "$out/rc-boot$boot" ]; then
 			RESULT=FAIL
@@ -388,9 +435,10 @@ show_failure() { # NAME
 
 main() {
 	require_root
-	local list scenarios
-	list=$(select_scenarios "$@") # (not in <(...): an unknown name must stop the run)
-	mapfile -t scenarios <<<"$list"
+	local list runs
+	list=$(select_runs "$@") # (not in <(...): an unknown name must stop the run)
+	[ -n "$list" ] || die "no scenario to run (E2E_GUESTS=${E2E_GUESTS:-})"
+	mapfile -t runs <<<"$list"
 
 	mkdir -p "$OUT_DIR"
 	# Two runs from one checkout would overwrite each other's results: take turns.
@@ -406,16 +454,24 @@ main() {
 	GUEST_PID='' GUEST_CG=''
 	trap on_interrupt INT TERM
 
-	local s name t0 ms passed=0 failed=0 skipped=0 suite_t0
+	local s name t0 ms passed=0 failed=0 skipped=0 suite_t0 guest guests
+	declare -gA ROOTFS=() PKG_LAYER=()
+	KEEP_CACHES=()
 	t0=$(now_ms)
 	install_host_packages
-	prepare_rootfs
-	stage_project
-	say "e2e: host ready in $(fmt_ms $(($(now_ms) - t0))) (packages, rootfs, make install)"
+	build_deb
+	say "e2e: package $DEB"
+	guests=$(printf '%s\n' "${runs[@]##*@}" | sort -u)
+	for guest in $guests; do
+		prepare_rootfs "$guest"
+		make_package_layer "$guest"
+	done
+	prune_rootfs_cache
+	say "e2e: host ready in $(fmt_ms $(($(now_ms) - t0))) (packages, guest roots, make deb, dpkg -i)"
 
 	suite_t0=$(now_ms)
-	for s in "${scenarios[@]}"; do
-		name=$(basename "$s" .sh)
+	for s in "${runs[@]}"; do
+		name=$(basename "${s%@*}" .sh)@${s##*@}
 		t0=$(now_ms)
 		run_scenario "$s"
 		ms=$(($(now_ms) - t0))
@@ -430,7 +486,7 @@ main() {
 		esac
 	done
 
-	say "e2e: ${#scenarios[@]} scenarios in $(fmt_ms $(($(now_ms) - suite_t0))); logs in $OUT_DIR"
+	say "e2e: ${#runs[@]} runs in $(fmt_ms $(($(now_ms) - suite_t0))); logs in $OUT_DIR"
 	[ "$skipped" -gt 0 ] && say "$skipped skipped"
 	say "$passed passed, $failed failed"
 	[ "$failed" -eq 0 ] || exit 1

@@ -19,7 +19,7 @@ save_journal() {
 # nspawn does not give containers: what our generator said at boot is lost. Run it once more
 # by hand over the same directories (its stderr is kept), and list what it wrote.
 rerun_generator() {
-	local gen=/usr/local/lib/systemd/system-generators/unitsmith-generator dir rc=0 f
+	local gen=/usr/lib/systemd/system-generators/unitsmith-generator dir rc=0 f
 	echo "# unitsmith-generator re-run by hand after the scenario, boot $boot, as PID 1 would"
 	echo "# run it (its messages at boot went to /dev/kmsg, which a container does not have)"
 	[ -x "$gen" ] || { echo "# $gen: not installed"; return 0; }
@@ -42,8 +42,9 @@ if [ "${1:-}" = --after-stop ]; then
 	exit 0
 fi
 
-export E2E_SCENARIO E2E_BOOTS E2E_BOOT=$boot E2E_OUT=$out
+export E2E_SCENARIO E2E_BOOTS E2E_GUEST E2E_BOOT=$boot E2E_OUT=$out
 E2E_SCENARIO=$(cat /e2e/scenario-name)
+E2E_GUEST=$(cat /e2e/guest)
 E2E_BOOTS=$(cat /e2e/boots)
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 

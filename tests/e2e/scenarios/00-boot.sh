@@ -1,7 +1,9 @@
 #!/bin/bash
 # Sanity check of the harness itself (cheap, runs first): the guest really is a booted
-# systemd, the way a Debian 12 host is, and our build is installed where systemd looks.
+# systemd, the way a Debian host is, and unitsmith is installed from its package where systemd
+# looks; the testing guest has the real clients (systemd 262, Podman, cloud-init).
 # e2e-timeout: 60
+# e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
@@ -15,7 +17,23 @@ note "$(systemctl --version | head -n 1)"
 note "system state: $(systemctl is-system-running || true)"
 systemctl --failed --no-legend --plain | sed 's/^/# failed unit: /'
 
-step "the project is installed where systemd looks for it"
-assert_succeeds test -x /usr/local/lib/systemd/system-generators/unitsmith-generator
-assert_succeeds test -x /usr/local/bin/unitsmith
-assert_succeeds test -L /usr/local/lib/systemd/user-generators/unitsmith-user-generator
+step "unitsmith is installed from its .deb, where systemd looks for it"
+assert_eq "$(dpkg-query -W -f='${Status}' unitsmith)" "install ok installed" "dpkg status of unitsmith"
+assert_eq "$(dpkg -S /usr/bin/unitsmith)" "unitsmith: /usr/bin/unitsmith" "owner of /usr/bin/unitsmith"
+assert_succeeds test -x /usr/lib/systemd/system-generators/unitsmith-generator
+assert_succeeds test -x /usr/bin/unitsmith
+assert_succeeds test -L /usr/lib/systemd/user-generators/unitsmith-user-generator
+assert_eq "$(unit_prop unitsmith-reconcile.timer LoadState)" loaded "unitsmith-reconcile.timer LoadState"
+
+case $E2E_GUEST in
+testing)
+	step "the testing guest has the real clients"
+	version=$(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')
+	if [ "${version:-0}" -ge 262 ]; then ok "systemd $version"; else check_failed "systemd $version, expected >= 262"; fi
+	note "$(podman --version); $(cloud-init --version 2>&1)"
+	assert_contains "$(podman --version)" "podman version 5." "podman --version"
+	assert_succeeds test -x /usr/lib/systemd/system-generators/podman-system-generator
+	assert_succeeds test -s /usr/share/e2e/images/busybox.tar
+	assert_eq "$(stat -fc %T /var/lib/containers)" tmpfs "image storage (/var/lib/containers)"
+	;;
+esac

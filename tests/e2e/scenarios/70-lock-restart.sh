@@ -95,7 +95,7 @@ assert_eq "$(starts)" $((ROUNDS + 1)) "workers started (the manual run started n
 
 rc=0
 out=$(systemd-run --unit=sched-second --wait --quiet -p Type=exec \
-	/usr/local/bin/unitsmith lock --name sched.service --wait 2s -- /opt/e2e/sched-daemon 2>&1) || rc=$?
+	/usr/bin/unitsmith lock --name sched.service --wait 2s -- /opt/e2e/sched-daemon 2>&1) || rc=$?
 assert_eq "$rc" 75 "exit status of a second start as a unit (systemd-run --wait)"
 msg=$(journalctl -b -u sched-second.service -o cat | grep "still held" || true)
 assert_contains "$msg" "by PID" "sched-second.service journal"
@@ -104,7 +104,7 @@ systemctl reset-failed sched-second.service 2>/dev/null || true
 
 step "SIGTERM ends a waiting instance within a second"
 systemd-run --unit=sched-waiter -p Type=exec \
-	/usr/local/bin/unitsmith lock --name sched.service --wait 60s -- /opt/e2e/sched-daemon
+	/usr/bin/unitsmith lock --name sched.service --wait 60s -- /opt/e2e/sched-daemon
 wait_for --timeout 5 sh -c 'journalctl -b -u sched-waiter.service -o cat | grep -q "waiting up to"'
 t0=$(now_s)
 systemctl stop sched-waiter.service

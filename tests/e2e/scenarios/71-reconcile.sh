@@ -92,7 +92,7 @@ assert_eq "$(state crash.service)" loaded/active "crash.service"
 
 step "by hand: units systemd lost entirely come back with one daemon-reload"
 systemctl stop $TIMER
-gen=/usr/local/lib/systemd/system-generators/unitsmith-generator
+gen=/usr/lib/systemd/system-generators/unitsmith-generator
 mv "$gen" /root/unitsmith-generator.off
 systemctl daemon-reload # as during a package upgrade: the generator is missing
 mv /root/unitsmith-generator.off "$gen"
