@@ -44,13 +44,14 @@ date=$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>
 sed -e "s/@VERSION@/$version/g" -e "s/@DATE@/$date/g" "$here/changelog.in" | gzip -9n >"$doc/changelog.gz"
 install -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/$pkg"
 
-# Dependencies of the two binaries, as dpkg-shlibdeps finds them (libc6, libgcc-s1).
+# Dependencies of the two binaries, as dpkg-shlibdeps finds them (libc6, libgcc-s1). It finds
+# the package's root by its DEBIAN directory.
+install -d -m 0755 "$root/DEBIAN"
 depends=$(cd "$work" && dpkg-shlibdeps -O \
 	"debian/$pkg/usr/bin/unitsmith" "debian/$pkg/usr/lib/systemd/system-generators/unitsmith-generator" |
 	sed -n 's/^shlibs:Depends=//p')
 [ -n "$depends" ] || { echo "build-deb: dpkg-shlibdeps found no dependencies" >&2; exit 1; }
 
-install -d -m 0755 "$root/DEBIAN"
 size=$(du -k -s --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" \
 	-e "s/@SIZE@/$size/" "$here/control.in" >"$root/DEBIAN/control"

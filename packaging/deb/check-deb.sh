@@ -17,6 +17,8 @@ expected=(
 	./usr/lib/systemd/system/unitsmith-reconcile.timer
 	./usr/share/doc/unitsmith/copyright
 	./usr/share/man/man5/unitsmith.envgate.5.gz
+	./usr/share/man/man1/unitsmith.1.gz
+	./usr/share/man/man1/unitsmith-takeover.1.gz
 )
 contents=$(dpkg-deb --contents "$deb")
 for p in "${expected[@]}"; do

@@ -268,6 +268,7 @@ make_harness_layer() { # DIR SCENARIO_FILE BOOTS GUEST
 	install -D -m 0644 "$E2E_DIR/guest/e2e-harness.service" "$layer/etc/systemd/system/e2e-harness.service"
 	install -D -m 0755 "$E2E_DIR/guest/run-scenario.sh" "$layer/e2e/run-scenario.sh"
 	install -D -m 0755 "$E2E_DIR/guest/podman-standin" "$layer/e2e/podman-standin"
+	install -D -m 0755 "$E2E_DIR/guest/compare-units" "$layer/e2e/compare-units"
 	install -D -m 0644 "$E2E_DIR/lib.sh" "$layer/e2e/lib.sh"
 	install -D -m 0755 "$2" "$layer/e2e/scenario.sh"
 	say "$name" >"$layer/e2e/scenario-name"

@@ -60,7 +60,8 @@ def oci_archive(layer: bytes) -> bytes:
         "layers": [blob(files, layer, "application/vnd.oci.image.layer.v1.tar")],
     }
     mdesc = blob(files, json.dumps(manifest, sort_keys=True).encode(), "application/vnd.oci.image.manifest.v1+json")
-    mdesc["annotations"] = {"org.opencontainers.image.ref.name": "e2e"}
+    # Podman names an image pulled from an oci-archive after this annotation.
+    mdesc["annotations"] = {"org.opencontainers.image.ref.name": "localhost/archived:e2e"}
     files["index.json"] = json.dumps({"schemaVersion": 2, "manifests": [mdesc]}, sort_keys=True).encode()
     files["oci-layout"] = b'{"imageLayoutVersion":"1.0.0"}'
     buf = io.BytesIO()

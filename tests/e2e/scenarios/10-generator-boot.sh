@@ -6,8 +6,11 @@
 #     why in its journal. A broken file must never make its unit vanish ("not found").
 #   - [Install] WantedBy= is honoured through a .wants symlink in the generator directory.
 #   - a file added after boot becomes a unit on daemon-reload.
-# Inputs: 10-generator-boot.d/root/etc/containers/systemd/ (+ garbage.container from setup.sh).
+# Inputs: 10-generator-boot.d/root/etc/containers/systemd/ (+ garbage.container from setup.sh);
+# Podman's own generator (in the testing guest) is masked in the seed, as `unitsmith takeover`
+# leaves it.
 # e2e-timeout: 120
+# e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Every unit our generator wrote at boot passes `systemd-analyze verify` of the guest's own
-# systemd, failure stubs included: no warning, no error, for any of them.
+# systemd (252 on bookworm, 262 on testing), failure stubs included: no warning, no error, for
+# any of them. Podman's own generator is masked in the seed (as `unitsmith takeover` leaves it).
 # Inputs: 30-verify.d/root/etc/containers/systemd/ (containers using common keys, a template
 # and an instance, a volume, a network, an invalid file).
 # e2e-timeout: 120
+# e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
@@ -18,10 +20,11 @@ declare -A EXPECTED=(
 	[net.network]=net-network.service
 )
 
-# verify checks that every Exec*= binary exists. Podman is absent from the guest, so without
-# this every unit would be reported for /usr/bin/podman alone; the stand-in (NOT podman) is a
-# real executable at that path, which removes exactly that one complaint and no other.
-install_podman_standin
+# verify checks that every Exec*= binary exists. Podman is absent from the bookworm guest, so
+# without this every unit would be reported for /usr/bin/podman alone; the stand-in (NOT podman)
+# is a real executable at that path, which removes exactly that one complaint and no other. The
+# testing guest has the real Podman.
+[ -x /usr/bin/podman ] || install_podman_standin
 
 step "a unit was generated for every input file"
 for input in $(printf '%s\n' "${!EXPECTED[@]}" | sort); do

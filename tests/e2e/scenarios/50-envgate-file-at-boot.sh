@@ -8,6 +8,7 @@
 #   - the output is mode 0600, owner root, marked as real content; no secret in the journal.
 # Files: 50-envgate-file-at-boot.d/shared/ (shared by the 5x-envgate-* scenarios).
 # e2e-timeout: 120
+# e2e-guests: bookworm testing
 . /e2e/lib.sh
 . /usr/local/lib/e2e-envgate.sh
 

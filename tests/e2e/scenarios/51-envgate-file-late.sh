@@ -13,6 +13,7 @@
 # The gate's PollInterval is 30 s here: only inotify (with /etc/app created late) is fast enough.
 # e2e-boots: 2
 # e2e-timeout: 240
+# e2e-guests: bookworm testing
 . /e2e/lib.sh
 . /usr/local/lib/e2e-envgate.sh
 

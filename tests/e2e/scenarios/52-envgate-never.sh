@@ -9,6 +9,7 @@
 #   - what its message says works: `systemctl start` it again (it stops within a second when
 #     asked), and once the file is there it opens the gate.
 # e2e-timeout: 180
+# e2e-guests: bookworm testing
 . /e2e/lib.sh
 . /usr/local/lib/e2e-envgate.sh
 

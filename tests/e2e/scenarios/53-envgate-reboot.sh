@@ -7,6 +7,7 @@
 #           it, the wait unit is not started, the stub is never written again.
 # e2e-boots: 2
 # e2e-timeout: 180
+# e2e-guests: bookworm testing
 . /e2e/lib.sh
 . /usr/local/lib/e2e-envgate.sh
 

@@ -9,6 +9,7 @@
 #   - Exec='s stderr is in the journal, the secret it printed is not; no start limit, nothing
 #     failed.
 # e2e-timeout: 120
+# e2e-guests: bookworm testing
 . /e2e/lib.sh
 . /usr/local/lib/e2e-envgate.sh
 
