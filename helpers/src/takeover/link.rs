@@ -5,7 +5,6 @@
 //! build) and be writable by nobody else: a directory another user can change is never trusted
 //! to hold, or to point, root's link.
 
-use std::ffi::OsString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
