@@ -1,6 +1,6 @@
 //! What `systemd-analyze verify` rejects or warns about, where that can be told from the
 //! files alone: unknown sections and keys, values systemd cannot parse, services systemd
-//! refuses to load, commands that do not exist on this machine.
+//! refuses to load, commands that do not exist on the machine (or in the `--root` image).
 
 use std::path::Path;
 
@@ -8,6 +8,7 @@ use unitsmith_generator::spell;
 
 use super::keys;
 use super::load::{Source, Unit};
+use super::root::Root;
 use super::rules::{anchor, loc, service_type};
 use super::shell;
 use super::{Finding, Severity};
@@ -133,7 +134,7 @@ const EXEC_SEARCH: &[&str] = &[
 
 /// Line-by-line checks of one file (a unit file or a drop-in). Lines the generator wrote
 /// (line 0 of a generated unit) are its responsibility, not the author's, and are skipped.
-pub fn check_source(src: &Source) -> Vec<Finding> {
+pub fn check_source(src: &Source, root: &Root) -> Vec<Finding> {
     let mut out = Vec::new();
     let f = &src.file;
     let unit = unit_name_of(src);
@@ -153,7 +154,7 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
                     .and_then(|k| f.first_location(group, k))
                     .map(|(_, l)| l)
                     .unwrap_or(0);
-                let first = header_line(&f.path, group).unwrap_or(first);
+                let first = header_line(&f.path, group, root).unwrap_or(first);
                 if !(src.generated && first == 0) {
                     let allowed = match own {
                         Some((s, _)) => format!("[Unit], [{s}], [Install]"),
@@ -229,14 +230,18 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
                     });
                 }
                 if EXEC_KEYS.contains(&key) {
-                    if let Some(msg) = missing_command(v).filter(|_| !guarded(f, v)) {
+                    if let Some(msg) = missing_command(v, root).filter(|_| !guarded(f, v)) {
+                        let place = match root.dir() {
+                            Some(d) => format!("in the image {}", d.display()),
+                            None => "on this machine".into(),
+                        };
                         out.push(Finding {
                             rule: "exec-not-found",
                             severity: Severity::Error,
                             file: path.to_path_buf(),
                             line,
                             unit: unit.clone(),
-                            message: format!("{key}=: {msg}: systemd-analyze verify rejects the unit, and the command fails when run"),
+                            message: format!("{key}=: {msg} {place}: systemd-analyze verify rejects the unit, and the command fails when run"),
                             fix: "install the program, fix the path, or prefix the line with - if a missing command is fine".into(),
                         });
                     }
@@ -248,8 +253,9 @@ pub fn check_source(src: &Source) -> Vec<Finding> {
 }
 
 /// The line of a `[group]` header in a file (the parser keeps lines of assignments only).
-fn header_line(path: &Path, group: &str) -> Option<usize> {
-    let text = std::fs::read_to_string(path).ok()?;
+fn header_line(path: &Path, group: &str, root: &Root) -> Option<usize> {
+    let data = root.read(path).ok()?;
+    let text = String::from_utf8_lossy(&data);
     let header = format!("[{group}]");
     text.lines().position(|l| l.trim() == header).map(|i| i + 1)
 }
@@ -307,7 +313,7 @@ fn fix_for(key: &str) -> String {
 
 /// An `Exec*=` command that does not exist here (`-` lines are allowed to fail; specifiers and
 /// variables are resolved by systemd, so those are not judged).
-fn missing_command(v: &str) -> Option<String> {
+fn missing_command(v: &str, root: &Root) -> Option<String> {
     let e = shell::parse_exec(v)?;
     if e.prefixes.contains('-') {
         return None;
@@ -317,14 +323,17 @@ fn missing_command(v: &str) -> Option<String> {
         return None;
     }
     if cmd.starts_with('/') {
-        return (!Path::new(cmd).exists()).then(|| format!("{cmd} does not exist"));
+        return (!root.exists(&root.join(Path::new(cmd)))).then(|| format!("{cmd} does not exist"));
     }
     if cmd.contains('/') {
         return Some(format!(
             "{cmd} is neither an absolute path nor a plain command name"
         ));
     }
-    if EXEC_SEARCH.iter().any(|d| Path::new(d).join(cmd).exists()) {
+    if EXEC_SEARCH
+        .iter()
+        .any(|d| root.exists(&root.join(&Path::new(d).join(cmd))))
+    {
         return None;
     }
     Some(format!(
@@ -460,12 +469,13 @@ mod tests {
 
     #[test]
     fn commands() {
-        assert!(missing_command("/bin/sh -c true").is_none());
-        assert!(missing_command("-/nonexistent/x").is_none());
-        assert!(missing_command("/nonexistent/x").is_some());
-        assert!(missing_command("sh -c true").is_none());
-        assert!(missing_command("no-such-command-here").is_some());
-        assert!(missing_command("%h/bin/x").is_none());
-        assert!(missing_command("bin/x").is_some());
+        let here = Root::host();
+        assert!(missing_command("/bin/sh -c true", &here).is_none());
+        assert!(missing_command("-/nonexistent/x", &here).is_none());
+        assert!(missing_command("/nonexistent/x", &here).is_some());
+        assert!(missing_command("sh -c true", &here).is_none());
+        assert!(missing_command("no-such-command-here", &here).is_some());
+        assert!(missing_command("%h/bin/x", &here).is_none());
+        assert!(missing_command("bin/x", &here).is_some());
     }
 }
