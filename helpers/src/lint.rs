@@ -1,8 +1,9 @@
-//! `unitsmith lint [--json] [--root DIR] [PATH...]`: offline checks for the boot and reload
-//! hazards of the field reports, over unit files (with drop-ins and `.wants/` links) and
-//! Quadlet inputs (as the units the generator makes of them, located in the input). Each
-//! finding has file:line, an explanation and a fix. Exit status 1 when any finding is an
-//! error. With `--root DIR` every file is read as the image in DIR will see it (`root.rs`).
+//! `unitsmith lint [--json] [--systemd-version N] [--root DIR] [PATH...]`: offline checks for
+//! the boot and reload hazards of the field reports, over unit files (with drop-ins and
+//! `.wants/` links) and Quadlet inputs (as the units the generator makes of them, located in
+//! the input). Each finding has file:line, an explanation and a fix. Exit status 1 when any
+//! finding is an error. Units are judged by the systemd they will run under (`version.rs`):
+//! its keys, values and refusals (`keys.rs`, data from systemd's sources at each release).
 //!
 //! Rules (details and exact conditions in `rules.rs`, `verify.rs`, and unitsmith-lint(1)):
 //! cloud-init-cycle (error), start-limit-burn, boot-blocking-wait, prestart-kill,
@@ -10,10 +11,10 @@
 //! rejects: service-refused, exec-not-found (errors), unknown-section, unknown-key, bad-value
 //! (warnings); parse-error and generator-error (errors).
 //!
-//! `lint/keys.rs` is generated from systemd's src/core/load-fragment-gperf.gperf.in (257): the
-//! `Section.Key` lines and the EXEC/KILL/CGROUP context macros expanded per section, sorted;
-//! BOOLEAN = keys parsed by config_parse_bool/tristate, TIME_SPAN = config_parse_sec*,
-//! *_timeout*, job_*timeout_sec.
+//! Modules: `load` reads the trees (`quadlet` the inputs, through the generator), `search`
+//! knows the default directories, `root` resolves paths inside `--root`, `version` finds the
+//! systemd to judge by, `keys` holds what each release knows (data: `keys.txt`, regenerated
+//! by tests/lint-keys/regenerate.py), `verify` and `rules` find the problems.
 
 mod keys;
 mod load;
@@ -23,12 +24,15 @@ mod rules;
 mod search;
 mod shell;
 mod verify;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::doctor::json::Json;
+use keys::Release;
 use root::Root;
+use version::Target;
 
 const AFTER_HELP: &str = "\
 Without PATH: systemd's unit directories (/etc/systemd/system, /run/systemd/system,
@@ -56,6 +60,11 @@ Rules:
   unknown-section, unknown-key, bad-value   warning   lines systemd ignores
   parse-error, generator-error              error     unreadable files, failed inputs
 
+Keys, values and refusals are those of the systemd the units will run under: --systemd-version
+N; with --root DIR, the one installed in DIR (its libsystemd-shared-N.so); otherwise the running
+manager, or the systemd installed here. Keys a newer systemd added are reported as such (\"added
+in systemd N\"). The report names the version judged by.
+
 With --root DIR, everything is looked up inside DIR as the booted image will see it (links
 resolved inside DIR, never on this machine): the default directories, each PATH (a path in the
 image), .wants/ links and Exec*= commands.
@@ -69,6 +78,9 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Judge by this systemd release's keys (default: the systemd the units run under).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..1000))]
+    pub systemd_version: Option<u32>,
     /// Lint the image tree in DIR as it will boot: paths, links and commands inside DIR.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -127,12 +139,12 @@ impl Finding {
     }
 }
 
-/// Everything lint found in `tree`, sorted by file and line, each once. Commands are
-/// looked up in `root`.
-pub fn check(tree: &load::Tree, root: &Root) -> Vec<Finding> {
+/// Everything lint found in `tree`, judged by systemd `release`, sorted by file and line,
+/// each once. Commands are looked up in `root`.
+pub fn check(tree: &load::Tree, release: &Release, root: &Root) -> Vec<Finding> {
     let mut out = tree.findings.clone();
     for s in &tree.sources {
-        out.extend(verify::check_source(s, root));
+        out.extend(verify::check_source(s, release, root));
     }
     for u in tree.units.values() {
         out.extend(verify::check_unit(u));
@@ -163,6 +175,13 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => Root::host(),
     };
+    let target = match (args.systemd_version, root.dir()) {
+        (Some(v), _) => version::given(v),
+        (None, Some(_)) => version::installed_in(&root),
+        (None, None) => version::this_machine(),
+    };
+    let release = keys::table().release(target.judged);
+
     // With --root, a PATH is a path in the image.
     let paths: Vec<PathBuf> = args.paths.iter().map(|p| in_root(&root, p)).collect();
     let tree = if paths.is_empty() {
@@ -182,14 +201,14 @@ pub fn run(args: Args) -> ExitCode {
         }
         load::load(&paths, true, &[], &root)
     };
-    let mut findings = check(&tree, &root);
+    let mut findings = check(&tree, &release, &root);
     if paths.is_empty() {
         // The distribution's units are context (what pulls what in), not the admin's to fix:
         // pass their directory as a PATH to check them too.
         let vendor = search::vendor_dirs(&root);
         findings.retain(|f| !vendor.iter().any(|d| f.file.starts_with(d)));
     }
-    report(&args, &tree, &findings);
+    report(&args, &tree, &findings, &target);
     if findings.iter().any(|f| f.severity == Severity::Error) {
         ExitCode::from(1)
     } else {
@@ -206,7 +225,7 @@ fn in_root(root: &Root, p: &Path) -> PathBuf {
     }
 }
 
-fn report(args: &Args, tree: &load::Tree, findings: &[Finding]) {
+fn report(args: &Args, tree: &load::Tree, findings: &[Finding], target: &Target) {
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
@@ -218,6 +237,17 @@ fn report(args: &Args, tree: &load::Tree, findings: &[Finding]) {
             ("files", Json::Num(tree.sources.len() as i64)),
             ("errors", Json::Num(errors as i64)),
             ("warnings", Json::Num(warnings as i64)),
+            (
+                "systemd",
+                Json::obj(vec![
+                    ("judged_by", Json::Num(target.judged as i64)),
+                    (
+                        "found",
+                        target.found.map_or(Json::Null, |v| Json::Num(v as i64)),
+                    ),
+                    ("from", Json::str(&target.from)),
+                ]),
+            ),
             (
                 "findings",
                 Json::Arr(findings.iter().map(Finding::to_json).collect()),
@@ -238,6 +268,7 @@ fn report(args: &Args, tree: &load::Tree, findings: &[Finding]) {
         ));
         text.push_str(&format!("    fix: {}\n", f.fix));
     }
+    text.push_str(&format!("lint: judged by {}\n", target.describe()));
     text.push_str(&format!(
         "lint: {} units in {} files: {} error{}, {} warning{}\n",
         tree.units.len(),
