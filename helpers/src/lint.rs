@@ -147,7 +147,7 @@ pub fn check(tree: &load::Tree, release: &Release, root: &Root) -> Vec<Finding> 
         out.extend(verify::check_source(s, release, root));
     }
     for u in tree.units.values() {
-        out.extend(verify::check_unit(u));
+        out.extend(verify::check_unit(u, release));
     }
     out.extend(rules::cloud_init_cycle(tree));
     out.extend(rules::start_limit_burn(tree));

@@ -373,19 +373,29 @@ fn guarded(f: &unitsmith_generator::unitfile::UnitFile, v: &str) -> bool {
     .any(|k| f.lookup_all("Unit", k).iter().any(|c| *c == cmd))
 }
 
-/// Services systemd refuses to load ("Unit has a bad unit file setting").
-pub fn check_unit(u: &Unit) -> Vec<Finding> {
+/// The last release whose service_verify() refuses a Type=oneshot service with
+/// RestartForceExitStatus= (systemd 256 dropped that refusal).
+const ONESHOT_FORCE_EXIT_STATUS_REFUSED_UNTIL: u32 = 255;
+/// The last release that refuses PAMName= with KillMode=process or none (257 dropped it).
+const PAM_KILL_MODE_REFUSED_UNTIL: u32 = 256;
+/// The first release that refuses Type=forking with PrivatePIDs=yes (257 added the key).
+const FORKING_PRIVATE_PIDS_REFUSED_FROM: u32 = 257;
+
+/// Services systemd `release` refuses to load ("Unit has a bad unit file setting"): the
+/// conditions of service_verify() in its src/core/service.c.
+pub fn check_unit(u: &Unit, release: &Release) -> Vec<Finding> {
     let mut out = Vec::new();
     if u.unit_type() != "service" {
         return out;
     }
+    let v = release.version;
     let f = &u.file;
     let ty = service_type(f);
     let starts = f.located_values("Service", "ExecStart");
     let stops = f.lookup_all("Service", "ExecStop");
-    let success_action = f
-        .lookup_last("Unit", "SuccessAction")
-        .is_some_and(|a| !a.is_empty() && a != "none");
+    let last = |group: &str, key: &str| f.lookup_last(group, key).filter(|x| !x.is_empty());
+    let success_action = last("Unit", "SuccessAction").is_some_and(|a| a != "none");
+    let remain = last("Service", "RemainAfterExit").and_then(parse_bool) == Some(true);
     let mut refuse = |at: (std::path::PathBuf, usize), msg: String, fix: &str| {
         out.push(Finding {
             rule: "service-refused",
@@ -393,7 +403,7 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
             file: at.0,
             line: at.1,
             unit: u.name.clone(),
-            message: format!("{msg}: systemd refuses to load it (\"bad unit file setting\"), so it can never start"),
+            message: format!("{msg}: systemd {v} refuses to load it (\"bad unit file setting\"), so it can never start"),
             fix: fix.to_string(),
         });
     };
@@ -409,6 +419,12 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
             format!("Type={ty} without ExecStart= (only Type=oneshot may omit it)"),
             "add ExecStart=, or use Type=oneshot",
         );
+    } else if starts.is_empty() && !success_action && !remain {
+        refuse(
+            anchor(u),
+            "a service with no ExecStart= and no SuccessAction= that is not RemainAfterExit=yes".into(),
+            "add RemainAfterExit=yes (a unit that only runs ExecStop= at shutdown must stay active until then)",
+        );
     }
     if starts.len() > 1 && ty != "oneshot" {
         let (_, p, l) = starts[1];
@@ -419,14 +435,30 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
         );
     }
     if ty == "oneshot" {
-        if let Some(r) = f
-            .lookup_last("Service", "Restart")
-            .filter(|r| *r == "always" || *r == "on-success")
+        if let Some(r) = last("Service", "Restart").filter(|r| *r == "always" || *r == "on-success")
         {
             refuse(
                 loc(u, "Service", "Restart"),
                 format!("Restart={r} in a Type=oneshot service"),
                 "use Restart=on-failure (or no) for a oneshot, or make it Type=simple/exec if it is a daemon",
+            );
+        }
+        if v <= ONESHOT_FORCE_EXIT_STATUS_REFUSED_UNTIL
+            && !f
+                .located_values("Service", "RestartForceExitStatus")
+                .is_empty()
+        {
+            refuse(
+                loc(u, "Service", "RestartForceExitStatus"),
+                format!("RestartForceExitStatus= in a Type=oneshot service (refused up to systemd {ONESHOT_FORCE_EXIT_STATUS_REFUSED_UNTIL})"),
+                "remove RestartForceExitStatus= (Restart=on-failure covers a oneshot's failures), or run where systemd 256 or newer runs",
+            );
+        }
+        if last("Service", "ExitType") == Some("cgroup") {
+            refuse(
+                loc(u, "Service", "ExitType"),
+                "ExitType=cgroup in a Type=oneshot service".into(),
+                "remove ExitType=cgroup: a oneshot is done when its commands exit",
             );
         }
     }
@@ -435,6 +467,26 @@ pub fn check_unit(u: &Unit) -> Vec<Finding> {
             anchor(u),
             "Type=dbus without BusName=".into(),
             "add BusName= (the name the service acquires on the bus)",
+        );
+    }
+    if v <= PAM_KILL_MODE_REFUSED_UNTIL && last("Service", "PAMName").is_some() {
+        if let Some(mode) = last("Service", "KillMode").filter(|m| *m == "process" || *m == "none")
+        {
+            refuse(
+                loc(u, "Service", "KillMode"),
+                format!("PAMName= with KillMode={mode} (refused up to systemd {PAM_KILL_MODE_REFUSED_UNTIL})"),
+                "use KillMode=control-group or mixed with PAMName=",
+            );
+        }
+    }
+    if v >= FORKING_PRIVATE_PIDS_REFUSED_FROM
+        && ty == "forking"
+        && last("Service", "PrivatePIDs").and_then(parse_bool) == Some(true)
+    {
+        refuse(
+            loc(u, "Service", "PrivatePIDs"),
+            "Type=forking with PrivatePIDs=yes".into(),
+            "use Type=notify or exec (the daemon's fork cannot be followed into its own PID namespace), or drop PrivatePIDs=",
         );
     }
     out
