@@ -238,6 +238,8 @@ mod tests {
         assert!(!root.leaves_image(&img.join("usr/bin/tool")));
         // This machine's root reads what the kernel reads.
         assert_eq!(Root::host().read(&img.join("etc/secret")).unwrap(), b"host");
+        let _ = std::fs::remove_dir_all(&img);
+        let _ = std::fs::remove_dir_all(&host);
     }
 
     /// `..` stops at the image's `/`; a merged-/usr `lib -> usr/lib` link is followed.
@@ -273,5 +275,6 @@ mod tests {
             root.image_path(&img.join("lib/systemd/x")),
             Path::new("/lib/systemd/x")
         );
+        let _ = std::fs::remove_dir_all(&img);
     }
 }

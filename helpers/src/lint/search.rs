@@ -160,5 +160,6 @@ mod tests {
         .collect();
         assert_eq!(got, want);
         assert!(quadlet_dirs(&root).iter().all(|d| d.starts_with(&img)));
+        let _ = std::fs::remove_dir_all(&img);
     }
 }

@@ -209,6 +209,12 @@ mod tests {
         Root::image(&d).unwrap()
     }
 
+    fn remove(image: Root) {
+        if let Some(d) = image.dir() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+
     #[test]
     fn found_where_distributions_put_it() {
         for (lib, v) in [
@@ -219,22 +225,28 @@ mod tests {
             ("usr/lib64/systemd/libsystemd-shared-255.4-1.fc40.so", 255),
             ("usr/lib/systemd/libsystemd-shared-257.so", 257),
         ] {
-            let t = installed_in(&image_with(lib));
+            let image = image_with(lib);
+            let t = installed_in(&image);
             assert_eq!(t.found, Some(v), "{lib}");
             assert_eq!(t.judged, v, "{lib}");
             assert!(t.describe().contains(lib), "{}", t.describe());
+            remove(image);
         }
     }
 
     #[test]
     fn outside_the_tables_the_nearest_is_used_and_said() {
-        let newer = installed_in(&image_with("usr/lib/systemd/libsystemd-shared-263.so"));
+        let image = image_with("usr/lib/systemd/libsystemd-shared-263.so");
+        let newer = installed_in(&image);
+        remove(image);
         assert_eq!((newer.found, newer.judged), (Some(263), 262));
         assert!(newer.describe().contains("newer than the newest"));
         let older = given(250);
         assert_eq!(older.judged, 252);
         assert!(older.describe().contains("older than the oldest"));
-        let none = installed_in(&image_with("usr/lib/systemd/README"));
+        let image = image_with("usr/lib/systemd/README");
+        let none = installed_in(&image);
+        remove(image);
         assert_eq!((none.found, none.judged), (None, 262));
         assert!(none.describe().contains("no libsystemd-shared-N.so"));
     }
