@@ -56,7 +56,7 @@ Rules:
   killmode-stop-timeout  warning  KillMode=mixed/process without TimeoutStopSec=
   service-refused        error    services systemd refuses to load (no ExecStart=, several
                                   ExecStart= outside oneshot, oneshot with Restart=always, ...)
-  exec-not-found         error    Exec*= command missing on this machine
+  exec-not-found         error    Exec*= command missing on this machine (in DIR with --root)
   unknown-section, unknown-key, bad-value   warning   lines systemd ignores
   parse-error, generator-error              error     unreadable files, failed inputs
 
