@@ -17,7 +17,7 @@ UNITDIR   = $(PREFIX)/lib/systemd/system
 BINDIR    = $(PREFIX)/bin
 MANDIR    = $(PREFIX)/share/man
 
-.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench clean
+.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean
 
 all: build
 
@@ -77,6 +77,12 @@ deb-check:
 bench: build
 	python3 tests/bench/generator.py $(GEN) --max-ratio-1000 1.5
 	UNITSMITH=$(HELPER) tests/bench/envgate-populate.sh
+
+# lint's per-release systemd key data (helpers/src/lint/keys.txt), read from a systemd git clone
+# with its tags: make lint-keys SYSTEMD_GIT=~/src/systemd. Committed data: not needed to build.
+lint-keys:
+	@test -n "$(SYSTEMD_GIT)" || { echo "usage: make lint-keys SYSTEMD_GIT=DIR (a clone of github.com/systemd/systemd)"; exit 2; }
+	python3 tests/lint-keys/regenerate.py --git $(SYSTEMD_GIT)
 
 clean:
 	$(CARGO) clean

@@ -1,7 +1,9 @@
-//! `unitsmith lint [--json] [PATH...]`: offline checks for the boot and reload hazards of the
-//! field reports, over unit files (with drop-ins and `.wants/` links) and Quadlet inputs (as
-//! the units the generator makes of them, located in the input). Each finding has file:line,
-//! an explanation and a fix. Exit status 1 when any finding is an error.
+//! `unitsmith lint [--json] [--systemd-version N] [--root DIR] [PATH...]`: offline checks for
+//! the boot and reload hazards of the field reports, over unit files (with drop-ins and
+//! `.wants/` links) and Quadlet inputs (as the units the generator makes of them, located in
+//! the input). Each finding has file:line, an explanation and a fix. Exit status 1 when any
+//! finding is an error. Units are judged by the systemd they will run under (`version.rs`):
+//! its keys, values and refusals (`keys.rs`, data from systemd's sources at each release).
 //!
 //! Rules (details and exact conditions in `rules.rs`, `verify.rs`, and unitsmith-lint(1)):
 //! cloud-init-cycle (error), start-limit-burn, boot-blocking-wait, prestart-kill,
@@ -9,21 +11,28 @@
 //! rejects: service-refused, exec-not-found (errors), unknown-section, unknown-key, bad-value
 //! (warnings); parse-error and generator-error (errors).
 //!
-//! `lint/keys.rs` is generated from systemd's src/core/load-fragment-gperf.gperf.in (257): the
-//! `Section.Key` lines and the EXEC/KILL/CGROUP context macros expanded per section, sorted;
-//! BOOLEAN = keys parsed by config_parse_bool/tristate, TIME_SPAN = config_parse_sec*,
-//! *_timeout*, job_*timeout_sec.
+//! Modules: `load` reads the trees (`quadlet` the inputs, through the generator), `search`
+//! knows the default directories, `root` resolves paths inside `--root`, `version` finds the
+//! systemd to judge by, `keys` holds what each release knows (data: `keys.txt`, regenerated
+//! by tests/lint-keys/regenerate.py), `verify` and `rules` find the problems.
 
 mod keys;
 mod load;
+mod quadlet;
+mod root;
 mod rules;
+mod search;
 mod shell;
 mod verify;
+mod version;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::doctor::json::Json;
+use keys::Release;
+use root::Root;
+use version::Target;
 
 const AFTER_HELP: &str = "\
 Without PATH: systemd's unit directories (/etc/systemd/system, /run/systemd/system,
@@ -47,15 +56,21 @@ Rules:
   killmode-stop-timeout  warning  KillMode=mixed/process without TimeoutStopSec=
   service-refused        error    services systemd refuses to load (no ExecStart=, several
                                   ExecStart= outside oneshot, oneshot with Restart=always, ...)
-  exec-not-found         error    Exec*= command missing on this machine
+  exec-not-found         error    Exec*= command missing on this machine (in DIR with --root)
   unknown-section, unknown-key, bad-value   warning   lines systemd ignores
   parse-error, generator-error              error     unreadable files, failed inputs
 
-Exit status: 0 no errors (warnings allowed); 1 at least one error; 2 usage (a PATH missing).
-See unitsmith-lint(1).";
+Keys, values and refusals are those of the systemd the units will run under: --systemd-version
+N; with --root DIR, the one installed in DIR (its libsystemd-shared-N.so); otherwise the running
+manager, or the systemd installed here. Keys a newer systemd added are reported as such (\"added
+in systemd N\"). The report names the version judged by.
 
-/// Not reported on by default (see `run`).
-const VENDOR_DIRS: &[&str] = &["/usr/lib/systemd/", "/lib/systemd/"];
+With --root DIR, everything is looked up inside DIR as the booted image will see it (links
+resolved inside DIR, never on this machine): the default directories, each PATH (a path in the
+image), .wants/ links and Exec*= commands.
+
+Exit status: 0 no errors (warnings allowed); 1 at least one error; 2 usage (a PATH or the
+--root directory missing). See unitsmith-lint(1).";
 
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = AFTER_HELP)]
@@ -63,6 +78,12 @@ pub struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Judge by this systemd release's keys (default: the systemd the units run under).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..1000))]
+    pub systemd_version: Option<u32>,
+    /// Lint the image tree in DIR as it will boot: paths, links and commands inside DIR.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Unit files, drop-ins, Quadlet inputs or directories (default: the system's).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
@@ -118,14 +139,15 @@ impl Finding {
     }
 }
 
-/// Everything lint found in `tree`, sorted by file and line, each once.
-pub fn check(tree: &load::Tree) -> Vec<Finding> {
+/// Everything lint found in `tree`, judged by systemd `release`, sorted by file and line,
+/// each once. Commands are looked up in `root`.
+pub fn check(tree: &load::Tree, release: &Release, root: &Root) -> Vec<Finding> {
     let mut out = tree.findings.clone();
     for s in &tree.sources {
-        out.extend(verify::check_source(s));
+        out.extend(verify::check_source(s, release, root));
     }
     for u in tree.units.values() {
-        out.extend(verify::check_unit(u));
+        out.extend(verify::check_unit(u, release));
     }
     out.extend(rules::cloud_init_cycle(tree));
     out.extend(rules::start_limit_burn(tree));
@@ -143,23 +165,67 @@ pub fn check(tree: &load::Tree) -> Vec<Finding> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let tree = if args.paths.is_empty() {
-        let roots: Vec<PathBuf> = load::SYSTEM_UNIT_DIRS.iter().map(PathBuf::from).collect();
-        let search = unitsmith_generator::dirs::search_paths(false);
-        load::load(&roots, false, &search.dirs)
+    let root = match &args.root {
+        Some(dir) => match Root::image(dir) {
+            Ok(r) => r,
+            Err(e) => {
+                log::error!("{e}: give the directory the image tree is in");
+                return ExitCode::from(2);
+            }
+        },
+        None => Root::host(),
+    };
+    let target = match (args.systemd_version, root.dir()) {
+        (Some(v), _) => version::given(v),
+        (None, Some(_)) => version::installed_in(&root),
+        (None, None) => version::this_machine(),
+    };
+    let release = keys::table().release(target.judged);
+
+    // With --root, a PATH is a path in the image.
+    let paths: Vec<PathBuf> = args.paths.iter().map(|p| in_root(&root, p)).collect();
+    let tree = if paths.is_empty() {
+        let quadlet_dirs = search::quadlet_dirs(&root);
+        load::load(&search::unit_dirs(&root), false, &quadlet_dirs, &root)
     } else {
-        if let Some(missing) = args.paths.iter().find(|p| !p.exists()) {
-            log::error!("{}: no such file or directory", missing.display());
+        if let Some((given, _)) = args.paths.iter().zip(&paths).find(|(_, p)| !root.exists(p)) {
+            match root.dir() {
+                Some(d) => log::error!(
+                    "{}: no such file or directory in {}",
+                    given.display(),
+                    d.display()
+                ),
+                None => log::error!("{}: no such file or directory", given.display()),
+            }
             return ExitCode::from(2);
         }
-        load::load(&args.paths, true, &[])
+        load::load(&paths, true, &[], &root)
     };
-    let mut findings = check(&tree);
-    if args.paths.is_empty() {
+    let mut findings = check(&tree, &release, &root);
+    if paths.is_empty() {
         // The distribution's units are context (what pulls what in), not the admin's to fix:
         // pass their directory as a PATH to check them too.
-        findings.retain(|f| !VENDOR_DIRS.iter().any(|d| f.file.starts_with(d)));
+        let vendor = search::vendor_dirs(&root);
+        findings.retain(|f| !vendor.iter().any(|d| f.file.starts_with(d)));
     }
+    report(&args, &tree, &findings, &target);
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// A PATH of the command line: inside the image with `--root` (a relative one from the
+/// image's `/`), as given without.
+fn in_root(root: &Root, p: &Path) -> PathBuf {
+    match root.dir() {
+        Some(_) => root.join(p),
+        None => p.to_path_buf(),
+    }
+}
+
+fn report(args: &Args, tree: &load::Tree, findings: &[Finding], target: &Target) {
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
@@ -172,38 +238,45 @@ pub fn run(args: Args) -> ExitCode {
             ("errors", Json::Num(errors as i64)),
             ("warnings", Json::Num(warnings as i64)),
             (
+                "systemd",
+                Json::obj(vec![
+                    ("judged_by", Json::Num(target.judged as i64)),
+                    (
+                        "found",
+                        target.found.map_or(Json::Null, |v| Json::Num(v as i64)),
+                    ),
+                    ("from", Json::str(&target.from)),
+                ]),
+            ),
+            (
                 "findings",
                 Json::Arr(findings.iter().map(Finding::to_json).collect()),
             ),
         ]);
         println!("{}", v.render());
-    } else {
-        let mut text = String::new();
-        for f in &findings {
-            text.push_str(&format!(
-                "{}: {}: {}: {} [{}]\n",
-                f.location(),
-                f.severity.as_str(),
-                f.unit,
-                f.message,
-                f.rule
-            ));
-            text.push_str(&format!("    fix: {}\n", f.fix));
-        }
+        return;
+    }
+    let mut text = String::new();
+    for f in findings {
         text.push_str(&format!(
-            "lint: {} units in {} files: {} error{}, {} warning{}\n",
-            tree.units.len(),
-            tree.sources.len(),
-            errors,
-            if errors == 1 { "" } else { "s" },
-            warnings,
-            if warnings == 1 { "" } else { "s" }
+            "{}: {}: {}: {} [{}]\n",
+            f.location(),
+            f.severity.as_str(),
+            f.unit,
+            f.message,
+            f.rule
         ));
-        print!("{text}");
+        text.push_str(&format!("    fix: {}\n", f.fix));
     }
-    if errors > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
+    text.push_str(&format!("lint: judged by {}\n", target.describe()));
+    text.push_str(&format!(
+        "lint: {} units in {} files: {} error{}, {} warning{}\n",
+        tree.units.len(),
+        tree.sources.len(),
+        errors,
+        if errors == 1 { "" } else { "s" },
+        warnings,
+        if warnings == 1 { "" } else { "s" }
+    ));
+    print!("{text}");
 }

@@ -1,7 +1,9 @@
 //! `unitsmith lint` over the fixture trees in tests/lint/: one directory per rule, with
 //! `bad/` (must give exactly the findings listed in `expected`: FILE:LINE SEVERITY RULE) and
-//! its clean twin `clean/` (must give no finding at all). The binary is run as a user would,
-//! from the rule's directory, so paths in the output are `bad/...`.
+//! its clean twin `clean/` (must give no finding at all). Where systemd releases differ, a
+//! rule also has `by-release/`, linted with `--systemd-version N` for each release listed in
+//! `by-release.expected`. The binary is run as a user would, from the rule's directory, so
+//! paths in the output are `bad/...`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -167,6 +169,79 @@ fn json_output() {
     }
 }
 
+/// `by-release.expected`: the releases of its `releases:` line, and each
+/// `N FILE:LINE SEVERITY RULE` line as (N, finding).
+struct ByRelease {
+    releases: Vec<u32>,
+    lines: Vec<(u32, String)>,
+}
+
+fn expected_by_release(rule_dir: &Path) -> Option<ByRelease> {
+    let text = std::fs::read_to_string(rule_dir.join("by-release.expected")).ok()?;
+    let mut releases = Vec::new();
+    let mut lines = Vec::new();
+    for l in text.lines().map(str::trim) {
+        if l.starts_with('#') || l.is_empty() {
+            continue;
+        }
+        if let Some(list) = l.strip_prefix("releases:") {
+            releases = list
+                .split_whitespace()
+                .map(|v| v.parse().expect("a release number"))
+                .collect();
+            continue;
+        }
+        let (v, finding) = l.split_once(' ').expect("N FILE:LINE SEVERITY RULE");
+        lines.push((v.parse().expect("a release number"), finding.to_string()));
+    }
+    assert!(
+        !releases.is_empty(),
+        "{}: no releases: line",
+        rule_dir.display()
+    );
+    Some(ByRelease { releases, lines })
+}
+
+/// Where systemd releases differ (a key added, a value a newer parser takes, a refusal
+/// dropped), each rule's `by-release/` tree gives exactly the findings of that rule listed
+/// for each release, and none where no line is listed.
+#[test]
+fn each_rule_follows_the_release_judged_by() {
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for rule in rules() {
+        let dir = fixtures().join(&rule);
+        let Some(ByRelease { releases, lines }) = expected_by_release(&dir) else {
+            continue;
+        };
+        for v in releases {
+            let want: BTreeSet<String> = (lines.iter())
+                .filter(|(at, _)| *at == v)
+                .map(|(_, f)| f.clone())
+                .collect();
+            let out = lint(&dir, &["--systemd-version", &v.to_string(), "by-release"]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            let got: BTreeSet<String> = findings(&text)
+                .into_iter()
+                .filter(|f| f.ends_with(&format!(" {rule}")))
+                .collect();
+            if got != want {
+                failures.push(format!(
+                    "{rule}/by-release at systemd {v}:\n  missing: {:?}\n  unexpected: {:?}\n{text}",
+                    want.difference(&got).collect::<Vec<_>>(),
+                    got.difference(&want).collect::<Vec<_>>()
+                ));
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} rule/release runs: fixtures missing"
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// `--help` documents every rule there is a fixture for.
 #[test]
 fn help_lists_every_rule() {
@@ -184,4 +259,80 @@ fn help_lists_every_rule() {
 fn a_missing_path_is_a_usage_error() {
     let out = lint(&fixtures(), &["no-such-dir"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The releases lint has keys for (the `versions` line of its data).
+fn releases() -> Vec<u32> {
+    let data =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lint/keys.txt"))
+            .expect("keys.txt");
+    let line = data
+        .lines()
+        .find_map(|l| l.strip_prefix("versions "))
+        .expect("a versions line");
+    let (oldest, newest) = line.split_once(' ').expect("OLDEST NEWEST");
+    let (oldest, newest): (u32, u32) = (oldest.parse().unwrap(), newest.parse().unwrap());
+    assert!(oldest <= 252 && newest >= 262, "{oldest}..{newest}");
+    (oldest..=newest).collect()
+}
+
+/// A typo is a typo for every release: `Restrat=` is caught, with its did-you-mean.
+#[test]
+fn a_typo_is_caught_by_every_release() {
+    let dir = fixtures().join("unknown-key");
+    for v in releases() {
+        let out = lint(&dir, &["--systemd-version", &v.to_string(), "bad"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("bad/typo.service:7: warning: typo.service: unknown key Restrat= in [Service]: systemd ignores it [unknown-key]\n    fix: did you mean Restart=?"),
+            "systemd {v}:\n{text}"
+        );
+    }
+}
+
+/// A key a newer systemd added is named as such, not as a mistake: "added in systemd 262;
+/// systemd 252 here ignores it".
+#[test]
+fn a_key_a_newer_release_added_says_which() {
+    let dir = fixtures().join("unknown-key");
+    let out = lint(&dir, &["--systemd-version", "252", "by-release"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (line, key, section, added) in [
+        ("varlink.socket:3", "XAttrEntryPoint", "Socket", 262),
+        ("app.service:3", "ConditionKernelModuleLoaded", "Unit", 258),
+        ("app.service:7", "RestartMode", "Service", 254),
+    ] {
+        let want = format!(
+            "by-release/{line}: warning: {}: unknown key {key}= in [{section}]: added in systemd {added}; systemd 252 here ignores it [unknown-key]",
+            line.split(':').next().unwrap()
+        );
+        assert!(text.contains(&want), "no {want:?} in:\n{text}");
+    }
+    assert!(!text.contains("did you mean XAttr"), "{text}");
+}
+
+/// The report says which release it judged by, and where that came from: text and JSON.
+#[test]
+fn the_report_names_the_release_judged_by() {
+    let dir = fixtures().join("unknown-key");
+    let out = lint(&dir, &["--systemd-version", "257", "clean"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("lint: judged by systemd 257 (--systemd-version)\n"),
+        "{text}"
+    );
+    let out = lint(&dir, &["--json", "--systemd-version", "257", "clean"]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        json.contains(r#""systemd":{"judged_by":257,"found":257,"from":"--systemd-version"}"#),
+        "{json}"
+    );
+    // A release newer than the data: judged by the newest table, and said so.
+    let newest = *releases().last().unwrap();
+    let out = lint(&dir, &["--systemd-version", "999", "clean"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("lint: judged by systemd {newest} tables: systemd 999 (--systemd-version) is newer than the newest")),
+        "{text}"
+    );
 }

@@ -1,33 +1,18 @@
 //! Reading the trees `lint` checks: unit files with their drop-ins, `.wants/`/`.requires/`
 //! links, and Quadlet inputs turned into the units the generator makes of them (so findings
 //! point at the `.container` line the author wrote). One parser: the generator's `UnitFile`.
+//! Every file is read through [`Root`], so `--root` trees are read as the image sees them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use unitsmith_generator::generate::{self, Options};
-use unitsmith_generator::sources::{self, InputKind};
+use unitsmith_generator::sources::InputKind;
 use unitsmith_generator::unitfile::UnitFile;
 
+use super::quadlet;
+use super::root::Root;
 use super::{Finding, Severity};
 use crate::doctor::sd;
-
-/// systemd's unit directories, highest priority first (systemd.unit(5), system manager).
-pub const SYSTEM_UNIT_DIRS: &[&str] = &[
-    "/etc/systemd/system.control",
-    "/run/systemd/system.control",
-    "/run/systemd/transient",
-    "/run/systemd/generator.early",
-    "/etc/systemd/system",
-    "/etc/systemd/system.attached",
-    "/run/systemd/system",
-    "/run/systemd/system.attached",
-    "/run/systemd/generator",
-    "/usr/local/lib/systemd/system",
-    "/usr/lib/systemd/system",
-    "/lib/systemd/system",
-    "/run/systemd/generator.late",
-];
 
 /// One parsed file: a unit file or a drop-in, checked line by line on its own.
 #[derive(Debug)]
@@ -122,21 +107,30 @@ struct Found {
     seen_dirs: HashSet<PathBuf>,
 }
 
-/// Read `roots` (files or directories, highest priority first). Directories given on the
-/// command line are searched recursively (except drop-in and `.wants/` directories, which are
-/// read as such); the default unit directories are not, as systemd does not.
-pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tree {
+/// Read `roots` (files or directories, highest priority first) in `root`. Directories given
+/// on the command line are searched recursively (except drop-in and `.wants/` directories,
+/// which are read as such); the default unit directories are not, as systemd does not.
+/// `quadlet_dirs` are read as the generator would (paths it can read: resolved in `root`).
+pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf], root: &Root) -> Tree {
     let mut found = Found::default();
     for r in roots {
-        if r.is_dir() {
-            walk(r, recursive, &mut found);
-        } else if r.exists() {
-            add_file(r, &mut found);
+        if root.is_dir(r) {
+            walk(r, recursive, &mut found, root);
+        } else if root.exists(r) {
+            add_file(r, &mut found, root);
+        }
+    }
+    // The generator reads the files of these itself: hand it directories resolved inside
+    // the image, so it never follows a link out of it.
+    let mut qdirs: Vec<PathBuf> = Vec::new();
+    for d in found.quadlet_dirs.iter().filter_map(|d| root.resolve(d)) {
+        if !qdirs.contains(&d) {
+            qdirs.push(d);
         }
     }
     for d in quadlet_dirs {
-        if !found.quadlet_dirs.contains(d) {
-            found.quadlet_dirs.push(d.clone());
+        if !qdirs.contains(d) {
+            qdirs.push(d.clone());
         }
     }
     let mut tree = Tree {
@@ -145,28 +139,7 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
     };
 
     // Quadlet inputs become what the generator makes of them, with their drop-ins.
-    let mut generated: BTreeMap<String, UnitFile> = BTreeMap::new();
-    if !found.quadlet_dirs.is_empty() {
-        let inputs = sources::find_inputs(&found.quadlet_dirs);
-        let opts = Options {
-            user: false,
-            podman: std::env::var("PODMAN")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "/usr/bin/podman".into()),
-            dirs: found.quadlet_dirs.clone(),
-            helper: unitsmith_generator::helper_path(),
-        };
-        let outcome = generate::generate(&inputs, &opts);
-        for g in outcome.units.into_iter().filter(|g| !g.name.contains('/')) {
-            match &g.error {
-                Some(e) => tree.findings.push(generator_finding(&g.name, &g.source, e)),
-                None => {
-                    generated.insert(g.name.clone(), g.unit);
-                }
-            }
-        }
-    }
+    let generated = quadlet::generate_units(&qdirs, root, &mut tree.findings);
 
     // Plain unit files: the first of a name wins. Our generator's output is replaced by the
     // unit made from its input just now (the same text, but located in the input).
@@ -176,6 +149,7 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             continue;
         }
         if let Ok(target) = std::fs::read_link(path) {
+            // The link's own name and target text: nothing outside the tree is followed.
             let t = target.to_string_lossy();
             if t == "/dev/null" {
                 masked.insert(name.clone());
@@ -187,7 +161,7 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
                 continue;
             }
         }
-        let Ok(data) = std::fs::read(path) else {
+        let Ok(data) = root.read(path) else {
             continue;
         };
         if data.iter().all(|b| b.is_ascii_whitespace()) {
@@ -239,20 +213,17 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
     // first file of a name wins, merged in name order. Each file is parsed once.
     let mut dropins: BTreeMap<PathBuf, Option<UnitFile>> = BTreeMap::new();
     for (dname, dir) in &found.dropin_dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else {
+        let Ok(entries) = root.list(dir) else {
             continue;
         };
-        let mut confs: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-            .collect();
-        confs.sort();
+        let confs = entries
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "conf"));
         for c in confs {
-            if dropins.contains_key(&c) || !c.is_file() {
+            if dropins.contains_key(&c) || !root.is_file(&c) {
                 continue;
             }
-            let parsed = match UnitFile::load(&c) {
+            let parsed = match read_unit_file(&c, root) {
                 Ok(f) => {
                     let ty = unit_type(dname.trim_end_matches(".d")).to_string();
                     let ty = if ty.is_empty() {
@@ -284,15 +255,12 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
         let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
         for dname in unit.file.dropin_dirs() {
             for (_, dir) in by_dir.iter().filter(|(n, _)| *n == dname) {
-                let Ok(rd) = std::fs::read_dir(dir) else {
-                    continue;
-                };
-                for e in rd.filter_map(|e| e.ok()) {
-                    let Ok(fname) = e.file_name().into_string() else {
+                for path in root.list(dir).unwrap_or_default() {
+                    let Some(fname) = path.file_name().and_then(|n| n.to_str()) else {
                         continue;
                     };
-                    if fname.ends_with(".conf") && !confs.contains_key(&fname) {
-                        confs.insert(fname, e.path());
+                    if fname.ends_with(".conf") && !confs.contains_key(fname) {
+                        confs.insert(fname.to_string(), path.clone());
                     }
                 }
             }
@@ -322,16 +290,32 @@ pub fn basename(p: &str) -> &str {
     p.rsplit('/').next().unwrap_or(p)
 }
 
-fn walk(dir: &Path, recursive: bool, found: &mut Found) {
-    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+/// A unit file or drop-in, read inside `root` and named by `path` as the tree shows it.
+fn read_unit_file(
+    path: &Path,
+    root: &Root,
+) -> Result<UnitFile, unitsmith_generator::unitfile::ParseError> {
+    if root.dir().is_none() {
+        return UnitFile::load(path);
+    }
+    match root.read(path) {
+        Ok(data) => UnitFile::parse(&data, path),
+        Err(e) => Err(unitsmith_generator::unitfile::ParseError {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        }),
+    }
+}
+
+fn walk(dir: &Path, recursive: bool, found: &mut Found, root: &Root) {
+    let canon = root.resolve(dir).unwrap_or_else(|| dir.to_path_buf());
     if !found.seen_dirs.insert(canon) {
         return;
     }
-    let Ok(rd) = std::fs::read_dir(dir) else {
+    let Ok(entries) = root.list(dir) else {
         return;
     };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    entries.sort();
     let mut subdirs = Vec::new();
     let mut has_quadlet = false;
     for p in entries {
@@ -339,7 +323,7 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found) {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if p.is_dir() {
+        if root.is_dir(&p) {
             if let Some(from) = [".wants", ".requires"]
                 .iter()
                 .find_map(|s| name.strip_suffix(s).map(|f| (f, *s)))
@@ -349,11 +333,9 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found) {
                 } else {
                     PullKind::Requires
                 };
-                let Ok(rd) = std::fs::read_dir(&p) else {
+                let Ok(links) = root.list(&p) else {
                     continue;
                 };
-                let mut links: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-                links.sort();
                 for l in links {
                     let to = l
                         .file_name()
@@ -386,7 +368,7 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found) {
         found.quadlet_dirs.push(dir.to_path_buf());
     }
     for d in subdirs {
-        walk(&d, recursive, found);
+        walk(&d, recursive, found, root);
     }
 }
 
@@ -395,7 +377,7 @@ fn is_quadlet_type_dir(base: &str) -> bool {
     InputKind::from_filename(&format!("x.{base}")).is_some()
 }
 
-fn add_file(path: &Path, found: &mut Found) {
+fn add_file(path: &Path, found: &mut Found, root: &Root) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -420,12 +402,13 @@ fn add_file(path: &Path, found: &mut Found) {
             } else {
                 dir
             };
-            if let Ok(rd) = std::fs::read_dir(dir) {
-                for e in rd.filter_map(|e| e.ok()) {
-                    let n = e.file_name().to_string_lossy().into_owned();
-                    if n.ends_with(".d") && e.path().is_dir() {
-                        found.dropin_dirs.push((n, e.path()));
-                    }
+            for p in root.list(dir).unwrap_or_default() {
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if n.ends_with(".d") && root.is_dir(&p) {
+                    found.dropin_dirs.push((n, p));
                 }
             }
         }
@@ -456,37 +439,5 @@ fn parse_finding(unit: &str, e: &unitsmith_generator::unitfile::ParseError) -> F
         unit: unit.to_string(),
         message: format!("{}; nothing else in this file was checked", e.message),
         fix: "write KEY=VALUE lines under a [Section] header (systemd.syntax(7)); systemd ignores the line, so the file may not mean what it says".into(),
-    }
-}
-
-/// A Quadlet input the generator cannot translate: its unit is a failure stub.
-fn generator_finding(unit: &str, source: &Path, error: &str) -> Finding {
-    let first = error.lines().next().unwrap_or("");
-    let hint = error
-        .lines()
-        .skip(1)
-        .map(|l| l.trim().trim_start_matches("hint: ").to_string())
-        .collect::<Vec<_>>()
-        .join("; ");
-    // Messages start with `PATH:LINE: ` when the generator knows the line.
-    let (file, line, msg) = match first.strip_prefix(&format!("{}:", source.display())) {
-        Some(rest) => match rest.split_once(':') {
-            Some((n, m)) if n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() => (
-                source.to_path_buf(),
-                n.parse().unwrap_or(0),
-                m.trim().to_string(),
-            ),
-            _ => (source.to_path_buf(), 0, rest.trim().to_string()),
-        },
-        None => (source.to_path_buf(), 0, first.to_string()),
-    };
-    Finding {
-        rule: "generator-error",
-        severity: Severity::Error,
-        file,
-        line,
-        unit: unit.to_string(),
-        message: format!("the generator cannot translate this input; {unit} becomes a failure stub that fails on start: {msg}"),
-        fix: if hint.is_empty() { "fix the input (see `unitsmith doctor`)".into() } else { hint },
     }
 }
