@@ -414,22 +414,19 @@ pub fn run(args: Args) -> ExitCode {
     };
     let t0 = Instant::now();
     // One reconcile at a time (the timer and a manual run): the second has nothing to add.
-    let lock_path = crate::lock::lock_dir().join(if args.user {
+    let lock_name = if args.user {
         ".reconcile-user.lock"
     } else {
         ".reconcile.lock"
-    });
-    let _lock = match take_lock(&lock_path) {
+    };
+    let _lock = match take_lock(lock_name) {
         Ok(Some(f)) => f,
         Ok(None) => {
-            log::info!(
-                "another unitsmith reconcile is running ({}); nothing to do",
-                lock_path.display()
-            );
+            log::info!("another unitsmith reconcile is running ({lock_name}); nothing to do");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            log::error!("{}: {e}", lock_path.display());
+            log::error!("cannot take the reconcile lock: {e}");
             return ExitCode::from(1);
         }
     };
@@ -715,9 +712,12 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn take_lock(path: &Path) -> std::io::Result<Option<std::fs::File>> {
-    let f = crate::lock::open_lock_file(path, true)?;
-    match crate::lock::acquire(&f, Duration::ZERO, || false, || {})? {
+/// The lock that keeps two reconciles apart, in the lock directory (root's alone).
+fn take_lock(name: &str) -> Result<Option<std::fs::File>, String> {
+    let (f, path) = crate::lock::open_named(name)?;
+    match crate::lock::acquire(&f, Duration::ZERO, || false, || {})
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         crate::lock::Acquired::Locked => Ok(Some(f)),
         _ => Ok(None),
     }
