@@ -15,6 +15,7 @@
 
 mod build;
 mod envfile;
+mod execenv;
 mod output;
 mod trust;
 mod watch;

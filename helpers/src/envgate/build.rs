@@ -12,6 +12,7 @@ use nix::unistd::Pid;
 use unitsmith_generator::envgate::Decl;
 
 use super::envfile::{self, Env};
+use super::execenv;
 use crate::safepath::{self, Trust};
 
 /// Exec's stdout is an env file, not a data stream: more than this is a mistake.
@@ -103,9 +104,8 @@ fn read_arrived(p: &Path, trust: &Trust) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("cannot read {e}"))
 }
 
-/// Run Exec=: the arrived file's variables added to its environment, stdin /dev/null, stderr to
-/// ours (the journal), stdout captured. Killed (its whole process group) at `timeout` or on
-/// SIGTERM.
+/// Run Exec=: a minimal environment (see `execenv`), stdin /dev/null, stderr to ours (the
+/// journal), stdout captured. Killed (its whole process group) at `timeout` or on SIGTERM.
 fn run_exec(
     argv: &[String],
     file_env: &Env,
@@ -114,18 +114,22 @@ fn run_exec(
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
     let bin = &argv[0];
+    let (env, withheld) = execenv::build(&d.name, &d.import, file_env, arrived);
+    if !withheld.is_empty() {
+        log::warn!(
+            "{}: not passing {} to Exec= (Import= names them, but they make the loader, a shell or an interpreter load code: Exec= runs as root); the output still gets them",
+            d.name,
+            withheld.join(", ")
+        );
+    }
     let mut cmd = Command::new(bin);
     cmd.args(&argv[1..])
-        .envs(file_env.iter())
-        .env("UNITSMITH_ENVGATE", &d.name)
+        .env_clear()
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0);
-    match arrived {
-        Some(p) => cmd.env("UNITSMITH_ENVGATE_FILE", p),
-        None => cmd.env_remove("UNITSMITH_ENVGATE_FILE"),
-    };
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("Exec=: cannot run {bin}: {e}"))?;
@@ -284,6 +288,36 @@ mod tests {
         assert!(build(&d, Some(&f), Duration::from_secs(5), &Trust::ours())
             .unwrap_err()
             .contains("cannot run /nonexistent/bin"));
+    }
+
+    #[test]
+    fn exec_gets_a_minimal_environment() {
+        let f = tmp(
+            "c.env",
+            "ROLE=worker\nLD_PRELOAD=/tmp/evil.so\nOTHER=not-imported\n",
+        );
+        std::env::set_var("UNITSMITH_TEST_INHERITED", "leak");
+        let d = decl("Import=ROLE LD_PRELOAD\nExec=/usr/bin/env\n");
+        let b = build(&d, Some(&f), Duration::from_secs(5), &Trust::ours()).unwrap();
+        // Exactly: the imported key Exec= may see, a fixed PATH, ours. Not LD_PRELOAD (though
+        // imported), not OTHER (not imported), nothing of the helper's own environment.
+        assert_eq!(
+            b.keys,
+            [
+                "ROLE",
+                "LD_PRELOAD",
+                "PATH",
+                "UNITSMITH_ENVGATE",
+                "UNITSMITH_ENVGATE_FILE"
+            ],
+            "{}",
+            b.text
+        );
+        assert!(
+            b.text.contains(&format!("PATH={}\n", execenv::PATH)),
+            "{}",
+            b.text
+        );
     }
 
     #[test]
