@@ -275,6 +275,17 @@ pub fn parse_config(text: &str, path: &Path) -> (Vec<(String, String)>, Vec<Stri
     (units, warnings)
 }
 
+/// The configuration names units root will start: it must be root's (or ours) and writable
+/// by no one else, on a path no other user could have steered (see `safepath`).
+fn read_config(path: &Path) -> Result<String, crate::safepath::Error> {
+    let path = std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let opened = crate::safepath::open_trusted_file(&path, &crate::safepath::Trust::ours())?;
+    let data = opened.read_all(&path, 1 << 20)?;
+    Ok(String::from_utf8_lossy(&data).into_owned())
+}
+
 fn config_path(args: &Args) -> Option<PathBuf> {
     if let Some(p) = &args.config {
         return Some(p.clone());
@@ -434,7 +445,7 @@ pub fn run(args: Args) -> ExitCode {
     let model = crate::doctor::inputs::Model::build(args.user);
     let mut config_units = Vec::new();
     if let Some(path) = config_path(&args) {
-        match std::fs::read_to_string(&path) {
+        match read_config(&path) {
             Ok(text) => {
                 let (units, warnings) = parse_config(&text, &path);
                 for w in warnings {
@@ -442,9 +453,9 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 config_units = units;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.config.is_none() => {}
+            Err(e) if e.is_not_found() && args.config.is_none() => {}
             Err(e) => {
-                log::error!("{}: cannot read: {e}", path.display());
+                log::error!("cannot use the reconcile configuration: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -756,6 +767,25 @@ fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("unitsmith-reconcile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("reconcile.conf");
+        std::fs::write(&p, "web.service\n").unwrap();
+        assert_eq!(read_config(&p).unwrap(), "web.service\n");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = read_config(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("reconcile.conf: the file can be written by every user"),
+            "{e}"
+        );
+        assert!(read_config(&d.join("none")).unwrap_err().is_not_found());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     fn state(pairs: &[(&str, &str)]) -> State {
         State(
