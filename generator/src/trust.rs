@@ -15,6 +15,20 @@ extern "C" {
     fn geteuid() -> u32;
 }
 
+/// `O_NONBLOCK` as Linux defines it (the generator takes no libc crate): the generic value,
+/// and the architectures whose ABI has its own.
+#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+pub const O_NONBLOCK: i32 = 0x80;
+#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+pub const O_NONBLOCK: i32 = 0x4000;
+#[cfg(not(any(
+    target_arch = "mips",
+    target_arch = "mips64",
+    target_arch = "sparc",
+    target_arch = "sparc64"
+)))]
+pub const O_NONBLOCK: i32 = 0o4000;
+
 /// Whether inputs are checked: we run as root (the system generator, root's helpers).
 pub fn enforced() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
@@ -24,6 +38,9 @@ pub fn enforced() -> bool {
 /// Why `file` (an input or drop-in read as root) must not be used, if it must not.
 pub fn check_input(file: &File) -> Result<(), String> {
     let m = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !m.is_file() {
+        return Err("not used: not a regular file (a FIFO, device or socket)".into());
+    }
     let mode = m.mode() & 0o7777;
     if m.uid() != 0 {
         return Err(format!(

@@ -279,7 +279,16 @@ impl UnitFile {
             line: 0,
             message: format!("cannot read: {e}"),
         };
-        let mut file = std::fs::File::open(path).map_err(err)?;
+        // Non-blocking: a FIFO named like a unit file must not hang the generator (and the
+        // boot); reads of a regular file never block anyway.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(crate::trust::O_NONBLOCK)
+                .open(path)
+                .map_err(err)?
+        };
         check(&file).map_err(|message| ParseError {
             path: path.to_path_buf(),
             line: 0,

@@ -361,3 +361,38 @@ fn inputs_other_users_can_write_are_not_used_by_root() {
     assert!(unit("dropped.service").contains("10-x.conf: not used: owned by uid 65534"));
     assert_eq!(o.status.code(), Some(1), "failed inputs make exit status 1");
 }
+
+/// A FIFO named like an input must not hang the generator (and so the boot): it is opened
+/// without blocking and refused as not a regular file, its neighbours generated.
+#[test]
+fn a_fifo_input_does_not_hang_the_generator() {
+    let t = Tmp::new("fifo");
+    t.file("in/good.container", "[Container]\nImage=quay.io/a/b:1\n");
+    let fifo = t.0.join("in/fifo.container");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let input = t.0.join("in");
+    let mut c = Command::new(BIN);
+    c.args(["--dry-run"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QUADLET_UNIT_DIRS", &input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("the generator hung on a FIFO input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o.stdout);
+    assert!(out.contains("---good.service---"), "{out}");
+    // Run as root it is refused as not a regular file; as a user it reads as empty: either
+    // way a failure stub that names it.
+    assert!(out.contains("---fifo.service---"), "{out}");
+    assert!(out.contains("fifo.container: "), "{out}");
+}
