@@ -13,6 +13,7 @@
 #   - env gate Exec=: that role file carries LD_PRELOAD and BASH_ENV; Exec= (root) sees neither.
 #   - a gate whose Output= directory belongs to a user who is not its consumer's is refused,
 #     the journal naming the directory and its owner.
+# e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
