@@ -20,6 +20,7 @@ pub mod sources;
 pub mod spell;
 pub mod split;
 pub mod stub;
+pub mod trust;
 pub mod unitfile;
 
 /// The installation prefix, fixed at build time (`make PREFIX=...` exports it).

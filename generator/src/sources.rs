@@ -139,7 +139,8 @@ pub fn dropin_index(dirs: &[PathBuf]) -> HashSet<PathBuf> {
 }
 
 /// Parse an input and merge its drop-ins (`*.conf` in its drop-in directories, in every
-/// search path; the first file of a name wins; merged in name order).
+/// search path; the first file of a name wins; merged in name order). Run as root, a file
+/// that another user owns or can write is an error (see `trust`).
 pub fn load(input: &Input, dirs: &[PathBuf]) -> Result<UnitFile, ParseError> {
     load_indexed(input, dirs, &dropin_index(dirs))
 }
@@ -150,7 +151,15 @@ pub fn load_indexed(
     dirs: &[PathBuf],
     index: &HashSet<PathBuf>,
 ) -> Result<UnitFile, ParseError> {
-    let mut unit = UnitFile::load(&input.path)?;
+    let enforced = crate::trust::enforced();
+    let load = |path: &Path| {
+        if enforced {
+            UnitFile::load_checked(path, crate::trust::check_input)
+        } else {
+            UnitFile::load(path)
+        }
+    };
+    let mut unit = load(&input.path)?;
     let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
     // Most systems have no drop-in directories at all: do not even compute their names.
     let dropin_dirs = if index.is_empty() {
@@ -181,7 +190,7 @@ pub fn load_indexed(
     }
     for path in confs.values() {
         crate::log_debug!("Loading source drop-in file {}", path.display());
-        let dropin = UnitFile::load(path)?;
+        let dropin = load(path)?;
         unit.merge(&dropin);
     }
     Ok(unit)

@@ -264,13 +264,36 @@ impl UnitFile {
 
     /// Read and parse a file.
     pub fn load(path: &Path) -> Result<UnitFile, ParseError> {
+        Self::load_checked(path, |_| Ok(()))
+    }
+
+    /// [`load`](Self::load), with `check` asked about the open file before it is read (an
+    /// error from it is the load's error, at line 0).
+    pub fn load_checked(
+        path: &Path,
+        check: impl Fn(&std::fs::File) -> Result<(), String>,
+    ) -> Result<UnitFile, ParseError> {
         use std::io::Read;
         let err = |e: std::io::Error| ParseError {
             path: path.to_path_buf(),
             line: 0,
             message: format!("cannot read: {e}"),
         };
-        let mut file = std::fs::File::open(path).map_err(err)?;
+        // Non-blocking: a FIFO named like a unit file must not hang the generator (and the
+        // boot); reads of a regular file never block anyway.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(crate::trust::O_NONBLOCK)
+                .open(path)
+                .map_err(err)?
+        };
+        check(&file).map_err(|message| ParseError {
+            path: path.to_path_buf(),
+            line: 0,
+            message,
+        })?;
         // Unit files are small: most fit a buffer on the stack, and are parsed from there
         // without a copy on the heap. (`read_to_end` into a vector would also zero its spare
         // capacity on every call.)

@@ -308,3 +308,91 @@ fn contested_links_go_to_the_later_unit_whatever_the_threads_did() {
         assert_eq!(alias, Path::new(&format!("t{i:03}@x.service")));
     }
 }
+
+extern "C" {
+    fn geteuid() -> u32;
+}
+
+/// Run as root, an input or drop-in that another user owns or can write would let that user
+/// run commands as root: it becomes a failure stub naming the file, owner and fix.
+#[test]
+fn inputs_other_users_can_write_are_not_used_by_root() {
+    // SAFETY: no preconditions.
+    if unsafe { geteuid() } != 0 {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED inputs_other_users_can_write_are_not_used_by_root: needs root"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmp::new("owners");
+    let body = "[Container]\nImage=quay.io/a/b:1\nExec=sleep 1\n";
+    t.file("in/good.container", body);
+    let theirs = t.file("in/theirs.container", body);
+    std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
+    let open = t.file("in/open.container", body);
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o666)).unwrap();
+    t.file("in/dropped.container", body);
+    let conf = t.file("in/dropped.container.d/10-x.conf", "[Container]\nExec=id\n");
+    std::os::unix::fs::chown(&conf, Some(65534), None).unwrap();
+    let input = t.0.join("in");
+    let o = run(&["--dry-run"], &[("QUADLET_UNIT_DIRS", &input)]);
+    let out = text(&o.stdout);
+    let unit = |name: &str| {
+        out.split(&format!("---{name}---\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("\n---").next())
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+            .to_string()
+    };
+    assert!(unit("good.service").contains("ExecStart=/usr/bin/podman run"));
+    let stub = unit("theirs.service");
+    assert!(
+        stub.contains(&format!(
+            "{}: not used: owned by uid 65534",
+            theirs.display()
+        )),
+        "{stub}"
+    );
+    assert!(!stub.contains("ExecStart=/usr/bin/podman run"), "{stub}");
+    assert!(unit("open.service").contains("every user can write it (mode 0666"));
+    assert!(unit("dropped.service").contains("10-x.conf: not used: owned by uid 65534"));
+    assert_eq!(o.status.code(), Some(1), "failed inputs make exit status 1");
+}
+
+/// A FIFO named like an input must not hang the generator (and so the boot): it is opened
+/// without blocking and refused as not a regular file, its neighbours generated.
+#[test]
+fn a_fifo_input_does_not_hang_the_generator() {
+    let t = Tmp::new("fifo");
+    t.file("in/good.container", "[Container]\nImage=quay.io/a/b:1\n");
+    let fifo = t.0.join("in/fifo.container");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let input = t.0.join("in");
+    let mut c = Command::new(BIN);
+    c.args(["--dry-run"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QUADLET_UNIT_DIRS", &input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("the generator hung on a FIFO input");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o.stdout);
+    assert!(out.contains("---good.service---"), "{out}");
+    // Run as root it is refused as not a regular file; as a user it reads as empty: either
+    // way a failure stub that names it.
+    assert!(out.contains("---fifo.service---"), "{out}");
+    assert!(out.contains("fifo.container: "), "{out}");
+}

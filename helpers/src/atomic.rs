@@ -1,42 +1,34 @@
 //! Atomic file writes: a temporary file in the same directory, fsync, rename over the target,
 //! fsync the directory. Readers see the old file or the new one, never a torn one, even across
 //! a crash.
+//!
+//! The one writer of every file a helper writes. The directory is opened through `safepath`
+//! (checked, held as a descriptor), the temporary file is created relative to it with an
+//! unpredictable name and `O_EXCL|O_NOFOLLOW`, and the rename happens in that same directory:
+//! a link or file another user planted is never opened, truncated or followed.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::ffi::OsStr;
+use std::io::Write;
 
-/// Write `data` to `path` atomically with permission bits `mode`.
-pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let tmp = dir.join(format!(
-        ".{}.unitsmith-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
+use crate::safepath::{Dir, Error};
+
+/// Write `data` as `name` in `dir` (opened with `safepath::open_dir`) atomically, with
+/// permission bits `mode`.
+pub fn write_in(dir: &Dir, name: &OsStr, data: &[u8], mode: u32) -> Result<(), Error> {
+    let (mut file, tmp) = dir.create_temp(name, mode)?;
     let result = (|| {
-        // Created with the final mode, so secrets are never readable by others, even briefly.
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        let at = |e| Error::Io {
+            path: dir.path().join(&tmp),
+            err: e,
+        };
+        file.write_all(data).map_err(at)?;
+        file.sync_all().map_err(at)?;
+        drop(file);
+        dir.rename(&tmp, name)?;
+        dir.sync()
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        dir.remove(&tmp);
     }
     result
 }
@@ -44,24 +36,50 @@ pub fn write(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::safepath::{self, Missing, Trust};
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    fn write(path: &Path, data: &[u8], mode: u32) -> Result<(), Error> {
+        let (dir, name) = safepath::split(path)?;
+        let dir = safepath::open_dir(dir, &Trust::ours(), Missing::Create(0o755))?;
+        write_in(&dir, name, data, mode)
+    }
 
     #[test]
     fn writes_replaces_and_sets_mode() {
         let dir = std::env::temp_dir().join(format!("unitsmith-atomic-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("out.env");
+        let _ = fs::remove_dir_all(&dir);
+        let p = dir.join("sub/out.env");
         write(&p, b"A=1\n", 0o600).unwrap();
-        write(&p, b"A=2\n", 0o600).unwrap();
+        write(&p, b"A=2\n", 0o640).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "A=2\n");
         assert_eq!(
             fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
+            0o640
         );
         assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
+            fs::read_dir(p.parent().unwrap()).unwrap().count(),
             1,
             "no temporary file left behind"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_at_the_target_is_replaced_not_followed() {
+        let dir =
+            std::env::temp_dir().join(format!("unitsmith-atomic-link-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        fs::write(&victim, "keep\n").unwrap();
+        let p = dir.join("out.env");
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+        write(&p, b"A=1\n", 0o600).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep\n");
+        assert!(fs::symlink_metadata(&p).unwrap().file_type().is_file());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -15,6 +15,9 @@
 
 mod build;
 mod envfile;
+mod execenv;
+mod output;
+mod trust;
 mod watch;
 
 use std::path::{Path, PathBuf};
@@ -25,10 +28,16 @@ use clap::Subcommand;
 use unitsmith_generator::envgate::{self as gate, decl, Decl};
 use unitsmith_generator::sources::{self, Input, InputKind};
 
+use crate::safepath::{self, Trust};
 use crate::systemctl::{self, Scope};
-use crate::{atomic, retry, signals};
+use crate::{retry, signals};
 use build::fmt_duration;
 use envfile::Existing;
+use output::Output;
+use trust::Consumers;
+
+/// How refusals name the consumers' users.
+const CONSUMER_USERS: &str = "the user a consumer runs as (User=)";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -113,34 +122,29 @@ fn load(a: &GateArgs) -> Result<Decl, String> {
     gate::parse(&unit).map_err(|e| gate::describe_error(&unit, &e))
 }
 
-fn read_existing(path: &Path) -> (Existing, Option<Vec<u8>>) {
-    match std::fs::read(path) {
-        Ok(data) => (Existing::of(Some(&data)), Some(data)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Existing::Missing, None),
+/// Open the output's directory, logging why it cannot be used.
+fn open_output(d: &Decl, trust: &Trust) -> Option<Output> {
+    match Output::open(&d.output, trust) {
+        Ok(o) => Some(o),
         Err(e) => {
-            log::warn!("cannot read {}: {e}", path.display());
-            (Existing::Missing, None)
+            log::error!(
+                "{}: Output= cannot be written: {e}; nothing is written until it is fixed",
+                d.name
+            );
+            None
         }
     }
 }
 
-/// Write `text` to the output atomically, unless it holds exactly that already.
-fn write_output(d: &Decl, text: &str, existing: Option<&[u8]>) -> Result<bool, String> {
-    if existing == Some(text.as_bytes()) {
-        // Same bytes; still make sure of the mode (OutputMode= may have changed).
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&d.output, std::fs::Permissions::from_mode(d.output_mode));
-        return Ok(false);
+/// Who may own the WaitFor= files and their directories: as for the output, or (with
+/// AllowUntrustedWaitFor=yes) anyone, links still followed only where no one else made them.
+fn wait_for_trust<'a>(d: &Decl, also: &'a dyn Fn(u32) -> bool) -> Trust<'a> {
+    let t = Trust::ours().with(also, CONSUMER_USERS);
+    if d.allow_untrusted_wait_for {
+        t.links_only()
+    } else {
+        t
     }
-    if let Some(dir) = d.output.parent() {
-        if !dir.is_dir() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-    }
-    atomic::write(&d.output, text.as_bytes(), d.output_mode)
-        .map_err(|e| format!("cannot write {}: {e}", d.output.display()))?;
-    Ok(true)
 }
 
 /// "/a or /b", "cloud-init", "/a and cloud-init".
@@ -186,12 +190,21 @@ fn populate(a: &GateArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
-    let (existing, data) = read_existing(&d.output);
+    let consumers = Consumers::new(a.scope(), &d.consumers);
+    let also = |uid: u32| consumers.contains(uid);
+    let in_trust = wait_for_trust(&d, &also);
+    let output = open_output(&d, &Trust::ours().with(&also, CONSUMER_USERS));
+    let (existing, data) = output
+        .as_ref()
+        .map_or((Existing::Missing, None), Output::read);
 
-    if let Some(arrived) = ready_now(&d) {
+    let ready = ready_now(&d);
+    if let (Some(arrived), Some(out)) = (&ready, &output) {
         let exec_timeout = d.exec_timeout.min(decl::POPULATE_EXEC_TIMEOUT);
-        let result = build::build(&d, arrived.as_deref(), exec_timeout)
-            .and_then(|b| write_output(&d, &b.text, data.as_deref()).map(|w| (b, w)));
+        let result = build::build(&d, arrived.as_deref(), exec_timeout, &in_trust).and_then(|b| {
+            out.write(&b.text, data.as_deref(), d.output_mode)
+                .map(|w| (b, w))
+        });
         match result {
             Ok((b, written)) => {
                 log::info!(
@@ -211,7 +224,7 @@ fn populate(a: &GateArgs) -> ExitCode {
             }
             Err(e) => log::warn!("{}: {e}; {} retries", d.name, d.wait_service()),
         }
-    } else if d.wait_for.iter().any(|p| p.exists()) {
+    } else if ready.is_none() && d.wait_for.iter().any(|p| p.exists()) {
         log::info!(
             "{}: {} is still being written; {} takes it",
             d.name,
@@ -231,7 +244,11 @@ fn populate(a: &GateArgs) -> ExitCode {
         }
         Existing::Missing | Existing::Empty | Existing::Stub => {
             let text = envfile::stub(&d.name, &waiting_for(&d), &d.stub_keys);
-            if let Err(e) = write_output(&d, &text, data.as_deref()) {
+            let written = match &output {
+                Some(out) => out.write(&text, data.as_deref(), d.output_mode).map(|_| ()),
+                None => Ok(()), // said already
+            };
+            if let Err(e) = written {
                 log::error!(
                     "{}: {e}; the consumers cannot start until the gate opens",
                     d.name
@@ -292,6 +309,9 @@ fn wait(a: &GateArgs) -> ExitCode {
         }
     };
     let deadline = started + d.timeout;
+    let consumers = Consumers::new(a.scope(), &d.consumers);
+    let also = |uid: u32| consumers.contains(uid);
+    let in_trust = wait_for_trust(&d, &also);
     log::info!(
         "{}: waiting up to {} for {}",
         d.name,
@@ -311,7 +331,8 @@ fn wait(a: &GateArgs) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Waited::TimedOut => {
-            let (existing, _) = read_existing(&d.output);
+            let existing = open_output(&d, &Trust::ours().with(&also, CONSUMER_USERS))
+                .map_or(Existing::Missing, |o| o.read().0);
             log::error!(
                 "{}: gave up after {} (Timeout=): {} did not arrive; {} {}, the consumers ({}) stay as they are. Once the file is there: systemctl start {}",
                 d.name,
@@ -358,10 +379,18 @@ fn wait(a: &GateArgs) -> ExitCode {
                 },
             };
             let left = deadline.saturating_duration_since(Instant::now());
-            let (_, data) = read_existing(&d.output);
-            match build::build(&d, arrived.as_deref(), d.exec_timeout.min(left))
-                .and_then(|b| write_output(&d, &b.text, data.as_deref()).map(|_| b))
-            {
+            // Opened at every attempt: an operator may fix its directory meanwhile.
+            let out = Output::open(&d.output, &Trust::ours().with(&also, CONSUMER_USERS))
+                .map_err(|e| format!("Output= cannot be written: {e}"));
+            match out.and_then(|out| {
+                let (_, data) = out.read();
+                build::build(&d, arrived.as_deref(), d.exec_timeout.min(left), &in_trust).and_then(
+                    |b| {
+                        out.write(&b.text, data.as_deref(), d.output_mode)
+                            .map(|_| b)
+                    },
+                )
+            }) {
                 Ok(b) => Some(b),
                 Err(_) if signals::stop_requested() => None,
                 Err(e) => {
@@ -521,7 +550,9 @@ fn wait_for_files(d: &Decl, deadline: Instant) -> Waited {
 // ---------------------------------------------------------------------------------- check
 
 fn check(gate: &str, output: &Path) -> ExitCode {
-    match std::fs::read(output) {
+    // Root reads it (ExecCondition=+): never through a link, never waiting on a FIFO.
+    let data = safepath::open_nofollow(output).and_then(|o| o.read_all(output, 16 << 20));
+    match data {
         Ok(data) if Existing::of(Some(&data)).is_real() => ExitCode::SUCCESS,
         Ok(_) => {
             log::info!(
@@ -530,7 +561,7 @@ fn check(gate: &str, output: &Path) -> ExitCode {
             );
             ExitCode::from(1)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(e) if e.is_not_found() => {
             log::info!(
                 "held by env gate {gate}: {} does not exist yet ({gate}.service writes it)",
                 output.display()
@@ -539,10 +570,7 @@ fn check(gate: &str, output: &Path) -> ExitCode {
         }
         Err(e) => {
             // Not ours to decide: let the unit try, and fail on its own terms.
-            log::warn!(
-                "env gate {gate}: cannot read {}: {e}; not holding this unit",
-                output.display()
-            );
+            log::warn!("env gate {gate}: {e}; not holding this unit");
             ExitCode::SUCCESS
         }
     }

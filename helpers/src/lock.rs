@@ -1,6 +1,6 @@
 //! `unitsmith lock`: run a command while holding an exclusive kernel lock that dies with it.
 //!
-//! The lock is a `flock(2)` on `/run/lock/unitsmith/NAME.lock`. Once it is taken, the command
+//! The lock is a `flock(2)` on `/run/unitsmith/lock/NAME.lock`. Once it is taken, the command
 //! is `exec`ed in our place with the lock's file descriptor inherited, so the lock belongs to
 //! the command (and to any child it passes the descriptor on to): when the last of them
 //! exits, however it exits (`kill -9` included), the kernel releases the lock. There is no
@@ -8,13 +8,19 @@
 //!
 //! Waiting polls with short, growing sleeps (10 ms up to 100 ms), so SIGTERM ends the wait at
 //! once; a run stopped while waiting dies of SIGTERM, as systemd expects of a clean stop.
+//!
+//! Root's locks live in a directory only root can write or read (mode 0700), checked on every
+//! use, and lock files are mode 0600: flock needs no write access, so a lock file another user
+//! could open is a lock that user could hold forever. A world-writable place such as
+//! `/run/lock` would let any user make the directory first and plant links in it. Lock files
+//! are never opened through a link (see `safepath`).
 
 use std::ffi::{CString, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, IntoRawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -22,14 +28,19 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::libc;
 
+use crate::safepath::{self, Missing, Trust};
+
 /// Exit status when the lock is still held at the end of the wait (EX_TEMPFAIL).
 pub const EXIT_TIMEOUT: u8 = 75;
-/// Where named locks live (root). Unprivileged users get `$XDG_RUNTIME_DIR/unitsmith/lock`.
-pub const LOCK_DIR: &str = "/run/lock/unitsmith";
+/// Where named locks live (root): a directory only root can write. Unprivileged users get
+/// `$XDG_RUNTIME_DIR/unitsmith/lock`.
+pub const LOCK_DIR: &str = "/run/unitsmith/lock";
+/// Lock files are readable by their owner only: anyone who can open one can hold it.
+const LOCK_FILE_MODE: u32 = 0o600;
 
 const AFTER_HELP: &str = "\
-The lock is a flock(2) on /run/lock/unitsmith/NAME.lock ($XDG_RUNTIME_DIR/unitsmith/lock for
-unprivileged users). COMMAND is exec'ed in place of unitsmith with the lock descriptor
+The lock is a flock(2) on /run/unitsmith/lock/NAME.lock ($XDG_RUNTIME_DIR/unitsmith/lock for
+unprivileged users), a directory only its owner can write; lock files are made mode 0600. COMMAND is exec'ed in place of unitsmith with the lock descriptor
 inherited (its number is in $UNITSMITH_LOCK_FD), so the lock is released exactly when COMMAND,
 and every child that kept the descriptor, has exited, even after kill -9. No pid files.
 
@@ -54,11 +65,11 @@ pub struct Args {
     /// Default 0: fail at once when the lock is held.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::duration::parse)]
     pub wait: Duration,
-    /// Lock /run/lock/unitsmith/NAME.lock. Default: the systemd unit we run in, else
+    /// Lock /run/unitsmith/lock/NAME.lock. Default: the systemd unit we run in, else
     /// COMMAND's file name.
     #[arg(long, value_name = "NAME", conflicts_with = "file")]
     pub name: Option<String>,
-    /// Lock this file instead (created when missing).
+    /// Lock this file instead (created mode 0600 when missing; never opened through a link).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// The command to run with the lock held, and its arguments (after `--`).
@@ -72,17 +83,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let path = match lock_path(&args) {
-        Ok(p) => p,
-        Err(e) => {
+    let (file, path) = match open(&args) {
+        Ok(f) => f,
+        Err(Refused::Usage(e)) => {
             log::error!("{e}");
             return ExitCode::from(2);
         }
-    };
-    let file = match open_lock_file(&path, args.file.is_none()) {
-        Ok(f) => f,
-        Err(e) => {
-            log::error!("{}: cannot open lock file: {e}", path.display());
+        Err(Refused::Open(e)) => {
+            log::error!("cannot open the lock file: {e}");
             return ExitCode::from(1);
         }
     };
@@ -132,35 +140,71 @@ pub fn run(args: Args) -> ExitCode {
 
 // ------------------------------------------------------------------------------- naming
 
-/// The lock file for these arguments.
-fn lock_path(args: &Args) -> Result<PathBuf, String> {
+enum Refused {
+    /// Bad arguments (exit 2).
+    Usage(String),
+    /// The file or its directory cannot be used (exit 1).
+    Open(String),
+}
+
+/// The lock file for these arguments, open, and its path.
+fn open(args: &Args) -> Result<(File, PathBuf), Refused> {
     if let Some(f) = &args.file {
         if f.as_os_str().is_empty() {
-            return Err("--file: empty path".into());
+            return Err(Refused::Usage("--file: empty path".into()));
         }
-        return Ok(f.clone());
+        let path = std::env::current_dir()
+            .map(|d| d.join(f))
+            .unwrap_or_else(|_| f.clone());
+        // The operator chose the place: it is used when no other user could have planted or
+        // can replace what is there (root, or the user we run as, owns it all).
+        let (dir, name) = safepath::split(&path).map_err(|e| Refused::Usage(e.to_string()))?;
+        let trust = Trust::ours();
+        let file = safepath::open_dir(dir, &trust, Missing::Fail)
+            .and_then(|d| d.open_lock_file(name, LOCK_FILE_MODE, &trust))
+            .map_err(|e| Refused::Open(e.to_string()))?;
+        return Ok((file, path));
     }
     let name = match &args.name {
         Some(n) => n.clone(),
-        None => default_name(&args.command)?,
+        None => default_name(&args.command).map_err(Refused::Usage)?,
     };
-    check_name(&name)?;
-    Ok(lock_dir().join(format!("{name}.lock")))
+    check_name(&name).map_err(Refused::Usage)?;
+    open_named(&format!("{name}.lock")).map_err(Refused::Open)
 }
 
-/// `/run/lock/unitsmith`, or for an unprivileged user `$XDG_RUNTIME_DIR/unitsmith/lock` (a
+/// Open (creating it, and the lock directory) `NAME` in the lock directory.
+pub fn open_named(file_name: &str) -> Result<(File, PathBuf), String> {
+    let dir = lock_dir()?;
+    // Root's lock directory is root's alone, whoever else runs as root's helpers; a user's
+    // is in their runtime directory.
+    let trust = if nix::unistd::geteuid().is_root() {
+        Trust::root_only()
+    } else {
+        Trust::ours()
+    };
+    let dir = safepath::open_dir(&dir, &trust, Missing::Create(0o700))?;
+    let file = dir.open_lock_file(std::ffi::OsStr::new(file_name), LOCK_FILE_MODE, &trust)?;
+    Ok((file, dir.path().join(file_name)))
+}
+
+/// `/run/unitsmith/lock`, or for an unprivileged user `$XDG_RUNTIME_DIR/unitsmith/lock` (a
 /// shared directory would let any user hold any daemon's lock). `UNITSMITH_LOCK_DIR`
 /// overrides both (tests).
-pub fn lock_dir() -> PathBuf {
+pub fn lock_dir() -> Result<PathBuf, String> {
     if let Some(d) = std::env::var_os("UNITSMITH_LOCK_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
+        return Ok(PathBuf::from(d));
     }
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(rt) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-            return PathBuf::from(rt).join("unitsmith/lock");
-        }
+    if nix::unistd::geteuid().is_root() {
+        return Ok(PathBuf::from(LOCK_DIR));
     }
-    PathBuf::from(LOCK_DIR)
+    match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        Some(rt) => Ok(PathBuf::from(rt).join("unitsmith/lock")),
+        None => Err(format!(
+            "{LOCK_DIR} is root's and XDG_RUNTIME_DIR is not set: as user {}, give the lock file with --file (e.g. in the unit's RuntimeDirectory=: --file /run/NAME/NAME.lock)",
+            safepath::user_name(nix::unistd::geteuid().as_raw())
+        )),
+    }
 }
 
 /// The unit we run in, else the command's file name.
@@ -215,29 +259,6 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 // ------------------------------------------------------------------------------- locking
-
-/// Open (creating it, and with `create_dir` its directory) a lock file, close-on-exec.
-pub fn open_lock_file(path: &Path, create_dir: bool) -> io::Result<File> {
-    if create_dir {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-    }
-    let open = |write: bool| {
-        OpenOptions::new()
-            .read(true)
-            .write(write)
-            .create(write)
-            .mode(0o644)
-            .custom_flags(libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open(path)
-    };
-    // flock works on a read-only descriptor: a lock file made by another user is still usable.
-    match open(true) {
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.exists() => open(false),
-        r => r,
-    }
-}
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Acquired {
@@ -520,9 +541,42 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
+    fn open_test(p: &Path) -> File {
+        let (dir, name) = safepath::split(p).unwrap();
+        safepath::open_dir(dir, &Trust::ours(), Missing::Create(0o700))
+            .unwrap()
+            .open_lock_file(name, LOCK_FILE_MODE, &Trust::ours())
+            .unwrap()
+    }
+
+    #[test]
+    fn roots_locks_are_in_a_root_only_directory_and_private() {
+        assert_eq!(LOCK_DIR, "/run/unitsmith/lock");
+        let p = tmp("private");
+        let _f = open_test(&p);
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(p.parent().unwrap()).unwrap().mode() & 0o777,
+            0o700
+        );
+        // Never through a link: a link at the lock file's name is refused, not followed.
+        let victim = p.with_file_name("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        let link = p.with_file_name("link.lock");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let (dir, name) = safepath::split(&link).unwrap();
+        let e = safepath::open_dir(dir, &Trust::ours(), Missing::Fail)
+            .unwrap()
+            .open_lock_file(name, LOCK_FILE_MODE, &Trust::ours())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("link.lock: is a symbolic link"), "{e}");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    }
+
     fn tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("unitsmith-lock-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
+        let _ = std::fs::remove_dir_all(&d);
         d.join("x.lock")
     }
 
@@ -581,8 +635,8 @@ mod tests {
     #[test]
     fn exclusive_wait_and_release() {
         let p = tmp("excl");
-        let a = open_lock_file(&p, true).unwrap();
-        let b = open_lock_file(&p, true).unwrap();
+        let a = open_test(&p);
+        let b = open_test(&p);
         assert_eq!(
             acquire(&a, Duration::ZERO, || false, || {}).unwrap(),
             Acquired::Locked
@@ -611,8 +665,8 @@ mod tests {
     #[test]
     fn a_stop_ends_the_wait_quickly() {
         let p = tmp("stop");
-        let a = open_lock_file(&p, true).unwrap();
-        let b = open_lock_file(&p, true).unwrap();
+        let a = open_test(&p);
+        let b = open_test(&p);
         acquire(&a, Duration::ZERO, || false, || {}).unwrap();
         let flag = Arc::new(AtomicBool::new(false));
         let f2 = flag.clone();
@@ -635,8 +689,8 @@ mod tests {
     #[test]
     fn waits_for_a_holder_that_leaves() {
         let p = tmp("leave");
-        let a = open_lock_file(&p, true).unwrap();
-        let b = open_lock_file(&p, true).unwrap();
+        let a = open_test(&p);
+        let b = open_test(&p);
         acquire(&a, Duration::ZERO, || false, || {}).unwrap();
         let t = Instant::now();
         std::thread::spawn(move || {

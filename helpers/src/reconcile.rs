@@ -275,6 +275,17 @@ pub fn parse_config(text: &str, path: &Path) -> (Vec<(String, String)>, Vec<Stri
     (units, warnings)
 }
 
+/// The configuration names units root will start: it must be root's (or ours) and writable
+/// by no one else, on a path no other user could have steered (see `safepath`).
+fn read_config(path: &Path) -> Result<String, crate::safepath::Error> {
+    let path = std::env::current_dir()
+        .map(|d| d.join(path))
+        .unwrap_or_else(|_| path.to_path_buf());
+    let opened = crate::safepath::open_trusted_file(&path, &crate::safepath::Trust::ours())?;
+    let data = opened.read_all(&path, 1 << 20)?;
+    Ok(String::from_utf8_lossy(&data).into_owned())
+}
+
 fn config_path(args: &Args) -> Option<PathBuf> {
     if let Some(p) = &args.config {
         return Some(p.clone());
@@ -414,22 +425,19 @@ pub fn run(args: Args) -> ExitCode {
     };
     let t0 = Instant::now();
     // One reconcile at a time (the timer and a manual run): the second has nothing to add.
-    let lock_path = crate::lock::lock_dir().join(if args.user {
+    let lock_name = if args.user {
         ".reconcile-user.lock"
     } else {
         ".reconcile.lock"
-    });
-    let _lock = match take_lock(&lock_path) {
+    };
+    let _lock = match take_lock(lock_name) {
         Ok(Some(f)) => f,
         Ok(None) => {
-            log::info!(
-                "another unitsmith reconcile is running ({}); nothing to do",
-                lock_path.display()
-            );
+            log::info!("another unitsmith reconcile is running ({lock_name}); nothing to do");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            log::error!("{}: {e}", lock_path.display());
+            log::error!("cannot take the reconcile lock: {e}");
             return ExitCode::from(1);
         }
     };
@@ -437,7 +445,7 @@ pub fn run(args: Args) -> ExitCode {
     let model = crate::doctor::inputs::Model::build(args.user);
     let mut config_units = Vec::new();
     if let Some(path) = config_path(&args) {
-        match std::fs::read_to_string(&path) {
+        match read_config(&path) {
             Ok(text) => {
                 let (units, warnings) = parse_config(&text, &path);
                 for w in warnings {
@@ -445,9 +453,9 @@ pub fn run(args: Args) -> ExitCode {
                 }
                 config_units = units;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.config.is_none() => {}
+            Err(e) if e.is_not_found() && args.config.is_none() => {}
             Err(e) => {
-                log::error!("{}: cannot read: {e}", path.display());
+                log::error!("cannot use the reconcile configuration: {e}");
                 return ExitCode::from(2);
             }
         }
@@ -715,9 +723,12 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
-fn take_lock(path: &Path) -> std::io::Result<Option<std::fs::File>> {
-    let f = crate::lock::open_lock_file(path, true)?;
-    match crate::lock::acquire(&f, Duration::ZERO, || false, || {})? {
+/// The lock that keeps two reconciles apart, in the lock directory (root's alone).
+fn take_lock(name: &str) -> Result<Option<std::fs::File>, String> {
+    let (f, path) = crate::lock::open_named(name)?;
+    match crate::lock::acquire(&f, Duration::ZERO, || false, || {})
+        .map_err(|e| format!("{}: {e}", path.display()))?
+    {
         crate::lock::Acquired::Locked => Ok(Some(f)),
         _ => Ok(None),
     }
@@ -756,6 +767,25 @@ fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(format!("unitsmith-reconcile-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join("reconcile.conf");
+        std::fs::write(&p, "web.service\n").unwrap();
+        assert_eq!(read_config(&p).unwrap(), "web.service\n");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let e = read_config(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("reconcile.conf: the file can be written by every user"),
+            "{e}"
+        );
+        assert!(read_config(&d.join("none")).unwrap_err().is_not_found());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 
     fn state(pairs: &[(&str, &str)]) -> State {
         State(

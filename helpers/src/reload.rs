@@ -11,9 +11,9 @@
 mod state;
 
 use std::collections::{BTreeSet, HashMap};
-use std::fs::{File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,7 @@ use crate::doctor::classify::{Kind, Problem};
 use crate::doctor::json::Json;
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
+use crate::safepath::{self, Dir, Missing, Trust};
 use crate::systemctl::{self, Scope};
 use state::Change;
 
@@ -161,14 +162,11 @@ fn is_loaded(props: &HashMap<String, String>) -> bool {
     props.get("LoadState").is_some_and(|s| s == "loaded")
 }
 
-fn lock(path: &Path, wait: Duration) -> Result<Flock<File>, String> {
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o644)
-        .open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+/// Take `reload.lock` in the state directory, waiting up to `wait` for another reload.
+fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
+    let name = OsStr::new("reload.lock");
+    let path = dir.path().join(name);
+    let file = dir.open_lock_file(name, 0o600, &Trust::ours())?;
     let mut slot = Some(file);
     let mut said = false;
     crate::retry::with_backoff(
@@ -269,20 +267,25 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = std::fs::create_dir_all(&state_dir) {
-        log::error!("{}: cannot create: {e}", state_dir.display());
-        return ExitCode::from(2);
-    }
-    let _lock = match lock(&state_dir.join("reload.lock"), LOCK_WAIT) {
+    // Root's state is root's alone (another user's digests would decide what root restarts).
+    let state_dir = match safepath::open_dir(&state_dir, &Trust::ours(), Missing::Create(0o755)) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("cannot use the state directory: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let _lock = match lock(&state_dir, LOCK_WAIT) {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}");
             return ExitCode::from(1);
         }
     };
-    let state_path = state_dir.join("reload.state");
+    let state_name = OsStr::new(state::FILE_NAME);
+    let state_path = state_dir.path().join(state_name);
     let output_dirs = sd::generator_output_dirs(scope);
-    let baseline = state::load(&state_path).unwrap_or_else(|| {
+    let baseline = state::load(&state_dir).unwrap_or_else(|| {
         log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload");
         state::digests(&sd::scan_generated(&output_dirs))
     });
@@ -500,7 +503,12 @@ pub fn run(args: Args) -> ExitCode {
             },
         };
         let next = state::next_state(&baseline, &now, applied);
-        if let Err(e) = crate::atomic::write(&state_path, state::render(&next).as_bytes(), 0o644) {
+        if let Err(e) = crate::atomic::write_in(
+            &state_dir,
+            state_name,
+            state::render(&next).as_bytes(),
+            0o644,
+        ) {
             global.push(Problem::error(
                 Kind::Systemd,
                 format!(
@@ -816,15 +824,16 @@ reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since 
 
     #[test]
     fn lock_is_exclusive_and_bounded() {
-        let p = std::env::temp_dir().join(format!("unitsmith-lock-{}", std::process::id()));
-        let held = lock(&p, Duration::from_millis(50)).unwrap();
+        let p = std::env::temp_dir().join(format!("unitsmith-reload-lock-{}", std::process::id()));
+        let dir = safepath::open_dir(&p, &Trust::ours(), Missing::Create(0o755)).unwrap();
+        let held = lock(&dir, Duration::from_millis(50)).unwrap();
         let t = Instant::now();
-        assert!(lock(&p, Duration::from_millis(100))
+        assert!(lock(&dir, Duration::from_millis(100))
             .unwrap_err()
             .contains("another unitsmith reload"));
         assert!(t.elapsed() < Duration::from_secs(2));
         drop(held);
-        assert!(lock(&p, Duration::from_millis(50)).is_ok());
-        let _ = std::fs::remove_file(&p);
+        assert!(lock(&dir, Duration::from_millis(50)).is_ok());
+        let _ = std::fs::remove_dir_all(&p);
     }
 }

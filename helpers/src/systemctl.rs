@@ -111,8 +111,18 @@ pub fn run(scope: Scope, args: &[&str]) -> Output {
 
 /// `systemctl show -p P1,P2 UNIT` as a map.
 pub fn show(scope: Scope, unit: &str, props: &[&str]) -> HashMap<String, String> {
+    show_bounded(scope, unit, props, CALL_TIMEOUT)
+}
+
+/// [`show`], killed after `timeout` (an empty map then).
+pub fn show_bounded(
+    scope: Scope,
+    unit: &str,
+    props: &[&str],
+    timeout: Duration,
+) -> HashMap<String, String> {
     let p = props.join(",");
-    let out = run(scope, &["show", "-p", &p, "--", unit]);
+    let out = run_with_timeout(scope, &["show", "-p", &p, "--", unit], timeout);
     out.stdout
         .lines()
         .filter_map(|l| {

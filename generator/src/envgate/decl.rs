@@ -18,6 +18,7 @@ pub const INSTALL: &str = "Install";
 pub const KEYS: &[&str] = &[
     "WaitFor",
     "WaitForCloudInit",
+    "AllowUntrustedWaitFor",
     "Output",
     "OutputMode",
     "Import",
@@ -63,6 +64,9 @@ pub struct Decl {
     pub wait_for: Vec<PathBuf>,
     /// Also require [`CLOUD_INIT_RESULT`].
     pub wait_for_cloud_init: bool,
+    /// Take WaitFor= files that users other than root and the consumers' users could have
+    /// written (by default the helper refuses them, as sshd's StrictModes does).
+    pub allow_untrusted_wait_for: bool,
     pub output: PathBuf,
     pub output_mode: u32,
     /// Keys copied from the file that arrived.
@@ -153,6 +157,14 @@ pub fn parse(unit: &UnitFile) -> Result<Decl, ConvertError> {
 
     let wait_for = paths(unit, "WaitFor")?;
     let wait_for_cloud_init = boolean(unit, "WaitForCloudInit", false)?;
+    let allow_untrusted_wait_for = boolean(unit, "AllowUntrustedWaitFor", false)?;
+    if allow_untrusted_wait_for && wait_for.is_empty() {
+        return Err(ConvertError::new(
+            "AllowUntrustedWaitFor= relaxes the checks on WaitFor= files, and there is none",
+        )
+        .at(GROUP, "AllowUntrustedWaitFor")
+        .hint("remove it, or add WaitFor="));
+    }
     let output = match unit.lookup_last(GROUP, "Output").filter(|v| !v.is_empty()) {
         None => {
             return Err(
@@ -267,6 +279,7 @@ pub fn parse(unit: &UnitFile) -> Result<Decl, ConvertError> {
         documentation: unit.lookup_all_strv(UNIT, "Documentation"),
         wait_for,
         wait_for_cloud_init,
+        allow_untrusted_wait_for,
         output,
         output_mode,
         import,
@@ -558,6 +571,10 @@ WantedBy=multi-user.target
         assert_eq!(d.output_mode, 0o600);
         assert!(d.hold_consumers);
         assert!(!d.wait_for_cloud_init);
+        assert!(
+            !d.allow_untrusted_wait_for,
+            "untrusted WaitFor= files are refused by default"
+        );
         assert_eq!(d.exec_timeout, DEFAULT_EXEC_TIMEOUT);
         assert_eq!(d.poll_interval, DEFAULT_POLL_INTERVAL);
         assert_eq!(d.settle_time, DEFAULT_SETTLE_TIME);
@@ -626,6 +643,7 @@ WantedBy=multi-user.target
             ("OutputMode=0800\n", "octal"),
             ("OutputMode=0200\n", "owner must be able to read"),
             ("HoldConsumers=maybe\n", "not a boolean"),
+            ("AllowUntrustedWaitFor=sure\n", "not a boolean"),
             ("Exec=fetch-creds\n", "absolute path"),
             ("Exec=/bin/x \\q\n", "does not split"),
             ("PollInterval=10ms\n", "at least 100ms"),
@@ -685,6 +703,21 @@ WantedBy=multi-user.target
             "[EnvGate]\nWaitFor=/a\nOutput=/o\nImport=A\n[Install]\nWantedBy=multi-user.target\n",
         ))
         .unwrap();
+        let e = err(
+            "g.envgate",
+            "[EnvGate]\nWaitForCloudInit=yes\nAllowUntrustedWaitFor=yes\nOutput=/o\nExec=/x\nConsumer=c.service\n",
+        );
+        assert!(e.message.contains("there is none"), "{}", e.message);
+        assert_eq!(
+            e.at,
+            Some(("EnvGate".into(), "AllowUntrustedWaitFor".into()))
+        );
+        let d = parse(&unit(
+            "g.envgate",
+            &format!("{BASE}AllowUntrustedWaitFor=yes\n"),
+        ))
+        .unwrap();
+        assert!(d.allow_untrusted_wait_for);
         assert!(err("g.envgate", "[Unit]\nDescription=x\n")
             .message
             .contains("no [EnvGate]"));

@@ -12,9 +12,13 @@ use nix::unistd::Pid;
 use unitsmith_generator::envgate::Decl;
 
 use super::envfile::{self, Env};
+use super::execenv;
+use crate::safepath::{self, Trust};
 
 /// Exec's stdout is an env file, not a data stream: more than this is a mistake.
 const MAX_STDOUT: u64 = 1 << 20;
+/// The same for the file that arrived.
+const MAX_INPUT: u64 = 16 << 20;
 
 /// The real content, ready to write.
 #[derive(Debug)]
@@ -24,13 +28,19 @@ pub struct Built {
     pub keys: Vec<String>,
 }
 
-/// Build the output from `arrived` (the WaitFor file that opened the gate, if any), running
-/// Exec= for at most `exec_timeout`. Errors are complete sentences without values.
-pub fn build(d: &Decl, arrived: Option<&Path>, exec_timeout: Duration) -> Result<Built, String> {
+/// Build the output from `arrived` (the WaitFor file that opened the gate, if any), read only
+/// when `trust` accepts it and the directories on its way, running Exec= for at most
+/// `exec_timeout`. Errors are complete sentences without values.
+pub fn build(
+    d: &Decl,
+    arrived: Option<&Path>,
+    exec_timeout: Duration,
+    trust: &Trust,
+) -> Result<Built, String> {
     let file_env = match arrived {
         None => Env::new(),
         Some(p) => {
-            let data = std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let data = read_arrived(p, trust)?;
             envfile::parse(&data, &p.to_string_lossy()).map_err(|e| e.to_string())?
         }
     };
@@ -80,9 +90,22 @@ pub fn build(d: &Decl, arrived: Option<&Path>, exec_timeout: Duration) -> Result
     })
 }
 
-/// Run Exec=: the arrived file's variables added to its environment, stdin /dev/null, stderr to
-/// ours (the journal), stdout captured. Killed (its whole process group) at `timeout` or on
-/// SIGTERM.
+/// The WaitFor= file's bytes, when it passes `trust` (StrictModes, unless the declaration
+/// relaxed it with AllowUntrustedWaitFor=yes).
+fn read_arrived(p: &Path, trust: &Trust) -> Result<Vec<u8>, String> {
+    let opened = safepath::open_trusted_file(p, trust).map_err(|e| match e {
+        safepath::Error::Untrusted { .. } => format!(
+            "WaitFor= file not used: {e}; or, if every user who can write it may decide what the consumers get, set AllowUntrustedWaitFor=yes"
+        ),
+        e => format!("cannot read {e}"),
+    })?;
+    opened
+        .read_all(p, MAX_INPUT)
+        .map_err(|e| format!("cannot read {e}"))
+}
+
+/// Run Exec=: a minimal environment (see `execenv`), stdin /dev/null, stderr to ours (the
+/// journal), stdout captured. Killed (its whole process group) at `timeout` or on SIGTERM.
 fn run_exec(
     argv: &[String],
     file_env: &Env,
@@ -91,18 +114,22 @@ fn run_exec(
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
     let bin = &argv[0];
+    let (env, withheld) = execenv::build(&d.name, &d.import, file_env, arrived);
+    if !withheld.is_empty() {
+        log::warn!(
+            "{}: not passing {} to Exec= (Import= names them, but they make the loader, a shell or an interpreter load code: Exec= runs as root); the output still gets them",
+            d.name,
+            withheld.join(", ")
+        );
+    }
     let mut cmd = Command::new(bin);
     cmd.args(&argv[1..])
-        .envs(file_env.iter())
-        .env("UNITSMITH_ENVGATE", &d.name)
+        .env_clear()
+        .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .process_group(0);
-    match arrived {
-        Some(p) => cmd.env("UNITSMITH_ENVGATE_FILE", p),
-        None => cmd.env_remove("UNITSMITH_ENVGATE_FILE"),
-    };
     let mut child = cmd
         .spawn()
         .map_err(|e| format!("Exec=: cannot run {bin}: {e}"))?;
@@ -203,6 +230,7 @@ mod tests {
             &decl("Import=VAULT_NAME REGION\n"),
             Some(&f),
             Duration::from_secs(5),
+            &Trust::ours(),
         )
         .unwrap();
         assert_eq!(b.keys, ["VAULT_NAME", "REGION"]);
@@ -216,11 +244,18 @@ mod tests {
             &decl("Import=VAULT_NAME MISSING NOPE\n"),
             Some(&f),
             Duration::from_secs(5),
+            &Trust::ours(),
         )
         .unwrap_err();
         assert!(e.contains("has no MISSING, NOPE"), "{e}");
         let bad = tmp("bad.env", "A=1\nnot an assignment\n");
-        let e = build(&decl("Import=A\n"), Some(&bad), Duration::from_secs(5)).unwrap_err();
+        let e = build(
+            &decl("Import=A\n"),
+            Some(&bad),
+            Duration::from_secs(5),
+            &Trust::ours(),
+        )
+        .unwrap_err();
         assert!(
             e.ends_with("bad.env:2: not a KEY=VALUE assignment (no '=')"),
             "{e}"
@@ -231,7 +266,7 @@ mod tests {
     fn exec_sees_the_file_and_its_stdout_is_validated() {
         let f = tmp("b.env", "ROLE=worker\n");
         let d = decl("Import=ROLE\nExec=/bin/sh -c 'echo \"TOKEN=tok-$ROLE-$UNITSMITH_ENVGATE\"; echo to-stderr >&2'\n");
-        let b = build(&d, Some(&f), Duration::from_secs(5)).unwrap();
+        let b = build(&d, Some(&f), Duration::from_secs(5), &Trust::ours()).unwrap();
         assert_eq!(b.keys, ["ROLE", "TOKEN"]);
         assert!(
             b.text.ends_with("ROLE=worker\nTOKEN=tok-worker-g\n"),
@@ -240,32 +275,62 @@ mod tests {
         );
 
         let d = decl("Exec=/bin/sh -c 'echo garbage line'\n");
-        let e = build(&d, Some(&f), Duration::from_secs(5)).unwrap_err();
+        let e = build(&d, Some(&f), Duration::from_secs(5), &Trust::ours()).unwrap_err();
         assert!(e.starts_with("Exec=: stdout of /bin/sh:1:"), "{e}");
         let d = decl("Exec=/bin/sh -c 'echo A=1; exit 3'\n");
-        let e = build(&d, Some(&f), Duration::from_secs(5)).unwrap_err();
+        let e = build(&d, Some(&f), Duration::from_secs(5), &Trust::ours()).unwrap_err();
         assert!(e.contains("failed (exit status: 3)"), "{e}");
         let d = decl("Exec=/bin/true\n");
-        assert!(build(&d, Some(&f), Duration::from_secs(5))
+        assert!(build(&d, Some(&f), Duration::from_secs(5), &Trust::ours())
             .unwrap_err()
             .contains("printed no KEY=VALUE"));
         let d = decl("Exec=/nonexistent/bin\n");
-        assert!(build(&d, Some(&f), Duration::from_secs(5))
+        assert!(build(&d, Some(&f), Duration::from_secs(5), &Trust::ours())
             .unwrap_err()
             .contains("cannot run /nonexistent/bin"));
+    }
+
+    #[test]
+    fn exec_gets_a_minimal_environment() {
+        let f = tmp(
+            "c.env",
+            "ROLE=worker\nLD_PRELOAD=/tmp/evil.so\nOTHER=not-imported\n",
+        );
+        std::env::set_var("UNITSMITH_TEST_INHERITED", "leak");
+        let d = decl("Import=ROLE LD_PRELOAD\nExec=/usr/bin/env\n");
+        let b = build(&d, Some(&f), Duration::from_secs(5), &Trust::ours()).unwrap();
+        // Exactly: the imported key Exec= may see, a fixed PATH, ours. Not LD_PRELOAD (though
+        // imported), not OTHER (not imported), nothing of the helper's own environment.
+        assert_eq!(
+            b.keys,
+            [
+                "ROLE",
+                "LD_PRELOAD",
+                "PATH",
+                "UNITSMITH_ENVGATE",
+                "UNITSMITH_ENVGATE_FILE"
+            ],
+            "{}",
+            b.text
+        );
+        assert!(
+            b.text.contains(&format!("PATH={}\n", execenv::PATH)),
+            "{}",
+            b.text
+        );
     }
 
     #[test]
     fn exec_is_bounded_even_with_children() {
         let d = decl("Exec=/bin/sh -c 'sleep 30 & sleep 30'\n");
         let t = Instant::now();
-        let e = build(&d, None, Duration::from_millis(300)).unwrap_err();
+        let e = build(&d, None, Duration::from_millis(300), &Trust::ours()).unwrap_err();
         assert!(e.contains("did not finish within 300ms"), "{e}");
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
         // a background child holding stdout after a successful exit must not hang us either
         let d = decl("Exec=/bin/sh -c 'echo A=1; sleep 30 &'\n");
         let t = Instant::now();
-        let b = build(&d, None, Duration::from_secs(5)).unwrap();
+        let b = build(&d, None, Duration::from_secs(5), &Trust::ours()).unwrap();
         assert_eq!(b.keys, ["A"]);
         assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     }

@@ -10,9 +10,10 @@
 //! failed to restart, was a failure stub or was not loaded is still "changed" next time.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::doctor::sd;
+use crate::safepath::Dir;
 
 /// Unit name → 16 hex digits.
 pub type Digests = BTreeMap<String, String>;
@@ -133,8 +134,24 @@ pub fn parse(text: &str) -> Option<Digests> {
     Some(d)
 }
 
-pub fn load(path: &Path) -> Option<Digests> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// The state file's name in the state directory.
+pub const FILE_NAME: &str = "reload.state";
+
+/// The stored digests; None when there are none (or none this version can read).
+pub fn load(dir: &Dir) -> Option<Digests> {
+    let path = dir.path().join(FILE_NAME);
+    let opened = match dir.open_file(std::ffi::OsStr::new(FILE_NAME)) {
+        Ok(o) => o?,
+        Err(e) => {
+            log::warn!("{e}; starting from the generator's output");
+            return None;
+        }
+    };
+    let data = opened
+        .read_all(&path, 64 << 20)
+        .map_err(|e| log::warn!("{e}; starting from the generator's output"))
+        .ok()?;
+    let text = String::from_utf8_lossy(&data);
     let d = parse(&text);
     if d.is_none() {
         log::warn!(

@@ -14,7 +14,7 @@
 
 ROUNDS=50
 LOG=/run/sched/holders.log
-LOCKFILE=/run/lock/unitsmith/sched.service.lock
+LOCKFILE=/run/unitsmith/lock/sched.service.lock
 
 starts() { grep -c '^start ' "$LOG" 2>/dev/null || true; }
 has_starts() { [ "$(starts)" -ge "$1" ]; }

@@ -1,0 +1,110 @@
+#!/bin/bash
+# Root's helpers are not steered by files an unprivileged user controls (issue 15), on a real
+# systemd, the attacker a real user (nobody, through setpriv):
+#   - lock: nobody makes the old lock directory /run/lock/unitsmith first (Debian's /run/lock
+#     is 1777) with victim.lock -> /etc/e2e-created. Root's `unitsmith lock --name victim`
+#     creates nothing through it (its locks are in /run/unitsmith/lock, root's, 0700), and
+#     nobody cannot open root's lock file (0600), so cannot hold it.
+#   - env gate output: Output= in the consumer's StateDirectory= (owned by nobody, the
+#     consumer's User=); nobody plants links to /etc/e2e-victim at every temporary name the
+#     old helper could have used (.NAME.unitsmith-PID.tmp for every PID up to 32768). The
+#     gate writes the stub, then the real env when nobody writes the role file: the victim is
+#     untouched, the output a regular file.
+#   - env gate Exec=: that role file carries LD_PRELOAD and BASH_ENV; Exec= (root) sees neither.
+#   - a gate whose Output= directory belongs to a user who is not its consumer's is refused,
+#     the journal naming the directory and its owner.
+# e2e-guests: bookworm testing
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. /e2e/lib.sh
+
+VICTIM=/etc/e2e-victim
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+victim_untouched() {
+	assert_eq "$(cat "$VICTIM")" "precious" "$VICTIM content"
+	assert_eq "$(stat -c '%U %a' "$VICTIM")" "root 644" "$VICTIM owner and mode"
+}
+echo precious >"$VICTIM"
+chmod 0644 "$VICTIM"
+
+step "lock: a lock directory nobody made first in /run/lock is not used"
+chmod 1777 /run/lock # as on a Debian host
+as_nobody mkdir -p /run/lock/unitsmith
+as_nobody ln -s /etc/e2e-created /run/lock/unitsmith/victim.lock
+assert_succeeds unitsmith lock --name victim -- true
+assert_fails test -e /etc/e2e-created
+assert_eq "$(stat -c '%U %a' /run/unitsmith/lock)" "root 700" "/run/unitsmith/lock owner and mode"
+assert_eq "$(stat -c '%U %a' /run/unitsmith/lock/victim.lock)" "root 600" "root's lock file owner and mode"
+assert_fails as_nobody flock -n /run/unitsmith/lock/victim.lock true
+note "nobody: $(as_nobody flock -n /run/unitsmith/lock/victim.lock true 2>&1 || true)"
+
+step "env gate: links planted at the temporary names in the consumer's StateDirectory"
+install -d -o nobody -g nogroup -m 0755 /var/lib/e2e-svc
+as_nobody perl -e 'symlink($ARGV[0], "/var/lib/e2e-svc/.svc.env.unitsmith-$_.tmp") for 1 .. 32768' "$VICTIM"
+note "$(find /var/lib/e2e-svc -maxdepth 1 -type l | wc -l) links planted by nobody"
+cat >/etc/systemd/system/e2e-svc.service <<'UNIT'
+[Unit]
+Description=e2e consumer running as nobody, its env in its StateDirectory
+[Service]
+Type=exec
+User=nobody
+StateDirectory=e2e-svc
+EnvironmentFile=/var/lib/e2e-svc/svc.env
+ExecStart=/bin/sh -c 'echo "e2e-svc: role $$ROLE"; exec sleep infinity'
+UNIT
+mkdir -p /etc/unitsmith
+cat >/etc/unitsmith/svc-creds.envgate <<'DECL'
+[EnvGate]
+WaitFor=/var/lib/e2e-svc/role.env
+Output=/var/lib/e2e-svc/svc.env
+Import=ROLE
+Exec=/bin/sh -c 'echo SEEN_PRELOAD=${LD_PRELOAD-unset}; echo SEEN_BASH_ENV=${BASH_ENV-unset}'
+Consumer=e2e-svc.service
+SettleTime=200ms
+PollInterval=500ms
+Timeout=2min
+DECL
+systemctl daemon-reload
+systemctl start svc-creds.service
+victim_untouched
+assert_eq "$(stat -c '%F %U' /var/lib/e2e-svc/svc.env)" "regular file root" "the output"
+assert_file_matches /var/lib/e2e-svc/svc.env '^# unitsmith env gate stub' "the output (stub)"
+
+step "env gate: the role file nobody writes, with LD_PRELOAD and BASH_ENV in it"
+as_nobody sh -c 'printf "ROLE=worker\nLD_PRELOAD=/var/lib/e2e-svc/evil.so\nBASH_ENV=/var/lib/e2e-svc/evil.sh\n" >/var/lib/e2e-svc/role.env.tmp && mv /var/lib/e2e-svc/role.env.tmp /var/lib/e2e-svc/role.env'
+wait_for --timeout 30 grep -q '^ROLE=worker' /var/lib/e2e-svc/svc.env ||
+	check_failed "the real env was not written: $(journalctl -b -u svc-creds-wait.service -o cat | tail -5)"
+assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_PRELOAD=unset$' "Exec= did not see LD_PRELOAD"
+assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_BASH_ENV=unset$' "Exec= did not see BASH_ENV"
+victim_untouched
+wait_for --timeout 10 sh -c '[ "$(systemctl show -P ActiveState e2e-svc.service)" = active ]' || true
+assert_eq "$(unit_prop e2e-svc.service ActiveState)" active "e2e-svc.service (restarted by the gate) ActiveState"
+assert_eq "$(find /var/lib/e2e-svc -maxdepth 1 -name '.svc.env.unitsmith-*.tmp' -type f | wc -l)" 0 "temporary files left"
+
+step "env gate: Output= in a directory of a user who is not the consumer's is refused"
+install -d -o nobody -g nogroup -m 0755 /var/lib/e2e-other
+as_nobody ln -s "$VICTIM" /var/lib/e2e-other/other.env
+cat >/etc/systemd/system/e2e-root.service <<'UNIT'
+[Unit]
+Description=e2e consumer running as root
+[Service]
+Type=exec
+EnvironmentFile=-/var/lib/e2e-other/other.env
+ExecStart=/bin/sleep infinity
+UNIT
+cat >/etc/unitsmith/other-creds.envgate <<'DECL'
+[EnvGate]
+WaitFor=/etc/app/never.env
+Output=/var/lib/e2e-other/other.env
+Import=ROLE
+StubKeys=ROLE
+Consumer=e2e-root.service
+Timeout=1min
+DECL
+systemctl daemon-reload
+systemctl start other-creds.service
+log=$(journalctl -b -u other-creds.service -o cat)
+assert_contains "$log" "/var/lib/e2e-other: the directory is owned by nobody" "other-creds.service journal"
+assert_eq "$(stat -c %F /var/lib/e2e-other/other.env)" "symbolic link" "the planted link (neither followed nor replaced)"
+victim_untouched
+note "journal: $(grep -m1 'is owned by nobody' <<<"$log")"
+systemctl stop svc-creds-wait.service other-creds-wait.service e2e-svc.service 2>/dev/null || true
