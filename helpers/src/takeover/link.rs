@@ -246,21 +246,28 @@ fn open_fd(r: nix::Result<i32>) -> nix::Result<OwnedFd> {
     r.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A directory root's link may live in: owned by root (or by us) and writable by nobody else.
+/// A directory root's link may live in: owned by root (or by us) and writable by nobody else
+/// (the write bit of root's group aside), as `safepath` judges the directories it walks.
+/// takeover walks on its own rather than through `safepath` because it must also work inside
+/// an image tree (`--root`), where following any link (an absolute one would land on this
+/// machine) is wrong; and systemd's generator directories have no business being links.
 fn check_trusted(dir: &OwnedFd, path: &Path) -> Result<(), String> {
     let st = fstat(dir.as_raw_fd()).map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
     let me = nix::unistd::geteuid().as_raw();
     if st.st_uid != 0 && st.st_uid != me {
         return Err(format!(
-            "{} belongs to uid {}, not root: refusing to put root's generator settings there",
+            "{} belongs to {}, not root: refusing to put root's generator settings there\n  \
+             hint: chown root: {}",
             path.display(),
-            st.st_uid
+            crate::safepath::user_name(st.st_uid),
+            path.display()
         ));
     }
-    if st.st_mode & 0o022 != 0 {
+    let group_write = st.st_mode & 0o020 != 0 && st.st_gid != 0;
+    if st.st_mode & 0o002 != 0 || group_write {
         return Err(format!(
-            "{} is writable by group or others (mode {:04o}): refusing to put root's generator \
-             settings there\n  hint: chmod go-w {}",
+            "{} is writable by another group or by everyone (mode {:04o}): refusing to put \
+             root's generator settings there\n  hint: chmod go-w {}",
             path.display(),
             st.st_mode & 0o7777,
             path.display()
@@ -344,7 +351,10 @@ mod tests {
         fs::create_dir_all(root.join("etc/systemd")).unwrap();
         fs::set_permissions(root.join("etc/systemd"), fs::Permissions::from_mode(0o777)).unwrap();
         let e = create(&m).unwrap_err();
-        assert!(e.contains("writable by group or others (mode 0777)"), "{e}");
+        assert!(
+            e.contains("writable by another group or by everyone (mode 0777)"),
+            "{e}"
+        );
         assert!(!m.path().exists());
         fs::remove_dir_all(&root).unwrap();
         fs::remove_dir_all(&elsewhere).unwrap();
