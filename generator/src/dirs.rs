@@ -233,6 +233,16 @@ impl Walk {
         if let Some(scanner) = &mut self.scanner {
             scanner.add_dir(&resolved, &entries);
         }
+        // A Compose project's subdirectories hold its data (bind-mounted directories, build
+        // contexts): never walked, so a database directory is not listed at every boot.
+        if crate::compose::project_file(
+            &resolved,
+            &mut entries.iter().filter_map(|e| e.name.to_str()),
+        )
+        .is_some()
+        {
+            return;
+        }
         // Plain files are inputs, not search paths: skip them without resolving each one.
         let mut subdirs: Vec<PathBuf> = entries
             .iter()

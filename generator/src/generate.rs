@@ -142,19 +142,25 @@ pub fn generate_with(
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
         envgate_units(input, opts, dropins, &mut out);
     }
-    let mut quadlets: Vec<(&Input, Kind)> = inputs
+    // Compose projects: Quadlet units made in memory, converted below like files.
+    let compose = compose_units(inputs, opts, &mut out.warnings);
+    let mut quadlets: Vec<(&Input, Kind, Option<&MadeUnit>)> = inputs
         .iter()
         .filter_map(|i| match i.kind {
-            InputKind::Quadlet(k) => Some((i, k)),
-            InputKind::EnvGate => None,
+            InputKind::Quadlet(k) => Some((i, k, None)),
+            InputKind::EnvGate | InputKind::Compose => None,
         })
         .collect();
+    quadlets.extend((compose.made.iter()).map(|m| (&m.input, m.kind, Some(&m.result))));
     // Producers before consumers; stable, so search order holds within a kind. (Sorted
     // here, while the entries are small, rather than the loaded items.)
-    quadlets.sort_by_key(|(_, kind)| kind.order());
+    quadlets.sort_by_key(|(_, kind, _)| kind.order());
     // Reading and parsing are independent per file: spread them over the cores.
-    let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
-        let parsed = sources::load_indexed(input, &opts.dirs, dropins);
+    let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind, made)| {
+        let parsed = match made {
+            None => sources::load_indexed(input, &opts.dirs, dropins).map_err(|e| e.to_string()),
+            Some(made) => made.clone(),
+        };
         let (unit, error, service_filename, info) = match parsed {
             Ok(u) => {
                 let name = quadlet::service_name(&u, kind) + ".service";
@@ -165,7 +171,7 @@ pub fn generate_with(
             Err(e) => {
                 let name = quadlet::service_name_from_filename(&input.name).unwrap_or_default()
                     + ".service";
-                (None, Some(format!("{e}")), name, None)
+                (None, Some(e), name, None)
             }
         };
         Item {
@@ -311,7 +317,57 @@ pub fn generate_with(
         }
         out.units.push(g);
     }
+    compose_targets(compose.targets, sink, &mut out);
     out
+}
+
+/// A unit made in memory (from a Compose project), or why it could not be.
+type MadeUnit = Result<UnitFile, String>;
+
+/// The units of the Compose projects among `inputs` (nothing at all without one).
+fn compose_units(
+    inputs: &[Input],
+    opts: &Options,
+    warnings: &mut Vec<String>,
+) -> crate::compose::Translated {
+    if !inputs.iter().any(|i| i.kind == InputKind::Compose) {
+        return crate::compose::Translated::default();
+    }
+    let taken: HashSet<&str> = (inputs.iter())
+        .filter(|i| matches!(i.kind, InputKind::Quadlet(_)))
+        .map(|i| i.name.as_str())
+        .collect();
+    let mut t = crate::compose::translate(inputs, opts.user, &taken);
+    warnings.append(&mut t.warnings);
+    t
+}
+
+/// Each Compose project's target, unless a unit of its name is generated already.
+fn compose_targets(targets: Vec<(UnitFile, PathBuf)>, sink: Option<Sink>, out: &mut Outcome) {
+    for (unit, source) in targets {
+        if let Some(other) = out.units.iter().find(|u| u.name == unit.filename) {
+            out.warnings.push(format!(
+                "{}: not generated: {} is already generated from {}\n  hint: rename the project (name: in the Compose file, or its directory)",
+                source.display(),
+                unit.filename,
+                other.source.display()
+            ));
+            continue;
+        }
+        let symlinks = install::symlinks(&unit, &mut out.warnings);
+        let g = Generated {
+            name: unit.filename.clone(),
+            unit,
+            source,
+            error: None,
+            symlinks,
+        };
+        let (g, sunk) = hand_over(g, sink);
+        if let Err(e) = sunk {
+            out.sink_errors.push(e);
+        }
+        out.units.push(g);
+    }
 }
 
 /// Convert one item of a level; render it and hand it to the sink when it is final already.
@@ -466,7 +522,7 @@ fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out:
 fn kind_of(it: &Item) -> Kind {
     match it.input.kind {
         InputKind::Quadlet(k) => k,
-        InputKind::EnvGate => Kind::Container,
+        InputKind::EnvGate | InputKind::Compose => Kind::Container,
     }
 }
 

@@ -6,6 +6,7 @@
 //! (doctor, reload, lint) reuse the very same code.
 
 pub mod cmdline;
+pub mod compose;
 pub mod csv;
 pub mod dirs;
 pub mod duration;

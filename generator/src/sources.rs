@@ -12,6 +12,9 @@ pub enum InputKind {
     Quadlet(Kind),
     /// A unitsmith `.envgate` declaration.
     EnvGate,
+    /// A Compose project: its Compose file, in `compose/NAME/` of an input directory (see
+    /// `compose`). The input's name is the project directory's.
+    Compose,
 }
 
 impl InputKind {
@@ -87,10 +90,22 @@ impl Scanner {
             }
         }
         found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        // A Compose project directory: its name decides first, so other directories cost
+        // nothing here.
+        let project =
+            crate::compose::project_file(dir, &mut entries.iter().filter_map(|e| e.name.to_str()))
+                .and_then(crate::compose::input);
+        let project_name = project.as_ref().map(|p| p.name.clone());
+        if let Some(p) = &project_name {
+            found.push((p.as_str(), InputKind::Compose));
+        }
         let inputs = &mut self.scan.inputs;
         let first_dir = inputs.is_empty();
         for (name, kind) in found {
-            let path = dir.join(name);
+            let path = match (kind, &project) {
+                (InputKind::Compose, Some(p)) => p.path.clone(),
+                _ => dir.join(name),
+            };
             if !first_dir {
                 let taken = self.taken.get_or_insert_with(|| {
                     (inputs.iter().enumerate())

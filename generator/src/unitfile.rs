@@ -551,6 +551,14 @@ impl UnitFile {
         self.ensure_group(group).push_assign(assign(key, value));
     }
 
+    /// Add an assignment that came from line `line` of `self.sources[source]`: a unit made
+    /// from another format (a Compose file) keeps that file's lines for its errors.
+    pub fn add_from(&mut self, group: &str, key: &str, value: &str, source: usize, line: usize) {
+        let origin = Origin { source, line };
+        self.ensure_group(group)
+            .push_assign(Assign::new(key, value, origin));
+    }
+
     /// Add a value that must reach systemd as one word (quoted when needed).
     pub fn add_escaped(&mut self, group: &str, key: &str, value: &str) {
         self.add_cmdline(group, key, &[value]);

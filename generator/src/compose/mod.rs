@@ -1,0 +1,531 @@
+//! Compose projects → Quadlet units, in memory, at every daemon-reload.
+//!
+//! A project is a directory `compose/NAME/` in one of unitsmith's input directories
+//! (`/etc/unitsmith`, `/run/unitsmith`, `/usr/lib/unitsmith`; `~/.config/unitsmith` for a user
+//! manager) holding `compose.yaml` (or `compose.yml`, `docker-compose.yaml`,
+//! `docker-compose.yml`), maybe `compose.override.yaml` and `.env`. Each service becomes an
+//! in-memory `.container` unit (and `.build`; top-level networks and volumes `.network` and
+//! `.volume` units) whose every assignment remembers the line of `compose.yaml` it came from;
+//! the generator then converts those exactly as Quadlet files (one model, Quadlet's
+//! semantics), and an error anywhere names `compose.yaml:LINE` and the key.
+//!
+//! Units: `PROJECT-SERVICE.service` (a template `PROJECT-SERVICE@.service` with instances
+//! `@1`..`@N` for `scale:`/`deploy.replicas:`), `PROJECT-SERVICE-build.service`,
+//! `PROJECT-VOLUME-volume.service`, `PROJECT-NETWORK-network.service`, and `PROJECT.target`,
+//! which wants every service and is wanted by `multi-user.target` (`default.target` for a
+//! user). Podman objects are named as Docker Compose names them, so that a project once run
+//! by `docker compose`/`podman compose` finds its volumes: containers `PROJECT-SERVICE-1`
+//! (`-N` for replicas), volumes `PROJECT_VOLUME`, networks `PROJECT_NETWORK`
+//! (`PROJECT_default` for the implicit one), unless `name:`/`container_name:` say otherwise.
+//!
+//! Nothing here runs, and nothing is linked in memory, unless a project exists: the scan
+//! recognises a project directory by its name alone, and the generator calls [`translate`]
+//! only with project inputs.
+
+mod dotenv;
+mod interpolate;
+mod merge;
+mod resources;
+mod service;
+mod values;
+pub mod yaml;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::quadlet::Kind;
+use crate::sources::{Input, InputKind};
+use crate::unitfile::UnitFile;
+
+use interpolate::Vars;
+use yaml::{Node, Value};
+
+/// The file names of a project's Compose file, in order of preference (03-compose-file.md).
+pub const FILE_NAMES: &[&str] = &[
+    "compose.yaml",
+    "compose.yml",
+    "docker-compose.yaml",
+    "docker-compose.yml",
+];
+
+/// Override files, each read with the main file of the same family.
+const OVERRIDE_NAMES: &[&str] = &[
+    "compose.override.yaml",
+    "compose.override.yml",
+    "docker-compose.override.yaml",
+    "docker-compose.override.yml",
+];
+
+/// A Compose file larger than this is refused (real ones are a few KB).
+const MAX_FILE: u64 = 1 << 20;
+
+/// The directory holding projects, inside each input directory.
+pub const DIR: &str = "compose";
+
+/// The input directories whose `compose/` subdirectory holds projects: unitsmith's own (system
+/// and user), or the directories `UNITSMITH_UNIT_DIRS`/`QUADLET_UNIT_DIRS` name. Resolved,
+/// as the walk's paths are. Computed on first use: only when a `compose/` directory is seen.
+fn roots() -> &'static Vec<PathBuf> {
+    static ROOTS: OnceLock<Vec<PathBuf>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for var in crate::dirs::ENV_OVERRIDES {
+            if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
+                dirs.extend(v.to_string_lossy().split(':').map(PathBuf::from));
+                break;
+            }
+        }
+        if dirs.is_empty() {
+            dirs.extend(crate::dirs::own_dirs(false));
+            dirs.extend(crate::dirs::own_dirs(true));
+        }
+        dirs.iter()
+            .map(|d| std::fs::canonicalize(d).unwrap_or_else(|_| d.clone()))
+            .collect()
+    })
+}
+
+/// The Compose file of a project directory, when `dir` is one: `ROOT/compose/NAME/` holding
+/// one of [`FILE_NAMES`]. Cheap for every other directory: its parent's name decides first.
+pub fn project_file(dir: &Path, names: &mut dyn Iterator<Item = &str>) -> Option<PathBuf> {
+    let parent = dir.parent()?;
+    if parent.file_name()? != DIR {
+        return None;
+    }
+    let present: Vec<&str> = names.filter(|n| FILE_NAMES.contains(n)).collect();
+    let first = FILE_NAMES.iter().find(|f| present.contains(f))?;
+    let root = parent.parent()?;
+    if !roots().iter().any(|r| r == root) {
+        return None;
+    }
+    Some(dir.join(first))
+}
+
+/// The input for a project directory's Compose file.
+pub fn input(file: PathBuf) -> Option<Input> {
+    let name = file.parent()?.file_name()?.to_str()?.to_string();
+    Some(Input {
+        name,
+        path: file,
+        kind: InputKind::Compose,
+        shadows: Vec::new(),
+    })
+}
+
+/// One unit a project gives: a Quadlet unit (in memory) for the generator to convert, or the
+/// error its failure stub carries.
+#[derive(Debug)]
+pub struct Made {
+    /// A Quadlet input that exists only in memory: its name is the file it would be
+    /// (`app-web.container`), its path the Compose file.
+    pub input: Input,
+    pub kind: Kind,
+    pub result: Result<UnitFile, String>,
+}
+
+/// Everything the projects give.
+#[derive(Debug, Default)]
+pub struct Translated {
+    pub made: Vec<Made>,
+    /// Units that are not Quadlet's: each project's target, with its Compose file.
+    pub targets: Vec<(UnitFile, PathBuf)>,
+    pub warnings: Vec<String>,
+}
+
+/// Translate every project among `inputs` (the others are left alone). `taken` holds the
+/// names of the real Quadlet inputs: a project unit of the same name is not made (the file
+/// wins, and a warning says so).
+pub fn translate(inputs: &[Input], user: bool, taken: &HashSet<&str>) -> Translated {
+    let mut out = Translated::default();
+    for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {
+        let mut t = translate_project(input, user);
+        t.made.retain(|m| {
+            if taken.contains(m.input.name.as_str()) {
+                out.warnings.push(format!(
+                    "{}: not generated: {} is also a Quadlet file in the search paths, which wins\n  hint: rename the Compose service or the Quadlet file",
+                    input.path.display(),
+                    m.input.name
+                ));
+                false
+            } else {
+                true
+            }
+        });
+        out.made.append(&mut t.made);
+        out.targets.append(&mut t.targets);
+        out.warnings.append(&mut t.warnings);
+    }
+    out
+}
+
+/// A project's units; a project that cannot be read at all gives a failure stub
+/// `PROJECT.service` that its target requires.
+fn translate_project(input: &Input, user: bool) -> Translated {
+    let mut out = Translated::default();
+    let dir_name = input.name.clone();
+    let fallback = normalise_name(&dir_name);
+    match Project::load(input, user, &mut out.warnings) {
+        Ok(project) => {
+            service::translate(&project, &mut out);
+        }
+        Err(error) => {
+            let name = if fallback.is_empty() {
+                dir_name
+            } else {
+                fallback
+            };
+            out.made.push(Made {
+                input: synthetic(&format!("{name}.container"), &input.path),
+                kind: Kind::Container,
+                result: Err(error),
+            });
+            let mut target = target_unit(&name, &input.path, user);
+            target.add("Unit", "Requires", &format!("{name}.service"));
+            target.add("Unit", "After", &format!("{name}.service"));
+            out.targets.push((target, input.path.clone()));
+        }
+    }
+    out
+}
+
+/// A synthetic Quadlet input named `name`, made from the Compose file `path`.
+fn synthetic(name: &str, path: &Path) -> Input {
+    let kind = Kind::from_filename(name).map_or(InputKind::Compose, InputKind::Quadlet);
+    Input {
+        name: name.to_string(),
+        path: path.to_path_buf(),
+        kind,
+        shadows: Vec::new(),
+    }
+}
+
+/// `PROJECT.target`: wants the project's services; wanted at boot.
+fn target_unit(project: &str, source: &Path, user: bool) -> UnitFile {
+    let mut t = UnitFile::new(&format!("{project}.target"));
+    t.path = source.to_path_buf();
+    t.add(
+        "Unit",
+        "Description",
+        &format!("Compose project {project}").replace('%', "%%"),
+    );
+    t.add("Unit", "SourcePath", &source.to_string_lossy());
+    let wanted_by = if user {
+        "default.target"
+    } else {
+        "multi-user.target"
+    };
+    t.add("Install", "WantedBy", wanted_by);
+    t
+}
+
+/// A project name as Compose makes one of a directory name: lower case, only `a-z0-9_-`,
+/// starting with a letter or digit.
+pub fn normalise_name(s: &str) -> String {
+    let lower: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        .collect();
+    lower
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string()
+}
+
+/// A loaded project: the merged tree, its files, variables and what interpolation refused.
+pub struct Project {
+    pub name: String,
+    pub dir: PathBuf,
+    /// The files its nodes came from: the Compose file, then the override file.
+    pub files: Vec<PathBuf>,
+    pub vars: Vars,
+    pub root: Node,
+    /// Interpolation failures by dotted path (`services.web.image`): the units made from
+    /// those values fail with the message, the others are made.
+    pub broken: BTreeMap<String, String>,
+    pub user: bool,
+    /// Warnings found while translating (each with its location).
+    pub warnings: std::cell::RefCell<Vec<String>>,
+}
+
+impl Project {
+    fn load(input: &Input, user: bool, warnings: &mut Vec<String>) -> Result<Project, String> {
+        let main = input.path.clone();
+        let dir = main.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let main_name = main
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let others: Vec<&str> = FILE_NAMES
+            .iter()
+            .copied()
+            .filter(|n| *n != main_name && dir.join(n).exists())
+            .collect();
+        if !others.is_empty() {
+            warnings.push(format!(
+                "{}: also found {} in {}; only {main_name} is read (Compose's order of preference)",
+                main.display(),
+                others.join(", "),
+                dir.display()
+            ));
+        }
+        let mut files = vec![main.clone()];
+        let family = if main_name.starts_with("docker-") {
+            &OVERRIDE_NAMES[2..]
+        } else {
+            &OVERRIDE_NAMES[..2]
+        };
+        if let Some(o) = family.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
+            files.push(o);
+        }
+
+        // .env: the only source of variables (see dotenv.rs).
+        let env_path = dir.join(".env");
+        let mut vars = Vars::new();
+        if std::fs::symlink_metadata(&env_path).is_ok() {
+            let text = read(&env_path)?;
+            let (v, w) = dotenv::parse(&text).map_err(|e| {
+                format!(
+                    "{}:{}: {}\n  hint: .env holds VAR=VALUE lines (05-services.md, \"Env_file format\")",
+                    env_path.display(),
+                    e.line,
+                    e.message
+                )
+            })?;
+            for e in w {
+                warnings.push(format!("{}:{}: {}", env_path.display(), e.line, e.message));
+            }
+            vars = v;
+        }
+
+        let mut trees = Vec::new();
+        for (i, path) in files.iter().enumerate() {
+            let text = read(path)?;
+            let tree = yaml::parse(&text, i)
+                .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
+            if tree.as_map().is_none() {
+                return Err(format!(
+                    "{}:{}: a Compose file is a mapping (services:, networks:, ...), not {}",
+                    path.display(),
+                    tree.line,
+                    tree.kind()
+                ));
+            }
+            trees.push(tree);
+        }
+
+        // The project name: COMPOSE_PROJECT_NAME in .env, else `name:`, else the directory's.
+        let mut broken = BTreeMap::new();
+        let mut found = interpolate::Found::default();
+        let declared = trees
+            .iter()
+            .rev()
+            .find_map(|t| t.get("name").map(|n| ((n.file, n.line), n.clone())));
+        let name = if let Some(n) = vars.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+            n.clone()
+        } else if let Some(((file, line), node)) = declared {
+            let raw = node.as_str().unwrap_or_default();
+            let at = format!("{}:{line}", files[file].display());
+            let n = interpolate::interpolate(raw, &vars, &mut found)
+                .map_err(|e| format!("{at}: name: {e}"))?;
+            if normalise_name(&n) != n || n.is_empty() {
+                return Err(format!(
+                    "{at}: name: \"{n}\" is not a project name\n  hint: use lower-case letters, digits, '-' and '_', starting with a letter or digit"
+                ));
+            }
+            n
+        } else {
+            let n = normalise_name(&input.name);
+            if n.is_empty() {
+                return Err(format!(
+                    "{}: the directory name \"{}\" gives no project name\n  hint: rename the directory (letters, digits, '-', '_') or set name: in the file",
+                    main.display(),
+                    input.name
+                ));
+            }
+            n
+        };
+        vars.entry("COMPOSE_PROJECT_NAME".into())
+            .or_insert_with(|| name.clone());
+
+        // Interpolation applies to every value (never to keys), file by file, before the merge.
+        let mut merged: Option<Node> = None;
+        for (i, mut tree) in trees.into_iter().enumerate() {
+            let mut unset: Vec<(usize, String, String)> = Vec::new();
+            interpolate_tree(&mut tree, "", &vars, &mut broken, &mut unset, &files[i]);
+            for (line, path, var) in unset {
+                warnings.push(format!(
+                    "{}:{line}: {path}: variable {var} is not set (the project's .env is the only source of variables); replaced by \"\"",
+                    files[i].display()
+                ));
+            }
+            merged = Some(match merged {
+                None => tree,
+                Some(base) => merge::merge(base, tree, ""),
+            });
+        }
+        let root = merged.unwrap_or_else(|| Node::new(0, 1, Value::Map(Vec::new())));
+        Ok(Project {
+            name,
+            dir,
+            files,
+            vars,
+            root,
+            broken,
+            user,
+            warnings: Default::default(),
+        })
+    }
+
+    /// `file:line` of a node.
+    pub fn at(&self, node: &Node) -> String {
+        self.at_line(node.file, node.line)
+    }
+
+    pub fn at_line(&self, file: usize, line: usize) -> String {
+        let path = self.files.get(file).unwrap_or(&self.files[0]);
+        format!("{}:{line}", path.display())
+    }
+
+    /// The interpolation failure under `path` (e.g. `services.web`), if any.
+    pub fn broken_under(&self, path: &str) -> Option<String> {
+        let prefix = format!("{path}.");
+        self.broken
+            .iter()
+            .find(|(p, _)| p.as_str() == path || p.starts_with(&prefix))
+            .map(|(_, m)| m.clone())
+    }
+
+    /// A new in-memory Quadlet unit of this project.
+    pub fn unit(&self, filename: &str) -> UnitFile {
+        let mut u = UnitFile::new(filename);
+        u.path = self.files[0].clone();
+        u.sources = self.files.clone();
+        u
+    }
+}
+
+/// Interpolate every scalar value under `node` (keys are left alone); failures are kept by
+/// path, unset variables returned with their line.
+fn interpolate_tree(
+    node: &mut Node,
+    path: &str,
+    vars: &Vars,
+    broken: &mut BTreeMap<String, String>,
+    unset: &mut Vec<(usize, String, String)>,
+    file: &Path,
+) {
+    let line = node.line;
+    match &mut node.value {
+        Value::Scalar { text, .. } => {
+            if !text.contains('$') {
+                return;
+            }
+            let mut found = interpolate::Found::default();
+            match interpolate::interpolate(text, vars, &mut found) {
+                Ok(v) => *text = v,
+                Err(e) => {
+                    broken
+                        .entry(path.to_string())
+                        .or_insert(format!("{}:{line}: {path}: {e}", file.display()));
+                }
+            }
+            for var in found.unset {
+                unset.push((line, path.to_string(), var));
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let sub = format!("{path}.{i}");
+                interpolate_tree(item, &sub, vars, broken, unset, file);
+            }
+        }
+        Value::Map(entries) => {
+            for (k, v) in entries.iter_mut() {
+                let sub = if path.is_empty() {
+                    k.name.clone()
+                } else {
+                    format!("{path}.{}", k.name)
+                };
+                interpolate_tree(v, &sub, vars, broken, unset, file);
+            }
+        }
+        Value::Null => {}
+    }
+}
+
+/// Read an input of a project: not blocking on a FIFO, at most [`MAX_FILE`] bytes, and, as
+/// root, only a file root owns and no one else can write (the units run as root).
+pub fn read(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let err = |e: String| format!("{}: {e}", path.display());
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(crate::trust::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| err(format!("cannot read: {e}")))?;
+    if crate::trust::enforced() {
+        crate::trust::check_input(&file).map_err(err)?;
+    } else if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(err("not a regular file".into()));
+    }
+    let mut text = String::new();
+    let n = file
+        .take(MAX_FILE + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| err(format!("cannot read: {e} (is it UTF-8 text?)")))?;
+    if n as u64 > MAX_FILE {
+        return Err(err(format!(
+            "larger than {} KiB; not read",
+            MAX_FILE / 1024
+        )));
+    }
+    Ok(text)
+}
+
+/// Services of a project in file order, with their nodes.
+pub fn services(root: &Node) -> Vec<(&str, usize, &Node)> {
+    root.get("services")
+        .and_then(Node::as_map)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.name.as_str(), k.line, v))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Which unit names a project's units take, shared by the translation steps.
+pub struct Names<'p> {
+    pub project: &'p str,
+    /// Service → number of replicas (1 unless scaled; 0 for `replicas: 0`).
+    pub replicas: HashMap<String, u32>,
+}
+
+impl Names<'_> {
+    /// The Quadlet file name of a service's container (`app-web.container`, `app-web@.container`).
+    pub fn container_file(&self, service: &str) -> String {
+        if self.is_template(service) {
+            format!("{}-{service}@.container", self.project)
+        } else {
+            format!("{}-{service}.container", self.project)
+        }
+    }
+
+    pub fn is_template(&self, service: &str) -> bool {
+        self.replicas.get(service).copied().unwrap_or(1) > 1
+    }
+
+    /// The systemd units that run a service: one, or one per replica.
+    pub fn service_units(&self, service: &str) -> Vec<String> {
+        let n = self.replicas.get(service).copied().unwrap_or(1);
+        if n > 1 {
+            (1..=n)
+                .map(|i| format!("{}-{service}@{i}.service", self.project))
+                .collect()
+        } else {
+            vec![format!("{}-{service}.service", self.project)]
+        }
+    }
+}
