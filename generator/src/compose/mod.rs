@@ -189,6 +189,20 @@ fn translate_project(input: &Input, user: bool) -> Translated {
     out
 }
 
+/// The target a project input gives (`PROJECT.target`): every project has one, even one
+/// that cannot be read (it then requires the failure stub `PROJECT.service`).
+pub fn target_name(input: &Input, user: bool) -> String {
+    let mut warnings = Vec::new();
+    let name = match Project::load(input, user, &mut warnings) {
+        Ok(p) => p.name,
+        Err(_) => match normalise_name(&input.name) {
+            n if n.is_empty() => input.name.clone(),
+            n => n,
+        },
+    };
+    format!("{name}.target")
+}
+
 /// A synthetic Quadlet input named `name`, made from the Compose file `path`.
 fn synthetic(name: &str, path: &Path) -> Input {
     let kind = Kind::from_filename(name).map_or(InputKind::Compose, InputKind::Quadlet);

@@ -860,6 +860,10 @@ fn container(
                     )
                     .hint("remove it, or give the command to run"));
                 }
+                if let Some(i) = args.iter().position(String::is_empty) {
+                    return Err(Fail::at(p, v, &kp, format!("argument {} is empty: Quadlet's Exec= drops empty arguments (as Podman's does)", i + 1))
+                        .hint("give the program the value another way (an option with =, a config file)"));
+                }
                 q.raw("Container", "Exec", &values::words(&args), v);
             }
             "entrypoint" => {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use unitsmith_generator::dirs::{self, SearchPaths};
 use unitsmith_generator::generate::{self, Generated, Options, Outcome};
 use unitsmith_generator::sources::{self, Input, InputKind};
-use unitsmith_generator::{envgate, quadlet};
+use unitsmith_generator::{compose, envgate, quadlet};
 
 /// What the generator makes of the inputs now.
 pub struct Model {
@@ -101,6 +101,7 @@ impl Model {
 pub fn unit_name(input: &Input, dirs: &[PathBuf]) -> String {
     match input.kind {
         InputKind::EnvGate => envgate::service_name(&input.name),
+        InputKind::Compose => compose::target_name(input, false),
         InputKind::Quadlet(kind) => match sources::load(input, dirs) {
             Ok(u) => quadlet::service_name(&u, kind) + ".service",
             Err(_) => unit_name_from_filename(&input.name).unwrap_or_default(),
@@ -112,6 +113,7 @@ pub fn unit_name(input: &Input, dirs: &[PathBuf]) -> String {
 pub fn unit_name_from_filename(name: &str) -> Option<String> {
     match InputKind::from_filename(name)? {
         InputKind::EnvGate => Some(envgate::service_name(name)),
+        InputKind::Compose => None,
         InputKind::Quadlet(_) => quadlet::service_name_from_filename(name).map(|s| s + ".service"),
     }
 }
