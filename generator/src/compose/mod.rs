@@ -441,7 +441,10 @@ fn interpolate_tree(
                 Err(e) => {
                     broken
                         .entry(path.to_string())
-                        .or_insert(format!("{}:{line}: {path}: {e}", file.display()));
+                        .or_insert(format!(
+                            "{}:{line}: {path}: {e}\n  hint: variables come from the project's .env only (VAR=VALUE lines beside the Compose file)",
+                            file.display()
+                        ));
                 }
             }
             for var in found.unset {

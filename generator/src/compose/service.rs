@@ -173,8 +173,12 @@ pub fn check_keys(
             "",
         );
         if unsupported.contains(&k.name.as_str()) {
-            return Err(Fail(at.0.trim_end_matches(": ").to_string() + ": not supported by unitsmith")
-                .hint("remove it, or run this service from a Quadlet .container file (PodmanArgs= takes any podman run flag); man 5 unitsmith.compose lists what is supported"));
+            let f = Fail(at.0.trim_end_matches(": ").to_string() + ": not supported by unitsmith");
+            return Err(if path.starts_with("services.") {
+                f.hint("remove it, or run this service from a Quadlet .container file (PodmanArgs= takes any podman run flag); man 5 unitsmith.compose lists what is supported")
+            } else {
+                f.hint("remove it; man 5 unitsmith.compose lists what is supported")
+            });
         }
         let all: Vec<&str> = supported.iter().chain(unsupported).copied().collect();
         let f = Fail(at.0.trim_end_matches(": ").to_string() + ": unknown key");
