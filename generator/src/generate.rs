@@ -342,9 +342,15 @@ fn compose_units(
     t
 }
 
-/// Each Compose project's target, unless a unit of its name is generated already.
-fn compose_targets(targets: Vec<(UnitFile, PathBuf)>, sink: Option<Sink>, out: &mut Outcome) {
-    for (unit, source) in targets {
+/// Each Compose project's target, unless a unit of its name is generated already, with links
+/// to the units it wants (an instance's link names the template's file).
+fn compose_targets(targets: Vec<crate::compose::Target>, sink: Option<Sink>, out: &mut Outcome) {
+    for crate::compose::Target {
+        unit,
+        source,
+        wants,
+    } in targets
+    {
         if let Some(other) = out.units.iter().find(|u| u.name == unit.filename) {
             out.warnings.push(format!(
                 "{}: not generated: {} is already generated from {}\n  hint: rename the project (name: in the Compose file, or its directory)",
@@ -354,7 +360,16 @@ fn compose_targets(targets: Vec<(UnitFile, PathBuf)>, sink: Option<Sink>, out: &
             ));
             continue;
         }
-        let symlinks = install::symlinks(&unit, &mut out.warnings);
+        let mut symlinks = install::symlinks(&unit, &mut out.warnings);
+        for w in wants {
+            let (base, instance, _) = crate::unitfile::template_parts(&w);
+            let file = if instance.is_empty() {
+                w.clone()
+            } else {
+                [base, "@", crate::unitfile::extension(&w)].concat()
+            };
+            symlinks.push((format!("{}.wants/{w}", unit.filename), format!("../{file}")));
+        }
         let g = Generated {
             name: unit.filename.clone(),
             unit,

@@ -128,8 +128,8 @@ pub struct Made {
 #[derive(Debug, Default)]
 pub struct Translated {
     pub made: Vec<Made>,
-    /// Units that are not Quadlet's: each project's target, with its Compose file.
-    pub targets: Vec<(UnitFile, PathBuf)>,
+    /// Units that are not Quadlet's: each project's target.
+    pub targets: Vec<Target>,
     pub warnings: Vec<String>,
 }
 
@@ -183,7 +183,11 @@ fn translate_project(input: &Input, user: bool) -> Translated {
             let mut target = target_unit(&name, &input.path, user);
             target.add("Unit", "Requires", &format!("{name}.service"));
             target.add("Unit", "After", &format!("{name}.service"));
-            out.targets.push((target, input.path.clone()));
+            out.targets.push(Target {
+                unit: target,
+                source: input.path.clone(),
+                wants: Vec::new(),
+            });
         }
     }
     out
@@ -201,6 +205,17 @@ pub fn target_name(input: &Input, user: bool) -> String {
         },
     };
     format!("{name}.target")
+}
+
+/// A project's target, the Compose file it comes from, and the units it wants. Those are
+/// links in `PROJECT.target.wants/`, not `Wants=` lines: the target's own text then stays the
+/// same when a service is added or removed, so `unitsmith reload --restart-changed` never
+/// restarts it (which would restart every service through their `PartOf=`).
+#[derive(Debug)]
+pub struct Target {
+    pub unit: UnitFile,
+    pub source: PathBuf,
+    pub wants: Vec<String>,
 }
 
 /// A synthetic Quadlet input named `name`, made from the Compose file `path`.

@@ -351,9 +351,13 @@ pub fn translate(p: &Project, out: &mut Translated) {
     let result = translate_services(p, &mut made);
     out.warnings.append(&mut p.warnings.borrow_mut());
     match result {
-        Ok(target) => {
+        Ok((target, wants)) => {
             out.made.append(&mut made);
-            out.targets.push((target, p.files[0].clone()));
+            out.targets.push(super::Target {
+                unit: target,
+                source: p.files[0].clone(),
+                wants,
+            });
         }
         Err(e) => {
             out.made.push(Made {
@@ -364,12 +368,19 @@ pub fn translate(p: &Project, out: &mut Translated) {
             let mut target = super::target_unit(&p.name, &p.files[0], p.user);
             target.add("Unit", "Requires", &format!("{}.service", p.name));
             target.add("Unit", "After", &format!("{}.service", p.name));
-            out.targets.push((target, p.files[0].clone()));
+            out.targets.push(super::Target {
+                unit: target,
+                source: p.files[0].clone(),
+                wants: Vec::new(),
+            });
         }
     }
 }
 
-fn translate_services(p: &Project, made: &mut Vec<Made>) -> Result<UnitFile, String> {
+fn translate_services(
+    p: &Project,
+    made: &mut Vec<Made>,
+) -> Result<(UnitFile, Vec<String>), String> {
     check_keys(p, &p.root, "(top level)", TOP_KEYS, TOP_KEYS_UNSUPPORTED)
         .map_err(|e| e.replace("(top level).", ""))?;
     if let Some(s) = p.root.get("services") {
@@ -554,11 +565,12 @@ fn translate_services(p: &Project, made: &mut Vec<Made>) -> Result<UnitFile, Str
         }
     }
 
-    let mut target = super::target_unit(&p.name, &p.files[0], p.user);
+    let target = super::target_unit(&p.name, &p.files[0], p.user);
+    let mut wants = Vec::new();
     for (name, r) in results {
         let file = ctx.names.container_file(&name);
         if ctx.names.replicas.get(&name).copied().unwrap_or(1) > 0 {
-            target.add("Unit", "Wants", &ctx.names.service_units(&name).join(" "));
+            wants.extend(ctx.names.service_units(&name));
         }
         made.push(Made {
             input: super::synthetic(&file, &p.files[0]),
@@ -566,7 +578,7 @@ fn translate_services(p: &Project, made: &mut Vec<Made>) -> Result<UnitFile, Str
             result: r,
         });
     }
-    Ok(target)
+    Ok((target, wants))
 }
 
 fn replica_count(p: &Project, name: &str, node: &Node) -> Result<u32, String> {
