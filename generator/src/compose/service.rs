@@ -845,15 +845,24 @@ fn container(
         q.raw("Service", "Type", "oneshot", node);
         q.raw("Service", "RemainAfterExit", "yes", node);
     }
+    // depends_on: pulled in and ordered (After= waits for the dependency's readiness: started,
+    // healthy through Notify=healthy, or completed as a oneshot). Compose restarts and stops
+    // a service with its dependency only when asked (restart: true), and systemd's
+    // Requires= would do both, so a required dependency is checked instead: the service is
+    // skipped (not failed, not restarted) when the dependency did not come up.
     for d in ctx.deps.get(name).map(Vec::as_slice).unwrap_or_default() {
         let units = ctx.names.service_units(&d.service).join(" ");
-        q.raw(
-            "Unit",
-            if d.required { "Requires" } else { "Wants" },
-            &units,
-            d.node,
-        );
+        q.raw("Unit", "Wants", &units, d.node);
         q.raw("Unit", "After", &units, d.node);
+        if d.required {
+            let user = if p.user { "--user " } else { "" };
+            q.raw(
+                "Service",
+                "ExecCondition",
+                &format!("systemctl {user}is-active --quiet {units}"),
+                d.node,
+            );
+        }
         if d.restart {
             q.raw("Unit", "PartOf", &units, d.node);
         }
