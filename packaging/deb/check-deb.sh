@@ -17,6 +17,7 @@ expected=(
 	./usr/lib/systemd/system/unitsmith-reconcile.timer
 	./usr/share/doc/unitsmith/copyright
 	./usr/share/man/man5/unitsmith.envgate.5.gz
+	./usr/share/man/man5/unitsmith.compose.5.gz
 	./usr/share/man/man1/unitsmith.1.gz
 	./usr/share/man/man1/unitsmith-takeover.1.gz
 )
