@@ -73,9 +73,11 @@ deb:
 deb-check:
 	@deb=$$($(MAKE) --no-print-directory deb | tail -n 1) && packaging/deb/check-deb.sh "$$deb"
 
-# Generator vs `cp -r` on tmpfs (ratios in one run), and the env-gate fast path.
+# Generator vs `cp -r` on tmpfs (ratios in one run), a 20-service Compose project, and the
+# env-gate fast path.
 bench: build
 	python3 tests/bench/generator.py $(GEN) --max-ratio-1000 1.5
+	python3 tests/bench/compose.py $(GEN) --max-ms 50
 	UNITSMITH=$(HELPER) tests/bench/envgate-populate.sh
 
 # lint's per-release systemd key data (helpers/src/lint/keys.txt), read from a systemd git clone

@@ -325,6 +325,7 @@ pub fn generate_with(
 type MadeUnit = Result<UnitFile, String>;
 
 /// The units of the Compose projects among `inputs` (nothing at all without one).
+#[inline(never)]
 fn compose_units(
     inputs: &[Input],
     opts: &Options,
@@ -344,6 +345,8 @@ fn compose_units(
 
 /// Each Compose project's target, unless a unit of its name is generated already, with links
 /// to the units it wants (an instance's link names the template's file).
+#[cold]
+#[inline(never)]
 fn compose_targets(targets: Vec<crate::compose::Target>, sink: Option<Sink>, out: &mut Outcome) {
     for crate::compose::Target {
         unit,

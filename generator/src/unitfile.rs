@@ -554,9 +554,17 @@ impl UnitFile {
     /// Add an assignment that came from line `line` of `self.sources[source]`: a unit made
     /// from another format (a Compose file) keeps that file's lines for its errors.
     pub fn add_from(&mut self, group: &str, key: &str, value: &str, source: usize, line: usize) {
-        let origin = Origin { source, line };
-        self.ensure_group(group)
-            .push_assign(Assign::new(key, value, origin));
+        // Built here rather than through `Assign::new`, which the parser's hot loop inlines.
+        let mut text = String::with_capacity(key.len() + value.len() + 1);
+        text.push_str(key);
+        text.push('=');
+        text.push_str(value);
+        let line = Assign {
+            text,
+            eq: key.len(),
+            origin: Origin { source, line },
+        };
+        self.ensure_group(group).push_assign(line);
     }
 
     /// Add a value that must reach systemd as one word (quoted when needed).

@@ -136,6 +136,8 @@ pub struct Translated {
 /// Translate every project among `inputs` (the others are left alone). `taken` holds the
 /// names of the real Quadlet inputs: a project unit of the same name is not made (the file
 /// wins, and a warning says so).
+#[cold]
+#[inline(never)]
 pub fn translate(inputs: &[Input], user: bool, taken: &HashSet<&str>) -> Translated {
     let mut out = Translated::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {

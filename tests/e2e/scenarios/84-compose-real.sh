@@ -20,6 +20,7 @@ SERVICES=(shop-web.service shop-db.service shop-cache.service)
 container_id() { podman inspect --format '{{.Id}}' "$1" 2>/dev/null || echo none; }
 ids_of_all() { local c; for c in "${CONTAINERS[@]}"; do echo "$c $(container_id "$c")"; done; }
 web_get() { podman exec shop-web-1 wget -qO- "$1" 2>&1; }
+is_inactive() { [ "$(unit_prop "$1" ActiveState)" = inactive ]; }
 
 podman_image_ready
 
@@ -106,7 +107,7 @@ assert_eq "$(container_id shop-web-1)" "$web_before" "web container (a db restar
 step "stops are clean: no container left, units inactive"
 systemctl stop shop.target
 for u in "${SERVICES[@]}"; do
-	wait_for --timeout 20 test "$(unit_prop "$u" ActiveState)" = inactive || true
+	wait_for --timeout 20 is_inactive "$u" || true
 	assert_eq "$(unit_prop "$u" ActiveState)/$(unit_prop "$u" Result)" inactive/success "$u after stopping the target"
 done
 assert_eq "$(podman ps -a --format '{{.Names}}' | grep -c '^shop-' || true)" 0 "shop containers left (podman ps -a)"
