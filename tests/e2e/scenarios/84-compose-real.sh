@@ -49,9 +49,14 @@ assert_eq "$(unit_prop shop-web.service SourcePath)" "$FILE" "SourcePath of shop
 
 step "depends_on service_healthy: the web started once the db was healthy"
 assert_eq "$(podman inspect --format '{{.State.Health.Status}}' shop-db-1)" healthy "db health"
+db_start=$(unit_prop shop-db.service ExecMainStartTimestampMonotonic)
 db_ready=$(unit_prop shop-db.service ActiveEnterTimestampMonotonic)
 web_start=$(unit_prop shop-web.service ExecMainStartTimestampMonotonic)
-note "db active (healthy) at ${db_ready}us, web's podman run at ${web_start}us"
+note "db's podman run at ${db_start}us, db active at ${db_ready}us, web's podman run at ${web_start}us"
+# The db is healthy 2 s after it starts (it sleeps, then makes /tmp/ready): its unit is active
+# only then (Notify=healthy), not as soon as the container runs.
+[ $((db_ready - db_start)) -ge 2000000 ] && ok "db's unit became active once healthy ($(( (db_ready - db_start) / 1000 )) ms after its start)" ||
+	check_failed "db's unit was active $(( (db_ready - db_start) / 1000 )) ms after its start: before its healthcheck could pass"
 [ "$web_start" -ge "$db_ready" ] && ok "web started after the db was healthy" ||
 	check_failed "web started at $web_start, before the db was healthy at $db_ready"
 
