@@ -26,6 +26,8 @@ use crate::doctor::{self, sd, Env};
 use crate::safepath::{self, Dir, Missing, Trust};
 use crate::systemctl::{self, Scope};
 use state::Change;
+use unitsmith_generator::envgate;
+use unitsmith_generator::sources::InputKind;
 
 /// Examples and exit statuses, shown by both `-h` and `--help`.
 macro_rules! reload_examples {
@@ -95,6 +97,9 @@ enum Action {
     NotRestarted,
     /// A changed template with no running instance.
     NoInstances,
+    /// Restarted, and skipped by its env gate's ExecCondition= (the env is still the stub):
+    /// the gate's wait unit starts it when the env arrives. Not a failure.
+    Held,
 }
 
 impl Action {
@@ -105,6 +110,7 @@ impl Action {
             Action::RestartFailed => "restart failed",
             Action::NotRestarted => "not restarted",
             Action::NoInstances => "no instances",
+            Action::Held => "held by env gate",
         }
     }
 }
@@ -250,6 +256,37 @@ fn messages_about(stderr: &str, unit: &str) -> Vec<String> {
         .collect()
 }
 
+/// A restart that ended in the skip of an env gate's `ExecCondition=` (the consumer is held on
+/// the stub env), for a unit our generator gave a gate's drop-in.
+fn held_by_gate(env: &Env, unit: &str, after: &HashMap<String, String>) -> bool {
+    let prefix = format!("{unit}.d/50-unitsmith-envgate-");
+    after.get("Result").map(String::as_str) == Some("exec-condition")
+        && env.disk.keys().any(|k| k.starts_with(&prefix))
+}
+
+/// The baseline of the first run after boot (no state yet): what the generator wrote at the
+/// last daemon-reload, for the units systemd has started since it booted. A unit that was
+/// generated but never started (its files were written, then `takeover` or the package's
+/// postinst reloaded, as on a first boot driven by cloud-init) is new: it is started.
+fn first_baseline(scope: Scope, output_dirs: &[PathBuf]) -> state::Digests {
+    log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload, for the units started since");
+    let mut digests = state::digests(&sd::scan_generated(output_dirs));
+    let plain: Vec<String> = digests
+        .keys()
+        .filter(|u| !sd::is_template(u))
+        .cloned()
+        .collect();
+    let shown = sd::show_many(scope, &plain, &["InvocationID"]);
+    for (unit, props) in plain.iter().zip(shown) {
+        // Only a unit systemd says it never ran (an empty InvocationID): when systemd cannot be
+        // asked, the files stay the baseline and nothing is restarted for it.
+        if props.get("InvocationID").is_some_and(|i| i.is_empty()) {
+            digests.remove(unit);
+        }
+    }
+    digests
+}
+
 pub fn run(args: Args) -> ExitCode {
     doctor::init_library_log();
     let scope = if args.user {
@@ -285,10 +322,7 @@ pub fn run(args: Args) -> ExitCode {
     let state_name = OsStr::new(state::FILE_NAME);
     let state_path = state_dir.path().join(state_name);
     let output_dirs = sd::generator_output_dirs(scope);
-    let baseline = state::load(&state_dir).unwrap_or_else(|| {
-        log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload");
-        state::digests(&sd::scan_generated(&output_dirs))
-    });
+    let baseline = state::load(&state_dir).unwrap_or_else(|| first_baseline(scope, &output_dirs));
 
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
@@ -401,9 +435,20 @@ pub fn run(args: Args) -> ExitCode {
     // 5. Restart what was asked for, in one systemctl call.
     let mut to_restart: Vec<String> = Vec::new();
     let mut restart_of: HashMap<String, String> = HashMap::new(); // restarted unit -> its line
+                                                                  // An env gate's wait unit is the gate's to start (its populate does when the env is not
+                                                                  // there yet): --restart-changed restarts the gate, never the wait unit on its own.
+    let gate_waits: BTreeSet<String> = env
+        .model
+        .inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::EnvGate)
+        .map(|i| envgate::wait_service_name(&i.name))
+        .collect();
     for line in lines.iter_mut() {
-        let wanted = restart.contains(&line.unit)
-            || (args.restart_changed && line.change.is_some_and(Change::needs_restart));
+        let changed = args.restart_changed
+            && line.change.is_some_and(Change::needs_restart)
+            && !gate_waits.contains(&line.unit);
+        let wanted = restart.contains(&line.unit) || changed;
         if !wanted {
             continue;
         }
@@ -466,7 +511,11 @@ pub fn run(args: Args) -> ExitCode {
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
             let ok = restart_ok(&pre[u], &after);
-            if !ok {
+            if !ok && held_by_gate(&env, u, &after) {
+                if line.action != Action::RestartFailed {
+                    line.action = Action::Held;
+                }
+            } else if !ok {
                 let mut msg = format!(
                     "restart of {u} failed: ActiveState={}, SubState={}, Result={}",
                     after.get("ActiveState").map(String::as_str).unwrap_or("?"),
@@ -499,7 +548,11 @@ pub fn run(args: Args) -> ExitCode {
             None => false,
             Some(l) => match l.change {
                 Some(Change::Unchanged) => true,
-                _ => matches!(l.action, Action::Restarted | Action::NoInstances),
+                // A held consumer starts with what is generated now when its gate opens.
+                _ => matches!(
+                    l.action,
+                    Action::Restarted | Action::NoInstances | Action::Held
+                ),
             },
         };
         let next = state::next_state(&baseline, &now, applied);
