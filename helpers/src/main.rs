@@ -32,6 +32,9 @@ struct Cli {
     /// Log debug messages too.
     #[arg(short, long, global = true)]
     verbose: bool,
+    /// Print errors only (for scripts: the exit status tells the rest).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,7 +59,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.verbose);
+    logging::init(match (cli.quiet, cli.verbose) {
+        (true, _) => logging::Verbosity::Quiet,
+        (_, true) => logging::Verbosity::Verbose,
+        _ => logging::Verbosity::Normal,
+    });
     signals::install();
     match cli.command {
         Command::Envgate(a) => envgate::run(a),
