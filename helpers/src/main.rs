@@ -3,6 +3,7 @@
 //! systemctl wrapper, durations, signals, retries) have one module each.
 
 mod atomic;
+mod json;
 mod safepath;
 // The time-span parser lives in the library: the generator validates `Timeout=` with it too.
 use unitsmith_generator::duration;

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::doctor::json::Json;
+use serde::Serialize;
+
 use crate::doctor::sd;
 use crate::doctor::table::{self, Row};
 use crate::systemctl::{self, Scope};
@@ -684,10 +685,10 @@ pub fn run(args: Args) -> ExitCode {
         t0.elapsed().as_secs_f64()
     );
     if args.json {
-        println!(
-            "{}",
-            to_json(scope, args.dry_run, reloaded, &lines).render()
-        );
+        if let Err(e) = crate::json::print(&to_json(scope, args.dry_run, reloaded, &lines)) {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
         let rows: Vec<Row> = lines
             .iter()
@@ -734,34 +735,46 @@ fn take_lock(name: &str) -> Result<Option<std::fs::File>, String> {
     }
 }
 
-fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json {
-    Json::obj(vec![
-        ("scope", Json::str(scope.name())),
-        ("dry_run", Json::Bool(dry_run)),
-        ("daemon_reload", Json::Bool(reloaded)),
-        (
-            "units",
-            Json::Arr(
-                lines
-                    .iter()
-                    .map(|l| {
-                        Json::obj(vec![
-                            ("unit", Json::str(&l.target.unit)),
-                            ("origin", Json::str(&l.target.origin)),
-                            ("before", Json::str(&l.before)),
-                            ("action", Json::str(&l.action)),
-                            ("outcome", Json::str(l.outcome.as_str().to_lowercase())),
-                            ("result", Json::str(&l.result)),
-                            (
-                                "details",
-                                Json::Arr(l.details.iter().map(Json::str).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-    ])
+/// `reconcile --json`: the fields unitsmith-reconcile(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    scope: &'static str,
+    dry_run: bool,
+    daemon_reload: bool,
+    units: Vec<UnitJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct UnitJson<'a> {
+    unit: &'a str,
+    origin: &'a str,
+    before: &'a str,
+    action: &'a str,
+    outcome: String,
+    result: &'a str,
+    details: &'a [String],
+}
+
+fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> ReportJson<'_> {
+    ReportJson {
+        schema: crate::json::SCHEMA,
+        scope: scope.name(),
+        dry_run,
+        daemon_reload: reloaded,
+        units: lines
+            .iter()
+            .map(|l| UnitJson {
+                unit: &l.target.unit,
+                origin: &l.target.origin,
+                before: &l.before,
+                action: &l.action,
+                outcome: l.outcome.as_str().to_lowercase(),
+                result: &l.result,
+                details: &l.details,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
 
 use crate::doctor::classify::{Kind, Problem};
-use crate::doctor::json::Json;
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
 use crate::safepath::{self, Dir, Missing, Trust};
@@ -590,10 +590,11 @@ pub fn run(args: Args) -> ExitCode {
         total: t_start.elapsed(),
     };
     if args.json {
-        println!(
-            "{}",
-            to_json(scope, ok, &global, &lines, &removed, &summary).render()
-        );
+        if let Err(e) = crate::json::print(&to_json(scope, ok, &global, &lines, &removed, &summary))
+        {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
         print!("{}", render_text(&global, &lines, &summary));
     }
@@ -687,66 +688,72 @@ fn summary_line(s: &Summary) -> String {
     )
 }
 
-fn to_json(
+/// `reload --json`: the fields unitsmith-reload(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    scope: &'static str,
+    ok: bool,
+    restarted: usize,
+    errors: usize,
+    daemon_reload_ms: u128,
+    problems: &'a [Problem],
+    units: Vec<UnitJson<'a>>,
+    removed: &'a [String],
+}
+
+#[derive(Serialize)]
+struct UnitJson<'a> {
+    unit: &'a str,
+    source: Option<String>,
+    change: Option<&'static str>,
+    action: &'static str,
+    instances: &'a [String],
+    status: &'static str,
+    load_state: Option<&'a str>,
+    active_state: Option<&'a str>,
+    sub_state: Option<&'a str>,
+    result: Option<&'a str>,
+    invocation_id: Option<&'a str>,
+    problems: &'a [Problem],
+}
+
+fn to_json<'a>(
     scope: Scope,
     ok: bool,
-    global: &[Problem],
-    lines: &[Line],
-    removed: &[String],
+    global: &'a [Problem],
+    lines: &'a [Line],
+    removed: &'a [String],
     s: &Summary,
-) -> Json {
-    let p = |l: &Line, k: &str| Json::opt(l.props.get(k).filter(|v| !v.is_empty()).cloned());
-    Json::obj(vec![
-        ("scope", Json::str(scope.name())),
-        ("ok", Json::Bool(ok)),
-        ("restarted", Json::Num(s.restarted as i64)),
-        ("errors", Json::Num(s.errors as i64)),
-        (
-            "daemon_reload_ms",
-            Json::Num(s.reload_time.as_millis() as i64),
-        ),
-        (
-            "problems",
-            Json::Arr(global.iter().map(Problem::to_json).collect()),
-        ),
-        (
-            "units",
-            Json::Arr(
-                lines
-                    .iter()
-                    .map(|l| {
-                        Json::obj(vec![
-                            ("unit", Json::str(&l.unit)),
-                            (
-                                "source",
-                                Json::opt(l.source.as_ref().map(|s| s.display().to_string())),
-                            ),
-                            ("change", Json::opt(l.change.map(|c| c.as_str()))),
-                            ("action", Json::str(l.action.as_str())),
-                            (
-                                "instances",
-                                Json::Arr(l.instances.iter().map(Json::str).collect()),
-                            ),
-                            ("status", Json::str(doctor::classify::status(&l.problems))),
-                            ("load_state", p(l, "LoadState")),
-                            ("active_state", p(l, "ActiveState")),
-                            ("sub_state", p(l, "SubState")),
-                            ("result", p(l, "Result")),
-                            ("invocation_id", p(l, "InvocationID")),
-                            (
-                                "problems",
-                                Json::Arr(l.problems.iter().map(Problem::to_json).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "removed",
-            Json::Arr(removed.iter().map(Json::str).collect()),
-        ),
-    ])
+) -> ReportJson<'a> {
+    use crate::json::prop;
+    ReportJson {
+        schema: crate::json::SCHEMA,
+        scope: scope.name(),
+        ok,
+        restarted: s.restarted,
+        errors: s.errors,
+        daemon_reload_ms: s.reload_time.as_millis(),
+        problems: global,
+        units: lines
+            .iter()
+            .map(|l| UnitJson {
+                unit: &l.unit,
+                source: crate::json::opt_path(l.source.as_deref()),
+                change: l.change.map(|c| c.as_str()),
+                action: l.action.as_str(),
+                instances: &l.instances,
+                status: doctor::classify::status(&l.problems),
+                load_state: prop(&l.props, "LoadState"),
+                active_state: prop(&l.props, "ActiveState"),
+                sub_state: prop(&l.props, "SubState"),
+                result: prop(&l.props, "Result"),
+                invocation_id: prop(&l.props, "InvocationID"),
+                problems: &l.problems,
+            })
+            .collect(),
+        removed,
+    }
 }
 
 #[cfg(test)]
@@ -843,17 +850,11 @@ t.service  loaded  new     not restarted  error: failure stub
 reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since the last reload, 1 error (daemon-reload 0.09s, restart 0.40s, total 0.60s)
 ";
         assert_eq!(t, expected);
-        let j = to_json(
-            Scope::System,
-            false,
-            &[],
-            &lines,
-            &["gone.service".into()],
-            &s,
-        )
-        .render();
+        let removed = ["gone.service".to_string()];
+        let j = serde_json::to_string(&to_json(Scope::System, false, &[], &lines, &removed, &s))
+            .unwrap();
         assert!(
-            j.starts_with(r#"{"scope":"system","ok":false,"restarted":1,"errors":1,"#),
+            j.starts_with(r#"{"schema":1,"scope":"system","ok":false,"restarted":1,"errors":1,"#),
             "{j}"
         );
         assert!(

@@ -21,9 +21,6 @@ use crate::systemctl::{self, Scope};
 use check::{UnitRow, Writer};
 use link::{Entry, Mask};
 
-/// Version of the JSON document `--json` prints.
-pub const JSON_SCHEMA: u32 = 1;
-
 macro_rules! takeover_examples {
     () => {
         "\
@@ -81,10 +78,12 @@ pub struct Report {
     /// `takeover` or `undo`.
     pub action: String,
     pub scope: String,
+    #[serde(serialize_with = "crate::json::serialize_opt_path")]
     pub root: Option<PathBuf>,
     /// The mask link and what was at its path before and after.
     pub link: Option<LinkReport>,
     /// Podman's generator, where it is installed (null: not installed).
+    #[serde(serialize_with = "crate::json::serialize_opt_path")]
     pub podman_generator: Option<PathBuf>,
     pub managers: Vec<ManagerReport>,
     pub errors: Vec<String>,
@@ -93,6 +92,7 @@ pub struct Report {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LinkReport {
+    #[serde(serialize_with = "crate::json::serialize_path")]
     pub path: PathBuf,
     /// `absent`, `masked` (a link to /dev/null), `masked-other`, `other`.
     pub before: String,
@@ -134,12 +134,9 @@ pub fn run(args: Args) -> ExitCode {
 
 fn finish(args: &Args, report: Report) -> ExitCode {
     if args.json {
-        match serde_json::to_string(&report) {
-            Ok(j) => println!("{j}"),
-            Err(e) => {
-                log::error!("cannot encode the report: {e}");
-                return ExitCode::from(2);
-            }
+        if let Err(e) = crate::json::print(&report) {
+            log::error!("{e}");
+            return ExitCode::from(2);
         }
     } else {
         print!("{}", render_text(&report));
@@ -153,7 +150,7 @@ fn finish(args: &Args, report: Report) -> ExitCode {
 
 fn new_report(args: &Args) -> Report {
     Report {
-        schema: JSON_SCHEMA,
+        schema: crate::json::SCHEMA,
         action: if args.undo { "undo" } else { "takeover" }.into(),
         scope: if args.user { "user" } else { "system" }.into(),
         root: args.root.clone(),
