@@ -26,7 +26,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "unitsmith",
-    version,
+    version = unitsmith_generator::VERSION,
     about = "Helpers for race-free systemd boots and reloads"
 )]
 struct Cli {

@@ -99,7 +99,7 @@ fn real_main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
+        println!("unitsmith-generator {}", unitsmith_generator::VERSION);
         return ExitCode::SUCCESS;
     }
     let mut level = log::level_from_env().unwrap_or(Level::Info);
