@@ -830,7 +830,7 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     } else {
-        print!("{}", report.render_text());
+        crate::term::print_report(&report.render_text(), report.ok());
     }
     if report.ok() {
         ExitCode::SUCCESS

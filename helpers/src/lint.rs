@@ -289,5 +289,5 @@ fn report(args: &Args, tree: &load::Tree, findings: &[Finding], target: &Target)
         warnings,
         if warnings == 1 { "" } else { "s" }
     ));
-    print!("{text}");
+    crate::term::print_report(&text, errors == 0);
 }

@@ -8,9 +8,11 @@ mod safepath;
 // The time-span parser lives in the library: the generator validates `Timeout=` with it too.
 use unitsmith_generator::duration;
 mod logging;
+mod progress;
 mod retry;
 mod signals;
 mod systemctl;
+mod term;
 
 mod doctor;
 mod envgate;
@@ -65,6 +67,7 @@ fn main() -> ExitCode {
         (_, true) => logging::Verbosity::Verbose,
         _ => logging::Verbosity::Normal,
     });
+    term::init(cli.quiet);
     signals::install();
     match cli.command {
         Command::Envgate(a) => envgate::run(a),

@@ -684,6 +684,8 @@ pub fn run(args: Args) -> ExitCode {
         if args.dry_run { " [dry run: nothing changed]" } else { "" },
         t0.elapsed().as_secs_f64()
     );
+    let failed =
+        count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
     if args.json {
         if let Err(e) = crate::json::print(&to_json(scope, args.dry_run, reloaded, &lines)) {
             log::error!("{e}");
@@ -704,19 +706,20 @@ pub fn run(args: Args) -> ExitCode {
                 r
             })
             .collect();
+        let mut text = String::new();
         if !rows.is_empty() {
-            print!(
-                "{}",
-                table::render(&["UNIT", "BEFORE", "ACTION", "RESULT"], &rows)
-            );
+            text.push_str(&table::render(
+                &["UNIT", "BEFORE", "ACTION", "RESULT"],
+                &rows,
+            ));
         }
-        println!("{summary}");
+        text.push_str(&summary);
+        text.push('\n');
+        crate::term::print_report(&text, !failed);
     }
     for l in lines.iter().filter(|l| l.outcome == Outcome::NotRepaired) {
         log::error!("{}: not repaired: {}", l.target.unit, l.result);
     }
-    let failed =
-        count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
     if failed {
         ExitCode::from(1)
     } else {

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::doctor::classify::{Kind, Problem};
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
+use crate::progress::Progress;
 use crate::safepath::{self, Dir, Missing, Trust};
 use crate::systemctl::{self, Scope};
 use state::Change;
@@ -163,6 +164,16 @@ impl Line {
     }
 }
 
+/// What the load check waits for, for the progress line.
+fn to_be_loaded(pending: &[String]) -> String {
+    match pending {
+        [one] => format!("{one} to be loaded"),
+        [a, b] => format!("2 units to be loaded: {a} {b}"),
+        [a, b, ..] => format!("{} units to be loaded: {a} {b} ...", pending.len()),
+        [] => "units to be loaded".into(),
+    }
+}
+
 /// Units systemd has loaded (a template counts when its file is loadable).
 fn is_loaded(props: &HashMap<String, String>) -> bool {
     props.get("LoadState").is_some_and(|s| s == "loaded")
@@ -295,6 +306,7 @@ pub fn run(args: Args) -> ExitCode {
         Scope::System
     };
     let t_start = Instant::now();
+    let progress = Progress::stderr("reload");
 
     // Serialise reloads, and keep the state next to the lock.
     let state_dir = match sd::state_dir(scope) {
@@ -312,7 +324,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _lock = match lock(&state_dir, LOCK_WAIT) {
+    progress.waiting("another unitsmith reload to finish");
+    let held = lock(&state_dir, LOCK_WAIT);
+    progress.done();
+    let _lock = match held {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}");
@@ -326,7 +341,9 @@ pub fn run(args: Args) -> ExitCode {
 
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
+    progress.waiting("systemctl daemon-reload");
     let rl = systemctl::daemon_reload(scope);
+    progress.done();
     let reload_time = t0.elapsed();
     let mut global: Vec<Problem> = Vec::new();
     if !rl.success {
@@ -367,6 +384,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut pending = check.clone();
     let mut tries = 0;
     let t1 = Instant::now();
+    progress.waiting(to_be_loaded(&pending));
     crate::retry::with_backoff(
         args.timeout,
         Duration::from_millis(20),
@@ -378,9 +396,11 @@ pub fn run(args: Args) -> ExitCode {
                 props.insert(u.clone(), p);
             }
             pending.retain(|u| !is_loaded(&props[u]));
+            progress.still_waiting(to_be_loaded(&pending));
             pending.is_empty().then_some(())
         },
     );
+    progress.done();
     log::debug!(
         "{} units checked in {:?} ({tries} tries), {} not loaded",
         check.len(),
@@ -492,7 +512,9 @@ pub fn run(args: Args) -> ExitCode {
         let t2 = Instant::now();
         let mut cmd: Vec<&str> = vec!["restart", "--"];
         cmd.extend(to_restart.iter().map(String::as_str));
+        progress.waiting(format!("systemctl restart {}", to_restart.join(" ")));
         let out = systemctl::run(scope, &cmd);
+        progress.done();
         restart_time = t2.elapsed();
         let post = sd::show_many(
             scope,
@@ -596,7 +618,8 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     } else {
-        print!("{}", render_text(&global, &lines, &summary));
+        drop(progress);
+        crate::term::print_report(&render_text(&global, &lines, &summary), ok);
     }
     if ok {
         ExitCode::SUCCESS

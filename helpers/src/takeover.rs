@@ -139,7 +139,7 @@ fn finish(args: &Args, report: Report) -> ExitCode {
             return ExitCode::from(2);
         }
     } else {
-        print!("{}", render_text(&report));
+        crate::term::print_report(&render_text(&report), report.ok);
     }
     if report.ok {
         ExitCode::SUCCESS
