@@ -3,6 +3,7 @@
 //! systemctl wrapper, durations, signals, retries) have one module each.
 
 mod atomic;
+mod completions;
 mod json;
 mod safepath;
 // The time-span parser lives in the library: the generator validates `Timeout=` with it too.
@@ -22,7 +23,7 @@ mod reconcile;
 mod reload;
 mod takeover;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -58,6 +59,12 @@ enum Command {
     Lint(lint::Args),
     /// Make unitsmith the Quadlet generator where Podman's is installed (--undo: hand back).
     Takeover(takeover::Args),
+    /// Print the completion script for SHELL (what `make install` and the package install).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,5 +84,6 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => reconcile::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Takeover(a) => takeover::run(a),
+        Command::Completions { shell } => completions::run(shell, Cli::command()),
     }
 }
