@@ -405,3 +405,70 @@ fn a_fifo_input_does_not_hang_the_generator() {
     assert!(out.contains("---fifo.service---"), "{out}");
     assert!(out.contains("fifo.container: "), "{out}");
 }
+
+/// The option spellings of `--help` ("  -v, --verbose   text" lines).
+fn help_options(help: &str) -> Vec<String> {
+    let mut v: Vec<String> = help
+        .lines()
+        .filter(|l| l.starts_with("  -"))
+        .flat_map(|l| {
+            let names = l.trim_start().split("  ").next().unwrap_or("");
+            names.split(", ").map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The option spellings unitsmith-generator(8) lists under OPTIONS (the `.TP` tags).
+fn page_options(page: &str) -> Vec<String> {
+    let start = page.find(".SH OPTIONS\n").expect("an OPTIONS section");
+    let section = &page[start + 1..];
+    let section = &section[..section.find("\n.SH ").unwrap_or(section.len())];
+    let mut v = Vec::new();
+    let mut lines = section.lines();
+    while let Some(l) = lines.next() {
+        if l == ".TP" {
+            let tag = lines.next().unwrap_or("");
+            for word in tag.split_whitespace().skip(1) {
+                let w = word.trim_matches('"').replace("\\-", "-");
+                if w.starts_with('-') {
+                    v.push(w);
+                }
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// `--help`, the man page and the parser agree: every option the help prints is in
+/// unitsmith-generator(8) and the other way round, and the parser takes each of them and each
+/// of Quadlet's spellings the help names.
+#[test]
+fn help_man_page_and_parser_agree() {
+    let o = run(&["--help"], &[]);
+    assert!(o.status.success());
+    let help = text(&o.stdout);
+    let page_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../man/unitsmith-generator.8");
+    let page = fs::read_to_string(&page_path).unwrap();
+    let from_help = help_options(&help);
+    assert!(from_help.len() >= 7, "{from_help:?}");
+    assert_eq!(
+        from_help,
+        page_options(&page),
+        "--help and unitsmith-generator(8) OPTIONS list different options"
+    );
+    let quadlet = help
+        .lines()
+        .find_map(|l| l.strip_prefix("Podman Quadlet's spellings work too: "))
+        .expect("the help names Quadlet's spellings");
+    let quadlet: Vec<&str> = quadlet.trim_end_matches('.').split(", ").collect();
+    let t = Tmp::new("flags");
+    let input = t.0.join("in");
+    fs::create_dir_all(&input).unwrap();
+    for flag in from_help.iter().map(String::as_str).chain(quadlet) {
+        let o = run(&["--dry-run", flag], &[("QUADLET_UNIT_DIRS", &input)]);
+        assert!(o.status.success(), "{flag}: {}", text(&o.stderr));
+    }
+}
