@@ -22,7 +22,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean
+.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean man
 
 all: build
 
@@ -38,6 +38,11 @@ unit:
 # Regenerate the golden trees under tests/golden/*/expected for review (git diff).
 golden-update: build
 	UPDATE_GOLDEN=1 $(CARGO) test --release --locked -p unitsmith-generator --test golden
+
+# Rewrite the SYNOPSIS and OPTIONS sections of man/*.1 from the clap definitions, for review
+# (git diff); `make unit` fails while a page differs from them.
+man:
+	UPDATE_MAN=1 $(CARGO) test --release --locked -p unitsmith --bin unitsmith manpages::
 
 # Podman's own Quadlet cases, when ../shared is present (system and user mode).
 conformance: build

@@ -63,7 +63,8 @@ pub struct Args {
     /// Examine the user manager and the user's Quadlet directories (as the user).
     #[arg(long)]
     pub user: bool,
-    /// Print one JSON object (units, files, problems) instead of tables.
+    /// Print one JSON object (units, files, problems) instead of tables (fields:
+    /// unitsmith-doctor(1)).
     #[arg(long)]
     pub json: bool,
     /// Units (web.service, or web) or input files (a path, or a file name such as

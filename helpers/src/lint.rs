@@ -76,10 +76,13 @@ Exit status: 0 no errors (warnings allowed); 1 at least one error; 2 usage (a PA
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (fields: unitsmith-lint(1)).
     #[arg(long)]
     pub json: bool,
     /// Judge by this systemd release's keys (default: the systemd the units run under).
+    ///
+    /// Whatever is installed or running: e.g. to lint on a build host units that will run on
+    /// another release.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..1000))]
     pub systemd_version: Option<u32>,
     /// Lint the image tree in DIR as it will boot: paths, links and commands inside DIR.

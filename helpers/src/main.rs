@@ -23,6 +23,9 @@ mod reconcile;
 mod reload;
 mod takeover;
 
+#[cfg(test)]
+mod manpages;
+
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -34,10 +37,23 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// Log debug messages too.
-    #[arg(short, long, global = true)]
+    ///
+    /// As SYSTEMD_LOG_LEVEL=debug or RUST_LOG=debug do.
+    // After each command's own options, in its --help and man page.
+    #[arg(short, long, global = true, display_order = 100)]
     verbose: bool,
     /// Print errors only (for scripts: the exit status tells the rest).
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    ///
+    /// No report when the command succeeds (a failing one still prints its report, which says
+    /// what failed), no progress line, no log message below error. --json output is printed
+    /// regardless.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 101
+    )]
     quiet: bool,
     #[command(subcommand)]
     command: Command,

@@ -57,13 +57,17 @@ Exit status: 0 every unit fine, repaired or left alone; 1 a unit could not be re
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Say what would be done; change nothing.
+    /// Say what would be done; change nothing (no daemon-reload, no start).
     #[arg(long)]
     pub dry_run: bool,
     /// The user's manager and Quadlet directories (config: ~/.config/unitsmith/reconcile.conf).
+    ///
+    /// $XDG_CONFIG_HOME is respected.
     #[arg(long)]
     pub user: bool,
     /// Extra units to watch: this file instead of /etc/unitsmith/reconcile.conf.
+    ///
+    /// PATH must exist (the default file may be missing).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// List every unit checked, not only those that needed something.
@@ -72,7 +76,7 @@ pub struct Args {
     /// How long each start may take.
     #[arg(long, value_name = "TIME", default_value = "90s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (fields: unitsmith-reconcile(1)).
     #[arg(long)]
     pub json: bool,
 }

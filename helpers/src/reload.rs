@@ -63,9 +63,13 @@ succeeds, so a change that could not be applied is applied next time.
 ", reload_examples!()))]
 pub struct Args {
     /// Talk to the user manager; the inputs are the user's Quadlet directories.
+    ///
+    /// systemctl --user; needs XDG_RUNTIME_DIR.
     #[arg(long)]
     pub user: bool,
     /// Restart UNIT once the reload is verified (repeatable).
+    ///
+    /// A name without a unit type means UNIT.service.
     #[arg(long, value_name = "UNIT")]
     pub restart: Vec<String>,
     /// Restart exactly the units whose generated content (unit file and generated drop-ins)
@@ -74,9 +78,11 @@ pub struct Args {
     #[arg(long)]
     pub restart_changed: bool,
     /// How long to wait for the units to be loaded after the daemon-reload.
+    ///
+    /// A systemd time span: 500ms, 5s, 1min.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (fields: unitsmith-reload(1)).
     #[arg(long)]
     pub json: bool,
     /// Units that must be loaded after the reload (besides every unit from our inputs).

@@ -62,7 +62,7 @@ pub struct Args {
     /// Change the image tree DIR instead of this host: the link only, no reload, no check.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (fields: unitsmith-takeover(1)).
     #[arg(long)]
     pub json: bool,
     /// Internal: reload this user's manager and check it, leaving the links alone (what root
