@@ -927,4 +927,39 @@ mod tests {
         assert!(j.contains("\"kind\":\"not-read\""), "{j}");
         assert!(j.contains("did you mean 'Image'?"), "{j}");
     }
+
+    /// `--json` parses, starts with the schema and has exactly the fields unitsmith-doctor(1)
+    /// documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let stub = Problem::error(Kind::Stub, "/e/a.container:2: bad").hint("did you mean");
+        let unit = UnitReport {
+            facts: UnitFacts {
+                name: "a.service".into(),
+                source: Some("/e/a.container".into()),
+                stub_error: Some("/e/a.container:2: bad".into()),
+                props: [("LoadState", "loaded"), ("ActiveState", "failed")]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..UnitFacts::default()
+            },
+            problems: vec![stub],
+        };
+        let r = Report {
+            scope: Scope::User,
+            units: vec![unit],
+            files: vec![Stray {
+                path: "/e/web.conatiner".into(),
+                unit: None,
+                problem: Problem::error(Kind::NotInput, "not an input"),
+            }],
+            global: vec![Problem::error(Kind::GeneratorMissing, "not installed")],
+            generator: Err("not installed".into()),
+            podman_generator: Some("/usr/lib/systemd/user-generators/podman-user-generator".into()),
+            search_dirs: vec!["/e".into()],
+        };
+        let json = serde_json::to_string(&r.to_json()).unwrap();
+        crate::json::fields::check_against_page(&json, "unitsmith-doctor.1", true);
+    }
 }

@@ -989,4 +989,21 @@ mod tests {
             "listed in the config: wanted regardless"
         );
     }
+
+    /// `--json` parses, starts with the schema and has exactly the fields
+    /// unitsmith-reconcile(1) documents.
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let lines = [Line {
+            target: target("crash.service"),
+            before: "failed/failed (signal)".into(),
+            action: "reset-failed + start".into(),
+            result: "start failed: failed/failed".into(),
+            outcome: Outcome::NotRepaired,
+            details: vec!["Job for crash.service failed.".into()],
+        }];
+        let json = serde_json::to_string(&to_json(Scope::System, false, true, &lines)).unwrap();
+        assert!(json.contains(r#""outcome":"not repaired""#), "{json}");
+        crate::json::fields::check_against_page(&json, "unitsmith-reconcile.1", true);
+    }
 }

@@ -919,4 +919,37 @@ reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since 
         assert!(lock(&dir, Duration::from_millis(50)).is_ok());
         let _ = std::fs::remove_dir_all(&p);
     }
+
+    /// `--json` parses, starts with the schema and has exactly the fields unitsmith-reload(1)
+    /// documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let mut l = line(
+            "app@.service",
+            Some(Change::Changed),
+            Action::RestartFailed,
+            vec![
+                Problem::error(Kind::Failed, "restart of app@x.service failed").hint("journalctl"),
+            ],
+        );
+        l.instances = vec!["app@x.service".into()];
+        l.source = Some("/e/app@.container".into());
+        let global = [Problem::error(Kind::Systemd, "daemon-reload failed")];
+        let s = Summary {
+            checked: 1,
+            not_loaded: 0,
+            restarted: 0,
+            errors: 2,
+            unchanged_quiet: 0,
+            removed: 1,
+            reload_time: Duration::from_millis(90),
+            restart_time: Duration::ZERO,
+            total: Duration::from_millis(100),
+        };
+        let removed = ["gone.service".to_string()];
+        let lines = [l];
+        let doc = to_json(Scope::System, false, &global, &lines, &removed, &s);
+        let json = serde_json::to_string(&doc).unwrap();
+        crate::json::fields::check_against_page(&json, "unitsmith-reload.1", true);
+    }
 }

@@ -597,4 +597,46 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).is_err());
         std::fs::remove_dir_all(&root).unwrap();
     }
+
+    /// `--json` parses, starts with the schema and has exactly the fields
+    /// unitsmith-takeover(1) documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let mut r = new_report(&Args {
+            user: true,
+            undo: false,
+            root: None,
+            json: true,
+            manager_only: false,
+        });
+        r.link = Some(LinkReport {
+            path: "/etc/systemd/user-generators/podman-user-generator".into(),
+            before: "absent".into(),
+            after: "masked".into(),
+            changed: true,
+        });
+        r.podman_generator = Some("/usr/lib/systemd/user-generators/podman-user-generator".into());
+        r.managers.push(ManagerReport {
+            user: Some("alice".into()),
+            reloaded: true,
+            containers_generator: "unitsmith".into(),
+            units: vec![UnitRow {
+                unit: "web.service".into(),
+                source: "/home/alice/.config/containers/systemd/web.container".into(),
+                generated_by: Writer::UnitsmithStub,
+                load_state: "loaded".into(),
+                stub_error: Some("web.container:2: unsupported key 'Imag'".into()),
+            }],
+            errors: vec!["user@1000.service: reload failed".into()],
+        });
+        r.errors.push("uid 1001 has no passwd entry".into());
+        let mut out = Vec::new();
+        serde_json::to_writer(&mut out, &r).unwrap();
+        let json = String::from_utf8(out).unwrap();
+        assert!(
+            json.contains(r#""generated_by":"unitsmith-stub""#),
+            "{json}"
+        );
+        crate::json::fields::check_against_page(&json, "unitsmith-takeover.1", true);
+    }
 }
