@@ -25,6 +25,8 @@ mod takeover;
 
 #[cfg(test)]
 mod manpages;
+#[cfg(test)]
+mod readme;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
