@@ -38,6 +38,11 @@ pub fn service_name(filename: &str) -> String {
     format!("{}.service", filename.trim_end_matches(".envgate"))
 }
 
+/// Its wait unit, `NAME-wait.service`: started by the gate when needed, never by a reload.
+pub fn wait_service_name(filename: &str) -> String {
+    format!("{}-wait.service", filename.trim_end_matches(".envgate"))
+}
+
 /// `file:line: [Group] Key: message` (and the hint on its own line), for the helper, which
 /// reports a declaration that no longer parses at run time.
 pub fn describe_error(unit: &UnitFile, e: &ConvertError) -> String {

@@ -24,6 +24,24 @@ pub mod stub;
 pub mod trust;
 pub mod unitfile;
 
+/// The Podman release whose Quadlet this generator matches (its keys in `quadlet/keys.rs`,
+/// its output, the conformance cases). A macro so that it can be part of a literal.
+#[macro_export]
+macro_rules! quadlet_of_podman {
+    () => {
+        "5.8.2"
+    };
+}
+
+/// What `--version` prints after the program name, for the generator and the helpers alike:
+/// `0.1.0 (Quadlet of Podman 5.8.2)`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (Quadlet of Podman ",
+    quadlet_of_podman!(),
+    ")"
+);
+
 /// The installation prefix, fixed at build time (`make PREFIX=...` exports it).
 pub const PREFIX: &str = match option_env!("UNITSMITH_PREFIX") {
     Some(p) => p,

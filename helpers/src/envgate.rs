@@ -687,7 +687,7 @@ mod tests {
         assert_eq!(check("g", &out), ExitCode::from(1), "stub");
         let mut env = envfile::Env::new();
         env.set("A", "1");
-        fs::write(&out, envfile::real("g", "x", &env)).unwrap();
+        fs::write(&out, envfile::real("g", "x", &env, Default::default())).unwrap();
         assert_eq!(check("g", &out), ExitCode::SUCCESS, "real");
         fs::write(&out, "A=1\n").unwrap();
         assert_eq!(check("g", &out), ExitCode::SUCCESS, "foreign");

@@ -18,14 +18,17 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
 
 use crate::doctor::classify::{Kind, Problem};
-use crate::doctor::json::Json;
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
+use crate::progress::Progress;
 use crate::safepath::{self, Dir, Missing, Trust};
 use crate::systemctl::{self, Scope};
 use state::Change;
+use unitsmith_generator::envgate;
+use unitsmith_generator::sources::InputKind;
 
 /// Examples and exit statuses, shown by both `-h` and `--help`.
 macro_rules! reload_examples {
@@ -60,9 +63,13 @@ succeeds, so a change that could not be applied is applied next time.
 ", reload_examples!()))]
 pub struct Args {
     /// Talk to the user manager; the inputs are the user's Quadlet directories.
+    ///
+    /// systemctl --user; needs XDG_RUNTIME_DIR.
     #[arg(long)]
     pub user: bool,
     /// Restart UNIT once the reload is verified (repeatable).
+    ///
+    /// A name without a unit type means UNIT.service.
     #[arg(long, value_name = "UNIT")]
     pub restart: Vec<String>,
     /// Restart exactly the units whose generated content (unit file and generated drop-ins)
@@ -71,9 +78,11 @@ pub struct Args {
     #[arg(long)]
     pub restart_changed: bool,
     /// How long to wait for the units to be loaded after the daemon-reload.
+    ///
+    /// A systemd time span: 500ms, 5s, 1min.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (fields: unitsmith-reload(1)).
     #[arg(long)]
     pub json: bool,
     /// Units that must be loaded after the reload (besides every unit from our inputs).
@@ -95,6 +104,9 @@ enum Action {
     NotRestarted,
     /// A changed template with no running instance.
     NoInstances,
+    /// Restarted, and skipped by its env gate's ExecCondition= (the env is still the stub):
+    /// the gate's wait unit starts it when the env arrives. Not a failure.
+    Held,
 }
 
 impl Action {
@@ -105,6 +117,7 @@ impl Action {
             Action::RestartFailed => "restart failed",
             Action::NotRestarted => "not restarted",
             Action::NoInstances => "no instances",
+            Action::Held => "held by env gate",
         }
     }
 }
@@ -154,6 +167,16 @@ impl Line {
             || self.action != Action::None
             || self.change.is_some_and(Change::needs_restart)
             || self.problems.iter().any(Problem::is_problem)
+    }
+}
+
+/// What the load check waits for, for the progress line.
+fn to_be_loaded(pending: &[String]) -> String {
+    match pending {
+        [one] => format!("{one} to be loaded"),
+        [a, b] => format!("2 units to be loaded: {a} {b}"),
+        [a, b, ..] => format!("{} units to be loaded: {a} {b} ...", pending.len()),
+        [] => "units to be loaded".into(),
     }
 }
 
@@ -250,6 +273,37 @@ fn messages_about(stderr: &str, unit: &str) -> Vec<String> {
         .collect()
 }
 
+/// A restart that ended in the skip of an env gate's `ExecCondition=` (the consumer is held on
+/// the stub env), for a unit our generator gave a gate's drop-in.
+fn held_by_gate(env: &Env, unit: &str, after: &HashMap<String, String>) -> bool {
+    let prefix = format!("{unit}.d/50-unitsmith-envgate-");
+    after.get("Result").map(String::as_str) == Some("exec-condition")
+        && env.disk.keys().any(|k| k.starts_with(&prefix))
+}
+
+/// The baseline of the first run after boot (no state yet): what the generator wrote at the
+/// last daemon-reload, for the units systemd has started since it booted. A unit that was
+/// generated but never started (its files were written, then `takeover` or the package's
+/// postinst reloaded, as on a first boot driven by cloud-init) is new: it is started.
+fn first_baseline(scope: Scope, output_dirs: &[PathBuf]) -> state::Digests {
+    log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload, for the units started since");
+    let mut digests = state::digests(&sd::scan_generated(output_dirs));
+    let plain: Vec<String> = digests
+        .keys()
+        .filter(|u| !sd::is_template(u))
+        .cloned()
+        .collect();
+    let shown = sd::show_many(scope, &plain, &["InvocationID"]);
+    for (unit, props) in plain.iter().zip(shown) {
+        // Only a unit systemd says it never ran (an empty InvocationID): when systemd cannot be
+        // asked, the files stay the baseline and nothing is restarted for it.
+        if props.get("InvocationID").is_some_and(|i| i.is_empty()) {
+            digests.remove(unit);
+        }
+    }
+    digests
+}
+
 pub fn run(args: Args) -> ExitCode {
     doctor::init_library_log();
     let scope = if args.user {
@@ -258,6 +312,7 @@ pub fn run(args: Args) -> ExitCode {
         Scope::System
     };
     let t_start = Instant::now();
+    let progress = Progress::stderr("reload");
 
     // Serialise reloads, and keep the state next to the lock.
     let state_dir = match sd::state_dir(scope) {
@@ -275,7 +330,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _lock = match lock(&state_dir, LOCK_WAIT) {
+    progress.waiting("another unitsmith reload to finish");
+    let held = lock(&state_dir, LOCK_WAIT);
+    progress.done();
+    let _lock = match held {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}");
@@ -285,14 +343,13 @@ pub fn run(args: Args) -> ExitCode {
     let state_name = OsStr::new(state::FILE_NAME);
     let state_path = state_dir.path().join(state_name);
     let output_dirs = sd::generator_output_dirs(scope);
-    let baseline = state::load(&state_dir).unwrap_or_else(|| {
-        log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload");
-        state::digests(&sd::scan_generated(&output_dirs))
-    });
+    let baseline = state::load(&state_dir).unwrap_or_else(|| first_baseline(scope, &output_dirs));
 
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
+    progress.waiting("systemctl daemon-reload");
     let rl = systemctl::daemon_reload(scope);
+    progress.done();
     let reload_time = t0.elapsed();
     let mut global: Vec<Problem> = Vec::new();
     if !rl.success {
@@ -333,6 +390,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut pending = check.clone();
     let mut tries = 0;
     let t1 = Instant::now();
+    progress.waiting(to_be_loaded(&pending));
     crate::retry::with_backoff(
         args.timeout,
         Duration::from_millis(20),
@@ -344,9 +402,11 @@ pub fn run(args: Args) -> ExitCode {
                 props.insert(u.clone(), p);
             }
             pending.retain(|u| !is_loaded(&props[u]));
+            progress.still_waiting(to_be_loaded(&pending));
             pending.is_empty().then_some(())
         },
     );
+    progress.done();
     log::debug!(
         "{} units checked in {:?} ({tries} tries), {} not loaded",
         check.len(),
@@ -401,9 +461,20 @@ pub fn run(args: Args) -> ExitCode {
     // 5. Restart what was asked for, in one systemctl call.
     let mut to_restart: Vec<String> = Vec::new();
     let mut restart_of: HashMap<String, String> = HashMap::new(); // restarted unit -> its line
+                                                                  // An env gate's wait unit is the gate's to start (its populate does when the env is not
+                                                                  // there yet): --restart-changed restarts the gate, never the wait unit on its own.
+    let gate_waits: BTreeSet<String> = env
+        .model
+        .inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::EnvGate)
+        .map(|i| envgate::wait_service_name(&i.name))
+        .collect();
     for line in lines.iter_mut() {
-        let wanted = restart.contains(&line.unit)
-            || (args.restart_changed && line.change.is_some_and(Change::needs_restart));
+        let changed = args.restart_changed
+            && line.change.is_some_and(Change::needs_restart)
+            && !gate_waits.contains(&line.unit);
+        let wanted = restart.contains(&line.unit) || changed;
         if !wanted {
             continue;
         }
@@ -447,7 +518,9 @@ pub fn run(args: Args) -> ExitCode {
         let t2 = Instant::now();
         let mut cmd: Vec<&str> = vec!["restart", "--"];
         cmd.extend(to_restart.iter().map(String::as_str));
+        progress.waiting(format!("systemctl restart {}", to_restart.join(" ")));
         let out = systemctl::run(scope, &cmd);
+        progress.done();
         restart_time = t2.elapsed();
         let post = sd::show_many(
             scope,
@@ -466,7 +539,11 @@ pub fn run(args: Args) -> ExitCode {
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
             let ok = restart_ok(&pre[u], &after);
-            if !ok {
+            if !ok && held_by_gate(&env, u, &after) {
+                if line.action != Action::RestartFailed {
+                    line.action = Action::Held;
+                }
+            } else if !ok {
                 let mut msg = format!(
                     "restart of {u} failed: ActiveState={}, SubState={}, Result={}",
                     after.get("ActiveState").map(String::as_str).unwrap_or("?"),
@@ -499,7 +576,11 @@ pub fn run(args: Args) -> ExitCode {
             None => false,
             Some(l) => match l.change {
                 Some(Change::Unchanged) => true,
-                _ => matches!(l.action, Action::Restarted | Action::NoInstances),
+                // A held consumer starts with what is generated now when its gate opens.
+                _ => matches!(
+                    l.action,
+                    Action::Restarted | Action::NoInstances | Action::Held
+                ),
             },
         };
         let next = state::next_state(&baseline, &now, applied);
@@ -537,12 +618,14 @@ pub fn run(args: Args) -> ExitCode {
         total: t_start.elapsed(),
     };
     if args.json {
-        println!(
-            "{}",
-            to_json(scope, ok, &global, &lines, &removed, &summary).render()
-        );
+        if let Err(e) = crate::json::print(&to_json(scope, ok, &global, &lines, &removed, &summary))
+        {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
-        print!("{}", render_text(&global, &lines, &summary));
+        drop(progress);
+        crate::term::print_report(&render_text(&global, &lines, &summary), ok);
     }
     if ok {
         ExitCode::SUCCESS
@@ -634,66 +717,72 @@ fn summary_line(s: &Summary) -> String {
     )
 }
 
-fn to_json(
+/// `reload --json`: the fields unitsmith-reload(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    scope: &'static str,
+    ok: bool,
+    restarted: usize,
+    errors: usize,
+    daemon_reload_ms: u128,
+    problems: &'a [Problem],
+    units: Vec<UnitJson<'a>>,
+    removed: &'a [String],
+}
+
+#[derive(Serialize)]
+struct UnitJson<'a> {
+    unit: &'a str,
+    source: Option<String>,
+    change: Option<&'static str>,
+    action: &'static str,
+    instances: &'a [String],
+    status: &'static str,
+    load_state: Option<&'a str>,
+    active_state: Option<&'a str>,
+    sub_state: Option<&'a str>,
+    result: Option<&'a str>,
+    invocation_id: Option<&'a str>,
+    problems: &'a [Problem],
+}
+
+fn to_json<'a>(
     scope: Scope,
     ok: bool,
-    global: &[Problem],
-    lines: &[Line],
-    removed: &[String],
+    global: &'a [Problem],
+    lines: &'a [Line],
+    removed: &'a [String],
     s: &Summary,
-) -> Json {
-    let p = |l: &Line, k: &str| Json::opt(l.props.get(k).filter(|v| !v.is_empty()).cloned());
-    Json::obj(vec![
-        ("scope", Json::str(scope.name())),
-        ("ok", Json::Bool(ok)),
-        ("restarted", Json::Num(s.restarted as i64)),
-        ("errors", Json::Num(s.errors as i64)),
-        (
-            "daemon_reload_ms",
-            Json::Num(s.reload_time.as_millis() as i64),
-        ),
-        (
-            "problems",
-            Json::Arr(global.iter().map(Problem::to_json).collect()),
-        ),
-        (
-            "units",
-            Json::Arr(
-                lines
-                    .iter()
-                    .map(|l| {
-                        Json::obj(vec![
-                            ("unit", Json::str(&l.unit)),
-                            (
-                                "source",
-                                Json::opt(l.source.as_ref().map(|s| s.display().to_string())),
-                            ),
-                            ("change", Json::opt(l.change.map(|c| c.as_str()))),
-                            ("action", Json::str(l.action.as_str())),
-                            (
-                                "instances",
-                                Json::Arr(l.instances.iter().map(Json::str).collect()),
-                            ),
-                            ("status", Json::str(doctor::classify::status(&l.problems))),
-                            ("load_state", p(l, "LoadState")),
-                            ("active_state", p(l, "ActiveState")),
-                            ("sub_state", p(l, "SubState")),
-                            ("result", p(l, "Result")),
-                            ("invocation_id", p(l, "InvocationID")),
-                            (
-                                "problems",
-                                Json::Arr(l.problems.iter().map(Problem::to_json).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "removed",
-            Json::Arr(removed.iter().map(Json::str).collect()),
-        ),
-    ])
+) -> ReportJson<'a> {
+    use crate::json::prop;
+    ReportJson {
+        schema: crate::json::SCHEMA,
+        scope: scope.name(),
+        ok,
+        restarted: s.restarted,
+        errors: s.errors,
+        daemon_reload_ms: s.reload_time.as_millis(),
+        problems: global,
+        units: lines
+            .iter()
+            .map(|l| UnitJson {
+                unit: &l.unit,
+                source: crate::json::opt_path(l.source.as_deref()),
+                change: l.change.map(|c| c.as_str()),
+                action: l.action.as_str(),
+                instances: &l.instances,
+                status: doctor::classify::status(&l.problems),
+                load_state: prop(&l.props, "LoadState"),
+                active_state: prop(&l.props, "ActiveState"),
+                sub_state: prop(&l.props, "SubState"),
+                result: prop(&l.props, "Result"),
+                invocation_id: prop(&l.props, "InvocationID"),
+                problems: &l.problems,
+            })
+            .collect(),
+        removed,
+    }
 }
 
 #[cfg(test)]
@@ -790,17 +879,11 @@ t.service  loaded  new     not restarted  error: failure stub
 reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since the last reload, 1 error (daemon-reload 0.09s, restart 0.40s, total 0.60s)
 ";
         assert_eq!(t, expected);
-        let j = to_json(
-            Scope::System,
-            false,
-            &[],
-            &lines,
-            &["gone.service".into()],
-            &s,
-        )
-        .render();
+        let removed = ["gone.service".to_string()];
+        let j = serde_json::to_string(&to_json(Scope::System, false, &[], &lines, &removed, &s))
+            .unwrap();
         assert!(
-            j.starts_with(r#"{"scope":"system","ok":false,"restarted":1,"errors":1,"#),
+            j.starts_with(r#"{"schema":1,"scope":"system","ok":false,"restarted":1,"errors":1,"#),
             "{j}"
         );
         assert!(
@@ -835,5 +918,38 @@ reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since 
         drop(held);
         assert!(lock(&dir, Duration::from_millis(50)).is_ok());
         let _ = std::fs::remove_dir_all(&p);
+    }
+
+    /// `--json` parses, starts with the schema and has exactly the fields unitsmith-reload(1)
+    /// documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let mut l = line(
+            "app@.service",
+            Some(Change::Changed),
+            Action::RestartFailed,
+            vec![
+                Problem::error(Kind::Failed, "restart of app@x.service failed").hint("journalctl"),
+            ],
+        );
+        l.instances = vec!["app@x.service".into()];
+        l.source = Some("/e/app@.container".into());
+        let global = [Problem::error(Kind::Systemd, "daemon-reload failed")];
+        let s = Summary {
+            checked: 1,
+            not_loaded: 0,
+            restarted: 0,
+            errors: 2,
+            unchanged_quiet: 0,
+            removed: 1,
+            reload_time: Duration::from_millis(90),
+            restart_time: Duration::ZERO,
+            total: Duration::from_millis(100),
+        };
+        let removed = ["gone.service".to_string()];
+        let lines = [l];
+        let doc = to_json(Scope::System, false, &global, &lines, &removed, &s);
+        let json = serde_json::to_string(&doc).unwrap();
+        crate::json::fields::check_against_page(&json, "unitsmith-reload.1", true);
     }
 }

@@ -23,6 +23,24 @@ struct Args {
 
 const USAGE: &str = "usage: unitsmith-generator [--user] [--no-kmsg-log] [--dry-run] [-v] NORMAL_DIR [EARLY_DIR LATE_DIR]";
 
+/// `--help`: one option a line, as unitsmith-generator(8) lists them (generator/tests/cli.rs
+/// holds the two, and the parser below, together).
+const HELP: &str = "\
+The systemd generator for Podman Quadlet files and unitsmith env gates: systemd runs it at boot
+and at every daemon-reload; it writes the units into NORMAL_DIR.
+
+Options:
+  --user          make the user manager's units (also: SYSTEMD_SCOPE=user, or a program name
+                  containing \"user\")
+  --no-kmsg-log   log to stderr instead of /dev/kmsg
+  --dry-run       print the units on stdout, write nothing, log to stderr at debug level
+  -v, --verbose   log debug messages too
+  --version       print the version and the Podman release whose Quadlet it matches
+  -h, --help      print this help
+
+Podman Quadlet's spellings work too: -user, -no-kmsg-log, -dryrun, -v, -version.
+See unitsmith-generator(8).";
+
 fn parse_args() -> Result<Args, String> {
     let argv0 = std::env::args().next().unwrap_or_default();
     let prog = std::path::Path::new(&argv0)
@@ -95,11 +113,11 @@ fn real_main() -> ExitCode {
         }
     };
     if args.help {
-        println!("{USAGE}");
+        println!("{USAGE}\n\n{HELP}");
         return ExitCode::SUCCESS;
     }
     if args.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
+        println!("unitsmith-generator {}", unitsmith_generator::VERSION);
         return ExitCode::SUCCESS;
     }
     let mut level = log::level_from_env().unwrap_or(Level::Info);

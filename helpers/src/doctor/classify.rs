@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::json::Json;
+use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Severity {
     /// The unit does not run as its input says.
     Error,
@@ -27,7 +28,8 @@ impl Severity {
 }
 
 /// What kind of problem: stable names, used in `--json` and in the text output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Kind {
     /// The input could not be read, parsed or translated: the unit is a failure stub.
     Stub,
@@ -82,7 +84,21 @@ impl Kind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+// One spelling of each name, text and JSON alike.
+impl From<Severity> for &'static str {
+    fn from(s: Severity) -> &'static str {
+        s.as_str()
+    }
+}
+
+impl From<Kind> for &'static str {
+    fn from(k: Kind) -> &'static str {
+        k.as_str()
+    }
+}
+
+/// One problem, as `--json` prints it too (fields in this order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub kind: Kind,
     pub severity: Severity,
@@ -127,15 +143,6 @@ impl Problem {
             s.push_str(&format!("\n  hint: {h}"));
         }
         s
-    }
-
-    pub fn to_json(&self) -> Json {
-        Json::obj(vec![
-            ("kind", Json::str(self.kind.as_str())),
-            ("severity", Json::str(self.severity.as_str())),
-            ("message", Json::str(&self.message)),
-            ("hint", Json::opt(self.hint.clone())),
-        ])
     }
 }
 
