@@ -563,3 +563,114 @@ impl Names<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Compose files built at random from the keys and values the translation knows (and
+    /// some it does not) never panic it: each gives units or stubs.
+    #[test]
+    fn random_projects_never_panic() {
+        let keys = [
+            "image",
+            "build",
+            "command",
+            "entrypoint",
+            "environment",
+            "env_file",
+            "ports",
+            "volumes",
+            "networks",
+            "network_mode",
+            "depends_on",
+            "restart",
+            "healthcheck",
+            "ulimits",
+            "sysctls",
+            "extra_hosts",
+            "deploy",
+            "scale",
+            "secrets",
+            "configs",
+            "profiles",
+            "stop_grace_period",
+            "shm_size",
+            "cpus",
+            "labels",
+            "tmpfs",
+            "links",
+            "x-foo",
+            "<<",
+            "user",
+            "read_only",
+            "logging",
+            "pull_policy",
+            "expose",
+        ];
+        let values = [
+            " x",
+            " ''",
+            " \"\"",
+            " []",
+            " {}",
+            " ~",
+            " 1",
+            " -1",
+            " 1e999",
+            " true",
+            " yes",
+            " ${A:-b}",
+            " ${A:?}",
+            " $$",
+            " 80:80",
+            " a:/b:ro",
+            " ./x:/y",
+            " ~/z:/w",
+            "\n      - a\n      - b=c",
+            "\n      a: b\n      c:",
+            "\n      condition: service_healthy",
+            " [CMD, x]",
+            " [NONE]",
+            " on-failure:99999999999",
+            " 99999999999999999999h",
+            " service:a",
+            " &x [1]",
+            " *x",
+            " !reset []",
+            " \"%s $X\\n\"",
+        ];
+        let root =
+            std::env::temp_dir().join(format!("unitsmith-compose-fuzz-{}", std::process::id()));
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for round in 0..150 {
+            let dir = root.join(format!("compose/p{round}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut text = String::from("services:\n");
+            for s in 0..1 + next(3) {
+                text.push_str(&format!("  {}:\n", ["a", "b", "c"][s]));
+                for _ in 0..next(6) {
+                    text.push_str(&format!(
+                        "    {}:{}\n",
+                        keys[next(keys.len())],
+                        values[next(values.len())]
+                    ));
+                }
+            }
+            if next(2) == 0 {
+                text.push_str("volumes:\n  x:\nnetworks:\n  n:\n    ipam:\n      config: [{}]\n");
+            }
+            std::fs::write(dir.join("compose.yaml"), &text).unwrap();
+            let input = super::input(dir.join("compose.yaml")).unwrap();
+            let t = translate(&[input], false, &HashSet::new());
+            assert!(!t.targets.is_empty(), "no target for:\n{text}");
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}

@@ -1009,8 +1009,13 @@ fn container(
                     .map_err(|e| Fail::at(p, v, &kp, e).plain())?;
                 q.raw("Container", "StopTimeout", &secs.to_string(), v);
                 // systemd must wait longer than podman does (its default is 90 s).
-                if secs + 30 > 90 {
-                    q.raw("Service", "TimeoutStopSec", &(secs + 30).to_string(), v);
+                if secs.saturating_add(30) > 90 {
+                    q.raw(
+                        "Service",
+                        "TimeoutStopSec",
+                        &(secs.saturating_add(30)).to_string(),
+                        v,
+                    );
                 }
             }
             "shm_size" | "mem_limit" => {
@@ -1654,7 +1659,12 @@ fn restart(q: &mut Q, oneshot: bool, v: &Node, path: &str) -> Result<(), String>
     if let Some(n) = retries {
         // At most N restarts: N + 1 starts, never forgotten.
         q.raw("Unit", "StartLimitIntervalSec", "infinity", v);
-        q.raw("Unit", "StartLimitBurst", &(n + 1).to_string(), v);
+        q.raw(
+            "Unit",
+            "StartLimitBurst",
+            &n.saturating_add(1).to_string(),
+            v,
+        );
     }
     Ok(())
 }

@@ -118,10 +118,10 @@ pub fn duration_secs(s: &str) -> Result<u64, String> {
             "h" => 3600e6,
             _ => return Err(bad()),
         };
-        micros += (num * factor) as u128;
+        micros = micros.saturating_add((num * factor) as u128);
         rest = &rest[u..];
     }
-    Ok(micros.div_ceil(1_000_000) as u64)
+    Ok(u64::try_from(micros.div_ceil(1_000_000)).unwrap_or(u64::MAX))
 }
 
 /// Check a Compose duration and return it as written (Podman reads the same syntax).
