@@ -16,6 +16,7 @@ pub mod log;
 pub mod output;
 pub mod parallel;
 pub mod quadlet;
+pub mod safe_read;
 pub mod sources;
 pub mod spell;
 pub mod split;
