@@ -5,6 +5,7 @@
 //! [`output::settle_links`]; everything else lives here so that the `unitsmith` helpers
 //! (doctor, reload, lint) reuse the very same code.
 
+pub mod badname;
 pub mod cmdline;
 pub mod csv;
 pub mod dirs;
@@ -22,6 +23,7 @@ pub mod spell;
 pub mod split;
 pub mod stub;
 pub mod unitfile;
+pub mod unitname;
 
 /// The installation prefix, fixed at build time (`make PREFIX=...` exports it).
 pub const PREFIX: &str = match option_env!("UNITSMITH_PREFIX") {

@@ -1,6 +1,8 @@
 //! Finding input files in the search paths and loading them with their drop-ins.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use crate::quadlet::Kind;
@@ -21,6 +23,18 @@ impl InputKind {
         }
         Kind::from_filename(name).map(InputKind::Quadlet)
     }
+
+    /// The kind of a file named only by an extension (`.container`): Quadlet reads it (and
+    /// makes `.service`, which systemd refuses), so it is an input to report, not to skip.
+    pub fn from_bare_extension(name: &str) -> Option<InputKind> {
+        match name {
+            ".envgate" => Some(InputKind::EnvGate),
+            _ => Kind::ALL
+                .into_iter()
+                .find(|k| k.extension() == name)
+                .map(InputKind::Quadlet),
+        }
+    }
 }
 
 /// One input file: the first of its name in the search paths.
@@ -31,6 +45,26 @@ pub struct Input {
     pub kind: InputKind,
     /// Later files of the same name, hidden by this one.
     pub shadows: Vec<PathBuf>,
+    /// The directory listing showed a regular file: it is opened without a `stat` first.
+    /// Anything else (a symlink, a FIFO ...) is looked at before it is opened.
+    pub listed_regular: bool,
+    /// The file name is not valid UTF-8: `name` shows those bytes as `\xNN`, and the file
+    /// is never read (no unit name can hold them).
+    pub name_not_utf8: bool,
+}
+
+impl Input {
+    /// An input at `path` named by its file name, looked at before it is read.
+    pub fn at(path: PathBuf, kind: InputKind) -> Input {
+        Input {
+            name: crate::unitname::display(path.file_name().unwrap_or_default()),
+            path,
+            kind,
+            shadows: Vec::new(),
+            listed_regular: false,
+            name_not_utf8: false,
+        }
+    }
 }
 
 /// What the search paths hold, from one listing of each directory.
@@ -75,39 +109,47 @@ pub struct Scanner {
 
 impl Scanner {
     pub fn add_dir(&mut self, dir: &Path, entries: &[Entry]) {
-        let mut found: Vec<(&str, InputKind)> = Vec::new();
+        // (name, kind, entry); names borrowed when they can be.
+        let mut found: Vec<(Cow<str>, InputKind, &Entry)> = Vec::new();
         for e in entries {
-            let Some(name) = e.name.to_str() else {
-                continue;
+            let (name, not_utf8) = match e.name.to_str() {
+                Some(n) => (Cow::Borrowed(n), false),
+                // Never dropped: such a file is an input to report (see `generate`).
+                None => (Cow::Owned(crate::unitname::display(&e.name)), true),
             };
-            if let Some(kind) = InputKind::from_filename(name) {
-                found.push((name, kind));
-            } else if name.ends_with(".d") && !e.plain_file {
-                self.scan.dropins.insert(dir.join(name));
+            let kind =
+                InputKind::from_filename(&name).or_else(|| InputKind::from_bare_extension(&name));
+            if let Some(kind) = kind {
+                found.push((name, kind, e));
+            } else if !not_utf8 && name.ends_with(".d") && !e.plain_file {
+                self.scan.dropins.insert(dir.join(name.as_ref()));
             }
         }
-        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let inputs = &mut self.scan.inputs;
         let first_dir = inputs.is_empty();
-        for (name, kind) in found {
-            let path = dir.join(name);
+        for (name, kind, entry) in found {
+            let name_not_utf8 = matches!(name, Cow::Owned(_));
+            let path = dir.join(&entry.name);
             if !first_dir {
                 let taken = self.taken.get_or_insert_with(|| {
                     (inputs.iter().enumerate())
                         .map(|(i, input)| (input.name.clone(), i))
                         .collect()
                 });
-                if let Some(&i) = taken.get(name) {
+                if let Some(&i) = taken.get(name.as_ref()) {
                     inputs[i].shadows.push(path);
                     continue;
                 }
                 taken.insert(name.to_string(), inputs.len());
             }
             inputs.push(Input {
-                name: name.to_string(),
+                name: name.into_owned(),
                 path,
                 kind,
                 shadows: Vec::new(),
+                listed_regular: entry.plain_file,
+                name_not_utf8,
             });
         }
     }
@@ -150,8 +192,10 @@ pub fn load_indexed(
     dirs: &[PathBuf],
     index: &HashSet<PathBuf>,
 ) -> Result<UnitFile, ParseError> {
-    let mut unit = UnitFile::load(&input.path)?;
-    let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut unit = UnitFile::load_listed(&input.path, input.listed_regular)?;
+    // File names as the bytes they are (sorted bytewise, as Quadlet does): a drop-in whose
+    // name is not UTF-8 is merged like any other, never skipped.
+    let mut confs: BTreeMap<OsString, (PathBuf, bool)> = BTreeMap::new();
     // Most systems have no drop-in directories at all: do not even compute their names.
     let dropin_dirs = if index.is_empty() {
         Vec::new()
@@ -168,20 +212,19 @@ pub fn load_indexed(
                 continue;
             };
             for e in rd.filter_map(|e| e.ok()) {
-                let Ok(name) = e.file_name().into_string() else {
-                    continue;
-                };
+                let name = e.file_name();
                 if Path::new(&name).extension().is_some_and(|x| x == "conf")
                     && !confs.contains_key(&name)
                 {
-                    confs.insert(name, d.join(e.file_name()));
+                    let regular = e.file_type().is_ok_and(|t| t.is_file());
+                    confs.insert(name, (d.join(e.file_name()), regular));
                 }
             }
         }
     }
-    for path in confs.values() {
+    for (path, regular) in confs.values() {
         crate::log_debug!("Loading source drop-in file {}", path.display());
-        let dropin = UnitFile::load(path)?;
+        let dropin = UnitFile::load_listed(path, *regular)?;
         unit.merge(&dropin);
     }
     Ok(unit)

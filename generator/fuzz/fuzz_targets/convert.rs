@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
         let name = format!("f{i}{}", kind.extension());
         let path = dir.join(&name);
         if std::fs::write(&path, data).is_ok() {
-            inputs.push(Input { name, path, kind: InputKind::Quadlet(kind), shadows: Vec::new() });
+            inputs.push(Input { name, ..Input::at(path, InputKind::Quadlet(kind)) });
         }
     }
     let opts = Options {
