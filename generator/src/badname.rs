@@ -30,8 +30,20 @@ pub fn report(
     why: &Why,
     key: Option<(String, &str)>,
 ) -> (String, Option<String>) {
-    let path = shown_path(&input.path);
     let stub = Some(unitname::mangle(unit.as_bytes())).filter(|m| unitname::check(m).is_ok());
+    let msg = report_with_stub(input, unit, why, key, stub.as_deref());
+    (msg, stub)
+}
+
+/// [`report`] with the failure stub's name chosen by the caller (`None`: no stub).
+pub fn report_with_stub(
+    input: &Input,
+    unit: &str,
+    why: &Why,
+    key: Option<(String, &str)>,
+    stub: Option<&str>,
+) -> String {
+    let path = shown_path(&input.path);
     let (loc, what) = match &key {
         Some((loc, key)) => (format!("{loc}:"), key.to_string()),
         None => (format!("{path}:"), "the file name".to_string()),
@@ -46,18 +58,22 @@ pub fn report(
         ),
     };
     let file_name = &input.name;
-    let ext = crate::unitfile::extension(file_name);
+    let bare = crate::sources::InputKind::from_bare_extension(file_name).is_some();
+    let ext = match bare {
+        true => file_name.as_str(),
+        false => crate::unitfile::extension(file_name),
+    };
     let hint = match (why, &key) {
         (_, Some(_)) => format!(
             "set {what}= to a valid name, e.g. {}",
-            stub.as_deref().map_or("NAME", |s| {
+            stub.map_or("NAME", |s| {
                 s.strip_suffix(crate::unitfile::extension(s)).unwrap_or(s)
             })
         ),
-        (Why::Rule(Problem::TooLong(n)), None) => format!(
-            "rename the file: at least {} bytes shorter",
-            n - unitname::MAX_LEN
-        ),
+        (Why::Rule(Problem::TooLong(n)), None) => match n - unitname::MAX_LEN {
+            1 => "rename the file: at least 1 byte shorter".to_string(),
+            over => format!("rename the file: at least {over} bytes shorter"),
+        },
         (Why::Rule(Problem::NoPrefix), None) => format!(
             "rename it to NAME{file_name}: a template or instance needs a name before the '@'"
         ),
@@ -69,14 +85,14 @@ pub fn report(
     };
     msg.push_str("\n  hint: ");
     msg.push_str(&hint);
-    match &stub {
+    match stub {
         Some(s) => msg.push_str(&format!(
             "; until then the failure stub {s} (the name systemctl makes of \"{}\") carries this error",
             unitname::display(unit.as_ref())
         )),
         None => msg.push_str("; no unit is written for it (no valid unit name can be made of it)"),
     }
-    (msg, stub)
+    msg
 }
 
 /// `path` for messages, its file name shown as [`unitname::display`] does (no raw bytes, no
@@ -93,6 +109,10 @@ pub fn shown_path(path: &Path) -> String {
 pub fn check(input: &Input, unit: &str) -> Option<Why> {
     if input.name_not_utf8 {
         return Some(Why::NotUtf8);
+    }
+    // `.container` alone: Quadlet names its unit `.service`, which systemd refuses.
+    if crate::sources::InputKind::from_bare_extension(&input.name).is_some() {
+        return Some(Why::Rule(Problem::NoStem));
     }
     unitname::check(unit).err().map(Why::Rule)
 }

@@ -334,6 +334,7 @@ fn load_item<'a>(
         hidden: false,
         rendered: None,
     };
+    // (`.container` alone: `.service`, as Quadlet names it; refused below.)
     let from_filename =
         || quadlet::service_name_from_filename(&input.name).unwrap_or_default() + ".service";
     // A name that is not UTF-8 cannot name a unit: the file is not even read.
@@ -353,6 +354,9 @@ fn load_item<'a>(
             item.error = Some(format!("{e}"));
         }
         None => item.service_filename = from_filename(),
+    }
+    if InputKind::from_bare_extension(&input.name).is_some() {
+        item.service_filename = from_filename();
     }
     if let Some(why) = badname::check(input, &item.service_filename) {
         // Named by ServiceName=: the error points at that line.
@@ -489,7 +493,8 @@ fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out:
     let refused = match badname::check(input, &name) {
         Some(why) => Some(badname::report(input, &name, &why, None)),
         None => crate::envgate::name_problem(&input.name).map(|(problem, long)| {
-            let (error, _) = badname::report(input, &long, &badname::Why::Rule(problem), None);
+            let why = badname::Why::Rule(problem);
+            let error = badname::report_with_stub(input, &long, &why, None, Some(&name));
             (error, Some(name.clone()))
         }),
     };

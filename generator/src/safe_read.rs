@@ -62,9 +62,13 @@ impl Refused {
                 let through = std::fs::read_link(path)
                     .map(|t| format!(" (through the symlink to {})", t.display()))
                     .unwrap_or_default();
+                let hint = match *what {
+                    "a directory" => "rename it: a directory named like an input is not one (inputs in it are still read, as in any subdirectory)",
+                    _ => "replace it with a regular file (a symlink to one is fine), or remove it",
+                };
                 (
                     format!("not read: {what}{through}, not a regular file; unitsmith reads only regular files (reading anything else could block the boot)"),
-                    Some("replace it with a regular file (a symlink to one is fine), or remove it".into()),
+                    Some(hint.into()),
                 )
             }
             Refused::TooLarge(size) => (
@@ -178,7 +182,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, Refused> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     fn tmp(name: &str) -> std::path::PathBuf {
         let d =
@@ -197,6 +201,14 @@ mod tests {
         assert!(ok, "mkfifo {}", path.display());
     }
 
+    /// `f` on another thread; panics when it has not returned within 5 s (it blocked).
+    fn within_5s<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(f()));
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("blocked: no answer within 5 s")
+    }
+
     /// A FIFO, directly or through a symlink, and even when the caller was told it is a
     /// regular file (swapped in after the listing), is refused at once.
     #[test]
@@ -204,25 +216,42 @@ mod tests {
         let d = tmp("fifo");
         let fifo = d.join("x.container");
         mkfifo(&fifo);
-        std::os::unix::fs::symlink(&fifo, d.join("link.container")).unwrap();
-        let start = Instant::now();
-        for (p, listed) in [
-            (&fifo, false),
-            (&fifo, true),
-            (&d.join("link.container"), false),
-        ] {
-            match read(p)
-                .err()
-                .or_else(|| with_contents(p, listed, |_| ()).err())
-            {
+        let link = d.join("link.container");
+        std::os::unix::fs::symlink(&fifo, &link).unwrap();
+        for (p, listed) in [(&fifo, false), (&fifo, true), (&link, false), (&link, true)] {
+            let path = p.clone();
+            match within_5s(move || with_contents(&path, listed, |_| ()).err()) {
                 Some(Refused::NotRegular(what)) => assert!(what.contains("FIFO"), "{what}"),
-                other => panic!("{}: {other:?}", p.display()),
+                other => panic!("{} (listed {listed}): {other:?}", p.display()),
             }
         }
-        assert!(start.elapsed() < Duration::from_secs(2));
-        let (msg, _) =
-            Refused::NotRegular("a FIFO (named pipe)").describe(&d.join("link.container"));
+        let (msg, _) = Refused::NotRegular("a FIFO (named pipe)").describe(&link);
         assert!(msg.contains("through the symlink to"), "{msg}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// What the listing does not show as a regular file is never opened: a writer waiting
+    /// on a FIFO (which an open for reading would release) stays blocked.
+    #[test]
+    fn a_special_file_is_not_even_opened() {
+        let d = tmp("not-opened");
+        let fifo = d.join("x.container");
+        mkfifo(&fifo);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writer_path = fifo.clone();
+        std::thread::spawn(move || {
+            let opened = std::fs::OpenOptions::new().write(true).open(&writer_path);
+            let _ = tx.send(opened.is_ok());
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(matches!(read(&fifo), Err(Refused::NotRegular(_))));
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the FIFO was opened (its writer was released)"
+        );
+        // Release the writer (and prove the check above could see it).
+        let _reader = std::fs::File::open(&fifo).unwrap();
+        assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -52,7 +52,8 @@ impl fmt::Display for Problem {
 fn describe_char(c: char) -> String {
     match c {
         ' ' => "a space".to_string(),
-        c if c.is_control() || !c.is_ascii() => format!("the character {}", c.escape_unicode()),
+        c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+        c if !c.is_ascii() => format!("the character '{c}' (U+{:04X})", c as u32),
         c => format!("the character '{c}'"),
     }
 }
