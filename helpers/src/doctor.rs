@@ -54,6 +54,7 @@ something is wrong, why:
   podman-generator   Podman's own Quadlet generator handles that directory
   not-read           a Quadlet file in a directory unitsmith does not read
   not-an-input       a misspelt extension (web.conatiner)
+  bad-name           the unit would have a name systemd refuses (@.service, over 255 bytes): none is written
   collision          two files would write the same unit
   overridden         a unit file of the same name hides the generated one
   stale              the input changed since the last daemon-reload
@@ -559,6 +560,9 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         for (i, winner) in model.collisions() {
             file_reports.push(collision(model, i, &winner));
         }
+        for ng in &model.outcome.not_generated {
+            file_reports.push(not_generated(ng));
+        }
         for (path, unit) in &podman_files {
             podman_owned.insert(unit.clone(), path.clone());
             want_unit(unit.clone(), &mut units);
@@ -769,6 +773,12 @@ fn file_target(
             if let Some(w) = model.collision_winner(i) {
                 file_reports.push(collision(model, i, w));
             }
+            // No unit at all (its name cannot be one): nothing to ask systemd about.
+            let source = &model.inputs[i].path;
+            if let Some(ng) = (model.outcome.not_generated.iter()).find(|ng| ng.source == *source) {
+                file_reports.push(not_generated(ng));
+                return;
+            }
             let name = model.unit_names[i].clone();
             if !units.contains(&name) {
                 units.push(name);
@@ -786,6 +796,23 @@ fn file_target(
             }
             file_reports.push(s);
         }
+    }
+}
+
+/// An input the generator made no unit of, not even a stub (see `Outcome::not_generated`).
+fn not_generated(ng: &unitsmith_generator::generate::NotGenerated) -> Stray {
+    let (message, hint) = match ng.error.split_once("\n  hint: ") {
+        Some((m, h)) => (m.to_string(), Some(h.to_string())),
+        None => (ng.error.clone(), None),
+    };
+    let mut problem = Problem::error(Kind::BadName, message);
+    if let Some(h) = hint {
+        problem = problem.hint(h);
+    }
+    Stray {
+        path: ng.source.clone(),
+        unit: Some(ng.unit.clone()),
+        problem,
     }
 }
 

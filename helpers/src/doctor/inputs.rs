@@ -37,7 +37,9 @@ impl Model {
             helper: unitsmith_generator::helper_path(),
         };
         let outcome = generate::generate(&inputs, &opts);
-        let unit_names = inputs.iter().map(|i| unit_name(i, &search.dirs)).collect();
+        let unit_names = (inputs.iter())
+            .map(|i| generated_name(i, unit_name(i, &search.dirs), &outcome))
+            .collect();
         Model {
             user,
             search,
@@ -106,6 +108,17 @@ pub fn unit_name(input: &Input, dirs: &[PathBuf]) -> String {
             Err(_) => unit_name_from_filename(&input.name).unwrap_or_default(),
         },
     }
+}
+
+/// A name systemd refuses gets its failure stub under the name `systemctl` makes of it
+/// (`sp\x20ace.service`): that is the unit to examine, when there is one.
+fn generated_name(input: &Input, name: String, outcome: &Outcome) -> String {
+    if !input.name_not_utf8 && unitsmith_generator::unitname::check(&name).is_ok() {
+        return name;
+    }
+    (outcome.units.iter())
+        .find(|u| u.source == input.path && !u.name.contains('/'))
+        .map_or(name, |u| u.name.clone())
 }
 
 /// The unit a file of that name gives (its content unread): None for a name that is no input.

@@ -158,6 +158,10 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
             helper: unitsmith_generator::helper_path(),
         };
         let outcome = generate::generate(&inputs, &opts);
+        // Inputs with no unit at all (no valid unit name can be made of theirs).
+        for ng in &outcome.not_generated {
+            tree.findings.push(not_generated_finding(ng));
+        }
         for g in outcome.units.into_iter().filter(|g| !g.name.contains('/')) {
             match &g.error {
                 Some(e) => tree.findings.push(generator_finding(&g.name, &g.source, e)),
@@ -187,8 +191,22 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
                 continue;
             }
         }
-        let Ok(data) = std::fs::read(path) else {
-            continue;
+        // Never a blocking read (a FIFO named foo.service) nor an unbounded one.
+        let data = match unitsmith_generator::safe_read::read(path) {
+            Ok(data) => data,
+            Err(refused) => {
+                let (message, hint) = refused.describe(path);
+                tree.findings.push(Finding {
+                    rule: "parse-error",
+                    severity: Severity::Error,
+                    file: path.clone(),
+                    line: 0,
+                    unit: name.clone(),
+                    message,
+                    fix: hint.unwrap_or_else(|| "make it a readable regular file".into()),
+                });
+                continue;
+            }
         };
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             masked.insert(name.clone()); // an empty unit file masks the unit
@@ -376,7 +394,9 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found) {
             } else if recursive {
                 subdirs.push(p);
             }
-        } else if InputKind::from_filename(&name).is_some() {
+        } else if InputKind::from_filename(&name).is_some()
+            || InputKind::from_bare_extension(&name).is_some()
+        {
             has_quadlet = true;
         } else if is_unit_name(&name) {
             found.units.push((name, p));
@@ -456,6 +476,30 @@ fn parse_finding(unit: &str, e: &unitsmith_generator::unitfile::ParseError) -> F
         unit: unit.to_string(),
         message: format!("{}; nothing else in this file was checked", e.message),
         fix: "write KEY=VALUE lines under a [Section] header (systemd.syntax(7)); systemd ignores the line, so the file may not mean what it says".into(),
+    }
+}
+
+/// A Quadlet input the generator makes no unit of at all: no valid unit name can be made of
+/// its name (`@.container`, over 255 bytes).
+fn not_generated_finding(ng: &unitsmith_generator::generate::NotGenerated) -> Finding {
+    let (message, fix) = match ng.error.split_once("\n  hint: ") {
+        Some((m, h)) => (m, h),
+        None => (ng.error.as_str(), "rename the file"),
+    };
+    // The message starts with the (escaped) path; the finding names the file already.
+    let message = message
+        .split_once(": cannot become a unit: ")
+        .map_or(message, |(_, m)| m);
+    Finding {
+        rule: "generator-error",
+        severity: Severity::Error,
+        file: ng.source.clone(),
+        line: 0,
+        unit: ng.unit.clone(),
+        message: format!(
+            "the generator makes no unit of this input (not even a failure stub): {message}"
+        ),
+        fix: fix.to_string(),
     }
 }
 
