@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 use crate::badname;
+use crate::budget::Budget;
 use crate::install;
 use crate::quadlet::{self, Ctx, Kind, UnitInfo, UnitsInfo};
 use crate::sources::{self, Input, InputKind};
@@ -23,6 +24,9 @@ pub struct Options {
     pub dirs: Vec<PathBuf>,
     /// The `unitsmith` helper generated units call.
     pub helper: String,
+    /// When reading and converting must stop, and the limit it came from (see `budget.rs`);
+    /// `None`: no time limit. The byte and input limits always apply.
+    pub deadline: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 /// One generated unit.
@@ -154,8 +158,9 @@ pub fn generate_with(
     sink: Option<Sink>,
 ) -> Outcome {
     let mut out = Outcome::default();
+    let budget = Budget::new(opts.deadline);
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
-        envgate_units(input, opts, dropins, &mut out);
+        envgate_units(input, opts, dropins, &budget, &mut out);
     }
     let mut quadlets: Vec<(&Input, Kind)> = inputs
         .iter()
@@ -169,7 +174,7 @@ pub fn generate_with(
     quadlets.sort_by_key(|(_, kind)| kind.order());
     // Reading and parsing are independent per file: spread them over the cores.
     let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
-        load_item(input, kind, opts, dropins)
+        load_item(input, kind, opts, dropins, &budget)
     });
 
     mark_collisions(&mut items, &mut out.warnings);
@@ -199,8 +204,9 @@ pub fn generate_with(
                 .take_while(|it| kind_of(it).order() == order)
                 .count();
         let level = &mut items[start..end];
-        let results =
-            crate::parallel::map_mut(level, |it| convert_item(it, &infos, &finished, opts, sink));
+        let results = crate::parallel::map_mut(level, |it| {
+            convert_item(it, &infos, &finished, opts, &budget, sink)
+        });
         for (it, res) in items[start..end].iter_mut().zip(results) {
             let Some(res) = res else {
                 continue;
@@ -321,6 +327,7 @@ fn load_item<'a>(
     kind: Kind,
     opts: &Options,
     dropins: &HashSet<PathBuf>,
+    budget: &Budget,
 ) -> Item<'a> {
     let mut item = Item {
         input,
@@ -340,7 +347,7 @@ fn load_item<'a>(
     // A name that is not UTF-8 cannot name a unit: the file is not even read.
     let parsed = match input.name_not_utf8 {
         true => None,
-        false => Some(sources::load_indexed(input, &opts.dirs, dropins)),
+        false => Some(sources::load_within(input, &opts.dirs, dropins, budget)),
     };
     match parsed {
         Some(Ok(u)) => {
@@ -384,6 +391,7 @@ fn convert_item(
     infos: &UnitsInfo,
     finished: &HashSet<&str>,
     opts: &Options,
+    budget: &Budget,
     sink: Option<Sink>,
 ) -> Option<LevelResult> {
     let unit = it
@@ -393,7 +401,11 @@ fn convert_item(
     let kind = kind_of(it);
     let mut warnings = quadlet::pre_warnings(unit, kind);
     let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
-    let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
+    // Past the time limit, what is left becomes stubs at once (and stubs are quick to write).
+    let result = match budget.check_time("converted") {
+        Ok(()) => quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e)),
+        Err(why) => Err(format!("{}: {why}", it.input.path.display())),
+    };
     warnings.append(&mut ctx.warnings);
     let result = Some(match result {
         Ok(c) => {
@@ -486,7 +498,13 @@ fn render_item(it: &Item, result: Result<UnitFile, String>) -> (Generated, Vec<S
 }
 
 /// An env gate's units, or one failure stub under its service name.
-fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out: &mut Outcome) {
+fn envgate_units(
+    input: &Input,
+    opts: &Options,
+    dropins: &HashSet<PathBuf>,
+    budget: &Budget,
+    out: &mut Outcome,
+) {
     let name = crate::envgate::service_name(&input.name);
     // A name systemd refuses: its stub goes under the name systemctl makes of it. A name
     // valid for the gate but too long for its other files: its stub is the gate itself.
@@ -517,7 +535,7 @@ fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out:
         return;
     }
     let parsed =
-        sources::load_indexed(input, &opts.dirs, dropins).map_err(|e| (e.to_string(), None));
+        sources::load_within(input, &opts.dirs, dropins, budget).map_err(|e| (e.to_string(), None));
     let result = parsed.and_then(|unit| {
         crate::envgate::convert(&unit, &opts.helper)
             .map_err(|e| (render_error(&unit, &e), Some(unit)))

@@ -6,6 +6,7 @@
 //! (doctor, reload, lint) reuse the very same code.
 
 pub mod badname;
+pub mod budget;
 pub mod cmdline;
 pub mod csv;
 pub mod dirs;
@@ -24,6 +25,7 @@ pub mod split;
 pub mod stub;
 pub mod unitfile;
 pub mod unitname;
+pub mod watchdog;
 
 /// The installation prefix, fixed at build time (`make PREFIX=...` exports it).
 pub const PREFIX: &str = match option_env!("UNITSMITH_PREFIX") {

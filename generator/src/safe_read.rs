@@ -51,6 +51,8 @@ pub enum Refused {
     NotRegular(&'static str),
     /// Larger than [`MAX_BYTES`]: its size (or the limit plus one, when it grew while read).
     TooLarge(u64),
+    /// Over the run's limits (see `budget.rs`): why.
+    OverBudget(String),
     Io(io::Error),
 }
 
@@ -74,6 +76,10 @@ impl Refused {
             Refused::TooLarge(size) => (
                 format!("not read: {size} bytes, over the limit of {MAX_BYTES} bytes (1 MiB) for one input, drop-in or unit file"),
                 Some("Quadlet files are a few kilobytes: check that this is the intended file; keep large content in files it refers to (e.g. EnvironmentFile=)".into()),
+            ),
+            Refused::OverBudget(why) => (
+                why.clone(),
+                Some("look for unusually large or many files among the inputs; `unitsmith doctor` lists them".into()),
             ),
             Refused::Io(e) if e.kind() == io::ErrorKind::NotFound => {
                 match std::fs::read_link(path) {
@@ -126,6 +132,16 @@ pub fn with_contents<R>(
     listed_regular: bool,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Refused> {
+    with_contents_admitted(path, listed_regular, |_| Ok(()), f)
+}
+
+/// [`with_contents`], reading only when `admit(size)` agrees (the run's byte allowance).
+pub fn with_contents_admitted<R>(
+    path: &Path,
+    listed_regular: bool,
+    admit: impl FnOnce(u64) -> Result<(), String>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Refused> {
     if !listed_regular {
         // Look before opening: a device is never opened.
         if let Some(what) = kind_of(&std::fs::metadata(path)?) {
@@ -144,6 +160,7 @@ pub fn with_contents<R>(
     if size > MAX_BYTES {
         return Err(Refused::TooLarge(size));
     }
+    admit(size).map_err(Refused::OverBudget)?;
     let mut head = [0u8; 2048];
     if size > 0 && size < head.len() as u64 {
         // The size is known: read exactly that (no extra read to find the end).

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::budget::{self, Budget};
 use crate::quadlet::Kind;
 use crate::unitfile::{ParseError, UnitFile};
 
@@ -75,6 +76,10 @@ pub struct Scan {
     /// The `*.d` entries that are not plain files: drop-in directories, so that loading a
     /// unit looks only where there is something (most units have no drop-ins at all).
     pub dropins: HashSet<PathBuf>,
+    /// What could not be searched, one complete message each (a directory that cannot be
+    /// listed, inputs over [`budget::MAX_INPUTS`], directories left when time ran out):
+    /// inputs there are unknown, so this is the only report of them.
+    pub problems: Vec<String>,
 }
 
 /// One directory entry, as listed.
@@ -84,17 +89,27 @@ pub struct Entry {
     pub plain_file: bool,
 }
 
-/// The entries of `dir`, in no particular order; `None` when it cannot be read.
-pub fn list(dir: &Path) -> Option<Vec<Entry>> {
-    let rd = std::fs::read_dir(dir).ok()?;
-    Some(
-        rd.filter_map(|e| e.ok())
-            .map(|e| Entry {
-                plain_file: e.file_type().is_ok_and(|t| t.is_file()),
-                name: e.file_name(),
-            })
-            .collect(),
-    )
+/// The entries of `dir`, in no particular order.
+pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let rd = std::fs::read_dir(dir)?;
+    Ok(rd
+        .filter_map(|e| e.ok())
+        .map(|e| Entry {
+            plain_file: e.file_type().is_ok_and(|t| t.is_file()),
+            name: e.file_name(),
+        })
+        .collect())
+}
+
+/// The message for a search directory that cannot be listed; `None` when it does not exist
+/// (search paths that do not exist are normal).
+pub fn list_problem(dir: &Path, e: &std::io::Error) -> Option<String> {
+    (e.kind() != std::io::ErrorKind::NotFound).then(|| {
+        format!(
+            "{}: cannot list: {e}; no input in it is generated\n  hint: make it readable and searchable by the generator (root, or the user with --user)",
+            dir.display()
+        )
+    })
 }
 
 /// Builds a [`Scan`] from directory listings given in search order, so that whoever lists
@@ -105,6 +120,8 @@ pub struct Scanner {
     /// Names taken so far, by index in `inputs`. Names within one directory are unique, so
     /// the map is only built when a second directory has inputs: most runs never hash one.
     taken: Option<HashMap<String, usize>>,
+    /// Inputs found over [`budget::MAX_INPUTS`]: how many, and the first few.
+    over_limit: (usize, Vec<PathBuf>),
 }
 
 impl Scanner {
@@ -131,6 +148,15 @@ impl Scanner {
         for (name, kind, entry) in found {
             let name_not_utf8 = matches!(name, Cow::Owned(_));
             let path = dir.join(&entry.name);
+            if inputs.len() >= budget::MAX_INPUTS {
+                // Not read at all: each input costs memory before it is read. Counted and
+                // reported (see `finish`).
+                self.over_limit.0 += 1;
+                if self.over_limit.1.len() < 5 {
+                    self.over_limit.1.push(path);
+                }
+                continue;
+            }
             if !first_dir {
                 let taken = self.taken.get_or_insert_with(|| {
                     (inputs.iter().enumerate())
@@ -154,7 +180,27 @@ impl Scanner {
         }
     }
 
-    pub fn finish(self) -> Scan {
+    /// A directory that could not be listed (see [`list_problem`]).
+    pub fn cannot_list(&mut self, dir: &Path, e: &std::io::Error) {
+        self.scan.problems.extend(list_problem(dir, e));
+    }
+
+    pub fn finish(mut self) -> Scan {
+        let (n, first) = &self.over_limit;
+        if *n > 0 {
+            let first: Vec<String> = first.iter().map(|p| p.display().to_string()).collect();
+            let (inputs, are) = if *n == 1 {
+                ("input", "is")
+            } else {
+                ("inputs", "are")
+            };
+            self.scan.problems.push(format!(
+                "{n} {inputs} over the limit of {} inputs {are} not read, so not generated: {}{}\n  hint: remove inputs that are not used; `unitsmith doctor` lists them",
+                budget::MAX_INPUTS,
+                first.join(", "),
+                if *n > first.len() { ", ..." } else { "" }
+            ));
+        }
         self.scan
     }
 }
@@ -163,8 +209,9 @@ impl Scanner {
 pub fn scan(dirs: &[PathBuf]) -> Scan {
     let mut scanner = Scanner::default();
     for dir in dirs {
-        if let Some(entries) = list(dir) {
-            scanner.add_dir(dir, &entries);
+        match list(dir) {
+            Ok(entries) => scanner.add_dir(dir, &entries),
+            Err(e) => scanner.cannot_list(dir, &e),
         }
     }
     scanner.finish()
@@ -192,7 +239,17 @@ pub fn load_indexed(
     dirs: &[PathBuf],
     index: &HashSet<PathBuf>,
 ) -> Result<UnitFile, ParseError> {
-    let mut unit = UnitFile::load_listed(&input.path, input.listed_regular)?;
+    load_within(input, dirs, index, &Budget::default())
+}
+
+/// [`load_indexed`] within a run's limits: each file read counts against them.
+pub fn load_within(
+    input: &Input,
+    dirs: &[PathBuf],
+    index: &HashSet<PathBuf>,
+    budget: &Budget,
+) -> Result<UnitFile, ParseError> {
+    let mut unit = UnitFile::load_within(&input.path, input.listed_regular, budget)?;
     // File names as the bytes they are (sorted bytewise, as Quadlet does): a drop-in whose
     // name is not UTF-8 is merged like any other, never skipped.
     let mut confs: BTreeMap<OsString, (PathBuf, bool)> = BTreeMap::new();
@@ -224,7 +281,7 @@ pub fn load_indexed(
     }
     for (path, regular) in confs.values() {
         crate::log_debug!("Loading source drop-in file {}", path.display());
-        let dropin = UnitFile::load_listed(path, *regular)?;
+        let dropin = UnitFile::load_within(path, *regular, budget)?;
         unit.merge(&dropin);
     }
     Ok(unit)

@@ -271,9 +271,27 @@ impl UnitFile {
     /// [`UnitFile::load`] of a file its directory listing showed as a regular file (it is
     /// opened without a `stat` first; what was opened is still checked).
     pub fn load_listed(path: &Path, listed_regular: bool) -> Result<UnitFile, ParseError> {
-        match crate::safe_read::with_contents(path, listed_regular, |data| {
-            UnitFile::parse(data, path)
-        }) {
+        UnitFile::load_within(path, listed_regular, &crate::budget::Budget::default())
+    }
+
+    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`).
+    pub fn load_within(
+        path: &Path,
+        listed_regular: bool,
+        budget: &crate::budget::Budget,
+    ) -> Result<UnitFile, ParseError> {
+        let read = budget
+            .check_time("read")
+            .map_err(crate::safe_read::Refused::OverBudget);
+        let read = read.and_then(|()| {
+            crate::safe_read::with_contents_admitted(
+                path,
+                listed_regular,
+                |size| budget.take_bytes(size),
+                |data| UnitFile::parse(data, path),
+            )
+        });
+        match read {
             Ok(parsed) => parsed,
             Err(refused) => {
                 let (mut message, hint) = refused.describe(path);

@@ -682,6 +682,17 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         }
     }
 
+    for p in &model.problems {
+        let (message, hint) = match p.split_once("\n  hint: ") {
+            Some((m, h)) => (m, Some(h)),
+            None => (p.as_str(), None),
+        };
+        let mut problem = Problem::error(Kind::NotRead, message);
+        if let Some(h) = hint {
+            problem = problem.hint(h);
+        }
+        global.push(problem);
+    }
     if let Err(why) = &env.cx.generator {
         if !model.inputs.is_empty() || !targets.is_empty() {
             global.push(

@@ -16,6 +16,9 @@ pub struct Model {
     pub outcome: Outcome,
     /// For each input (same index): the unit it is meant to give (`web.service`).
     pub unit_names: Vec<String>,
+    /// What could not be searched (directories not listed, inputs over the limit), as the
+    /// generator reports it.
+    pub problems: Vec<String>,
 }
 
 impl Model {
@@ -26,7 +29,14 @@ impl Model {
     }
 
     pub fn from_search(user: bool, search: SearchPaths) -> Model {
-        let inputs = sources::find_inputs(&search.dirs);
+        let scan = sources::scan(&search.dirs);
+        let mut problems = search.problems.clone();
+        for p in scan.problems {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let inputs = scan.inputs;
         let opts = Options {
             user,
             podman: std::env::var("PODMAN")
@@ -35,6 +45,7 @@ impl Model {
                 .unwrap_or_else(|| "/usr/bin/podman".into()),
             dirs: search.dirs.clone(),
             helper: unitsmith_generator::helper_path(),
+            deadline: None,
         };
         let outcome = generate::generate(&inputs, &opts);
         let unit_names = (inputs.iter())
@@ -46,6 +57,7 @@ impl Model {
             inputs,
             outcome,
             unit_names,
+            problems,
         }
     }
 
@@ -175,6 +187,7 @@ mod tests {
             dirs: vec![a.clone(), b.clone()],
             from_env: true,
             podman_generator: None,
+            problems: Vec::new(),
         };
         let m = Model::from_search(false, search);
 

@@ -156,6 +156,7 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf]) -> Tre
                 .unwrap_or_else(|| "/usr/bin/podman".into()),
             dirs: found.quadlet_dirs.clone(),
             helper: unitsmith_generator::helper_path(),
+            deadline: None,
         };
         let outcome = generate::generate(&inputs, &opts);
         // Inputs with no unit at all (no valid unit name can be made of theirs).
