@@ -62,5 +62,18 @@ bench: build
 	python3 tests/bench/generator.py $(GEN) --max-ratio-1000 1.5
 	UNITSMITH=$(HELPER) tests/bench/envgate-populate.sh
 
+# Every cargo-fuzz target for FUZZ_SECONDS each (not part of `test`: long; needs
+# `cargo install cargo-fuzz`). Prints executions and crashes per target; exit 1 on a crash.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) generator/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Fold what fuzzing found into the corpus kept in git, minimised (review the diff).
+fuzz-cmin:
+	cd generator && for t in $$(sed -n 's/^name = "\(.*\)"$$/\1/p' fuzz/Cargo.toml | grep -v -- -fuzz); do \
+	  if [ -d fuzz/target/fuzz-work/$$t ]; then cp -n fuzz/target/fuzz-work/$$t/* fuzz/corpus/$$t/ 2>/dev/null; fi; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz cmin -O -s none $$t fuzz/corpus/$$t || exit 1; done
+
 clean:
 	$(CARGO) clean

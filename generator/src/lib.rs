@@ -1,9 +1,13 @@
 //! unitsmith-generator: Quadlet files and env gates in, systemd units out.
 //!
-//! The binary (`src/bin/unitsmith-generator.rs`) only parses its arguments and calls
-//! [`dirs::search_and_scan`], [`generate::run`] (with [`output::write_unit`] as its sink) and
-//! [`output::settle_links`]; everything else lives here so that the `unitsmith` helpers
-//! (doctor, reload, lint) reuse the very same code.
+//! The binary (`src/bin/unitsmith-generator.rs`) only parses its arguments, arms a
+//! [`watchdog`], and calls [`dirs::search_and_scan_until`], [`generate::run`] (with
+//! [`output::write_unit`] as its sink) and [`output::settle_links`]; everything else lives here
+//! so that the `unitsmith` helpers (doctor, reload, lint) reuse the very same code.
+//!
+//! Hostile inputs: [`safe_read`] reads only regular files of at most 1 MiB and never blocks;
+//! [`unitname`] holds systemd's unit-name rules and [`badname`] reports inputs that break them;
+//! [`budget`] bounds a run in time, bytes and inputs.
 
 pub mod badname;
 pub mod budget;
