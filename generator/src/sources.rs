@@ -87,6 +87,8 @@ pub struct Entry {
     pub name: std::ffi::OsString,
     /// A regular file: never a directory to descend into or a drop-in directory.
     pub plain_file: bool,
+    /// A directory (not a symlink to one): its path in a resolved directory is resolved too.
+    pub dir: bool,
 }
 
 /// The entries of `dir`, in no particular order.
@@ -94,9 +96,13 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
     let rd = std::fs::read_dir(dir)?;
     Ok(rd
         .filter_map(|e| e.ok())
-        .map(|e| Entry {
-            plain_file: e.file_type().is_ok_and(|t| t.is_file()),
-            name: e.file_name(),
+        .map(|e| {
+            let t = e.file_type().ok();
+            Entry {
+                plain_file: t.is_some_and(|t| t.is_file()),
+                dir: t.is_some_and(|t| t.is_dir()),
+                name: e.file_name(),
+            }
         })
         .collect())
 }
