@@ -5,39 +5,33 @@
 //! for a deadline instead; if the run has not finished by then it calls its action (the
 //! binary's writes a failure stub for every input without a unit, and exits).
 
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// An armed watchdog; [`Watchdog::disarm`] when the run is done.
 pub struct Watchdog {
-    done: Arc<(Mutex<bool>, Condvar)>,
+    done: Arc<AtomicBool>,
 }
 
-/// Call `on_expiry` at `at`, on a thread of its own, unless disarmed before. It runs with
-/// the watchdog's lock held, so a `disarm` then waits for it (and for an exit it makes).
+/// Call `on_expiry` at `at`, on a thread of its own, unless disarmed before. The thread only
+/// sleeps: disarming never waits for it (a lock it held while descheduled would delay the
+/// end of every run on a busy machine), and it dies with the process.
 pub fn arm(at: Instant, on_expiry: impl FnOnce() + Send + 'static) -> Watchdog {
-    let done = Arc::new((Mutex::new(false), Condvar::new()));
-    let shared = Arc::clone(&done);
+    let done = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&done);
     let spawned = std::thread::Builder::new()
         .name("watchdog".into())
         .spawn(move || {
-            let (lock, wake) = &*shared;
-            let mut done = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            loop {
-                if *done {
+            while let Some(left) = at.checked_duration_since(Instant::now()) {
+                if seen.load(Ordering::Acquire) {
                     return;
                 }
-                let now = Instant::now();
-                if now >= at {
-                    break;
-                }
-                done = wake
-                    .wait_timeout(done, at - now)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0;
+                std::thread::sleep(left);
             }
-            on_expiry();
-            drop(done);
+            if !seen.load(Ordering::Acquire) {
+                on_expiry();
+            }
         });
     if let Err(e) = spawned {
         crate::log_warn!("cannot start the watchdog thread ({e}); running without it");
@@ -46,11 +40,9 @@ pub fn arm(at: Instant, on_expiry: impl FnOnce() + Send + 'static) -> Watchdog {
 }
 
 impl Watchdog {
-    /// The run is done: the action will not be called (or has finished, if it had begun).
+    /// The run is done: the action will not be called (unless it had begun already).
     pub fn disarm(self) {
-        let (lock, wake) = &*self.done;
-        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
-        wake.notify_all();
+        self.done.store(true, Ordering::Release);
     }
 }
 
