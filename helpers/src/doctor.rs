@@ -682,17 +682,7 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         }
     }
 
-    for p in &model.problems {
-        let (message, hint) = match p.split_once("\n  hint: ") {
-            Some((m, h)) => (m, Some(h)),
-            None => (p.as_str(), None),
-        };
-        let mut problem = Problem::error(Kind::NotRead, message);
-        if let Some(h) = hint {
-            problem = problem.hint(h);
-        }
-        global.push(problem);
-    }
+    global.extend(search_problems(model));
     if let Err(why) = &env.cx.generator {
         if !model.inputs.is_empty() || !targets.is_empty() {
             global.push(
@@ -810,20 +800,35 @@ fn file_target(
     }
 }
 
+/// A generator message (`message\n  hint: hint`) as a problem of `kind`.
+fn problem_of(kind: Kind, text: &str) -> Problem {
+    match text.split_once("\n  hint: ") {
+        Some((m, h)) => Problem::error(kind, m).hint(h),
+        None => Problem::error(kind, text),
+    }
+}
+
+/// What the generator could not search (directories, inputs over the limit).
+fn search_problems(model: &Model) -> Vec<Problem> {
+    (model.problems.iter())
+        .map(|p| problem_of(Kind::NotRead, p))
+        .collect()
+}
+
+/// For `reload`: inputs with no unit at all, and what the generator could not search.
+pub fn refused_inputs(model: &Model) -> Vec<Problem> {
+    (model.outcome.not_generated.iter())
+        .map(|ng| problem_of(Kind::BadName, &ng.error))
+        .chain(search_problems(model))
+        .collect()
+}
+
 /// An input the generator made no unit of, not even a stub (see `Outcome::not_generated`).
 fn not_generated(ng: &unitsmith_generator::generate::NotGenerated) -> Stray {
-    let (message, hint) = match ng.error.split_once("\n  hint: ") {
-        Some((m, h)) => (m.to_string(), Some(h.to_string())),
-        None => (ng.error.clone(), None),
-    };
-    let mut problem = Problem::error(Kind::BadName, message);
-    if let Some(h) = hint {
-        problem = problem.hint(h);
-    }
     Stray {
         path: ng.source.clone(),
         unit: Some(ng.unit.clone()),
-        problem,
+        problem: problem_of(Kind::BadName, &ng.error),
     }
 }
 

@@ -5,7 +5,7 @@
 #   - 'sp ace.container' (a name systemd refuses) gets its stub as sp\x20ace.service, the name
 #     `systemctl status 'sp ace'` looks for; a file name that is not UTF-8 gets one too;
 #   - '@.container' (no valid unit name at all) gets no unit, but the generator says so in its
-#     messages and `unitsmith doctor` lists it;
+#     messages, and `unitsmith doctor` and `unitsmith reload` list it;
 #   - the good file next to them is a real unit, at boot and after daemon-reload.
 # Inputs: made by 11-hostile-inputs.d/setup.sh (git cannot hold FIFOs, sockets, such names).
 # e2e-timeout: 120
@@ -55,6 +55,14 @@ else
 fi
 assert_contains "$out" 'error (bad-name)' "doctor output"
 assert_contains "$out" '@.container' "doctor output"
+
+step "unitsmith reload names it too, and exits 1"
+if out=$(unitsmith reload 2>&1); then
+	check_failed "reload exited 0 with an input that has no unit"
+else
+	ok "reload exited non-zero"
+fi
+assert_contains "$out" '@.container: cannot become a unit' "reload output"
 
 step "daemon-reload: the same, and quickly"
 start=$(now_s)
