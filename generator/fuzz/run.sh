@@ -20,7 +20,7 @@ targets=${*:-$(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v units
 # The convert target writes its inputs as files: on tmpfs they cost less.
 [ -d /dev/shm ] && export TMPDIR=/dev/shm
 export RUSTC_BOOTSTRAP=1
-RUSTC_BOOTSTRAP=1 cargo fuzz build -O -s "$sanitizer" $targets || exit 2
+for t in $targets; do cargo fuzz build -O -s "$sanitizer" "$t" || exit 2; done
 summary=""
 failed=0
 for t in $targets; do
