@@ -22,7 +22,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean man
+.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean man fuzz fuzz-cmin
 
 all: build
 
@@ -102,6 +102,19 @@ bench: build
 lint-keys:
 	@test -n "$(SYSTEMD_GIT)" || { echo "usage: make lint-keys SYSTEMD_GIT=DIR (a clone of github.com/systemd/systemd)"; exit 2; }
 	python3 tests/lint-keys/regenerate.py --git $(SYSTEMD_GIT)
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (not part of `test`: long; needs
+# `cargo install cargo-fuzz`). Prints executions and crashes per target; exit 1 on a crash.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) generator/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Fold what fuzzing found into the corpus kept in git, minimised (review the diff).
+fuzz-cmin:
+	cd generator && for t in $$(sed -n 's/^name = "\(.*\)"$$/\1/p' fuzz/Cargo.toml | grep -v -- -fuzz); do \
+	  if [ -d fuzz/target/fuzz-work/$$t ]; then cp -n fuzz/target/fuzz-work/$$t/* fuzz/corpus/$$t/ 2>/dev/null; fi; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz cmin -O -s none $$t fuzz/corpus/$$t || exit 1; done
 
 clean:
 	$(CARGO) clean

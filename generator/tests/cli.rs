@@ -472,3 +472,209 @@ fn help_man_page_and_parser_agree() {
         assert!(o.status.success(), "{flag}: {}", text(&o.stderr));
     }
 }
+
+/// `run` with a time limit (a blocked generator fails the test, not hangs it) and extra
+/// environment as strings.
+fn run_limited(args: &[&str], env: &[(&str, &str)], uid: Option<u32>) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut c = Command::new(BIN);
+    c.args(args).env_clear().env("PATH", "/usr/bin:/bin");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    if let Some(uid) = uid {
+        c.uid(uid).gid(uid);
+    }
+    let child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("{args:?} did not finish within 60 s");
+        }
+    }
+}
+
+/// Past its time limit the generator lists no further directory and reads no further input;
+/// each input it has listed still gets a unit (a stub saying the time ran out), and what it
+/// could not list is reported: nothing is dropped without a word.
+#[test]
+fn the_time_limit_ends_the_run_and_drops_nothing() {
+    let t = Tmp::new("timeout");
+    let n = 3000;
+    for i in 0..n {
+        t.file(
+            &format!("in/app{i:04}.container"),
+            &format!("[Container]\nImage=quay.io/a/app:{i}\nEnvironment=A={i}\n"),
+        );
+    }
+    let input = t.0.join("in");
+    // 0 s: not even the input directory is listed, and that is said.
+    let out = t.0.join("out0");
+    let o = run_limited(
+        &["--no-kmsg-log", out.to_str().unwrap()],
+        &[
+            ("QUADLET_UNIT_DIRS", input.to_str().unwrap()),
+            ("UNITSMITH_GENERATOR_TIMEOUT", "0"),
+        ],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("not searched: the generator's time limit ran out"),
+        "{}",
+        text(&o.stderr)
+    );
+    // A limit that runs out while the inputs are read: some are generated, the others are
+    // stubs that say why. (How many depends on the machine: a few limits are tried.)
+    let mut partial = false;
+    for (k, limit) in ["0.002", "0.005", "0.02", "0.05", "0.2"].iter().enumerate() {
+        let out = t.0.join(format!("out{}", k + 1));
+        let o = run_limited(
+            &["--no-kmsg-log", out.to_str().unwrap()],
+            &[
+                ("QUADLET_UNIT_DIRS", input.to_str().unwrap()),
+                ("UNITSMITH_GENERATOR_TIMEOUT", limit),
+            ],
+            None,
+        );
+        let stderr = text(&o.stderr);
+        if stderr.contains("not searched") {
+            continue; // too short for even the listing, on this machine
+        }
+        let (mut real, mut late) = (0, 0);
+        for i in 0..n {
+            let unit = fs::read_to_string(out.join(format!("app{i:04}.service")))
+                .unwrap_or_else(|_| panic!("limit {limit}: app{i:04}.service missing\n{stderr}"));
+            if unit.contains("time limit of") {
+                late += 1;
+            } else {
+                real += 1;
+            }
+        }
+        assert_eq!(
+            o.status.code(),
+            Some(if late > 0 { 1 } else { 0 }),
+            "{stderr}"
+        );
+        if real > 0 && late > 0 {
+            assert!(stderr.contains("ran out first"), "{stderr}");
+            partial = true;
+            break;
+        }
+    }
+    assert!(partial, "no limit tried gave a run that stopped part way");
+}
+
+/// More inputs than the limit: the ones over it are not read, and counted and named.
+#[test]
+fn inputs_over_the_limit_are_reported() {
+    let t = Tmp::new("many");
+    let limit = unitsmith_generator::budget::MAX_INPUTS;
+    let dir = t.0.join("in");
+    fs::create_dir_all(&dir).unwrap();
+    for i in 0..=limit {
+        fs::write(
+            dir.join(format!("a{i:05}.container")),
+            "[Container]\nImage=quay.io/a/b:1\n",
+        )
+        .unwrap();
+    }
+    let out = t.0.join("out");
+    let o = run_limited(
+        &["--no-kmsg-log", out.to_str().unwrap()],
+        &[("QUADLET_UNIT_DIRS", dir.to_str().unwrap())],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = text(&o.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "1 input over the limit of {limit} inputs is not read"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("a{limit:05}.container")),
+        "{stderr}"
+    );
+    assert!(out.join(format!("a{:05}.service", limit - 1)).is_file());
+    assert!(!out.join(format!("a{limit:05}.service")).exists());
+}
+
+/// A file the generator may not read (mode 000: as root that only matters to a user
+/// manager's generator, which runs as the user) becomes a stub that says so. As root the
+/// generator is run as nobody (65534) to see it; otherwise as the user running the test.
+#[test]
+fn an_unreadable_input_becomes_a_stub() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmp::new("unreadable");
+    let secret = t.file("in/secret.container", "[Container]\nImage=quay.io/a/b:1\n");
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o000)).unwrap();
+    t.file("in/ok.container", "[Container]\nImage=quay.io/a/ok:1\n");
+    let root = fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let uid = root.then_some(65534);
+    if root {
+        // nobody must be able to reach the tree and write the output.
+        for d in [&t.0, &t.0.join("in")] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o777)).unwrap();
+        }
+    }
+    let out = t.0.join("out");
+    let o = run_limited(
+        &["--no-kmsg-log", out.to_str().unwrap()],
+        &[("QUADLET_UNIT_DIRS", t.0.join("in").to_str().unwrap())],
+        uid,
+    );
+    let stderr = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("secret.container: cannot read: Permission denied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: make it readable by the generator"),
+        "{stderr}"
+    );
+    let stub = fs::read_to_string(out.join("secret.service")).unwrap();
+    assert!(stub.contains("[X-Unitsmith]"), "{stub}");
+    assert!(out.join("ok.service").is_file());
+}
+
+/// A tree 1500 directories deep is walked in well under a second: resolving each directory's
+/// full path again cost a `stat` per level, quadratic in the depth (a tree 2000 deep took 88 s,
+/// and systemd kills a generator at 90 s).
+#[test]
+fn a_deep_tree_is_walked_in_linear_time() {
+    let t = Tmp::new("deep");
+    let mut dir = t.0.join("in");
+    for _ in 0..1500 {
+        dir.push("d");
+    }
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("bottom.container"),
+        "[Container]\nImage=quay.io/a/b:1\n",
+    )
+    .unwrap();
+    let out = t.0.join("out");
+    let start = std::time::Instant::now();
+    let o = run_limited(
+        &["--no-kmsg-log", out.to_str().unwrap()],
+        &[("QUADLET_UNIT_DIRS", t.0.join("in").to_str().unwrap())],
+        None,
+    );
+    let took = start.elapsed();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(out.join("bottom.service").is_file());
+    assert!(took < std::time::Duration::from_secs(5), "took {took:?}");
+}

@@ -53,6 +53,7 @@ something is wrong, why:
   podman-generator   Podman's own Quadlet generator handles that directory
   not-read           a Quadlet file in a directory unitsmith does not read
   not-an-input       a misspelt extension (web.conatiner)
+  bad-name           the unit would have a name systemd refuses (@.service, over 255 bytes): none is written
   collision          two files would write the same unit
   overridden         a unit file of the same name hides the generated one
   stale              the input changed since the last daemon-reload
@@ -569,6 +570,9 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         for (i, winner) in model.collisions() {
             file_reports.push(collision(model, i, &winner));
         }
+        for ng in &model.outcome.not_generated {
+            file_reports.push(not_generated(ng));
+        }
         for (path, unit) in &podman_files {
             podman_owned.insert(unit.clone(), path.clone());
             want_unit(unit.clone(), &mut units);
@@ -688,6 +692,7 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         }
     }
 
+    global.extend(search_problems(model));
     if let Err(why) = &env.cx.generator {
         if !model.inputs.is_empty() || !targets.is_empty() {
             global.push(
@@ -779,6 +784,12 @@ fn file_target(
             if let Some(w) = model.collision_winner(i) {
                 file_reports.push(collision(model, i, w));
             }
+            // No unit at all (its name cannot be one): nothing to ask systemd about.
+            let source = &model.inputs[i].path;
+            if let Some(ng) = (model.outcome.not_generated.iter()).find(|ng| ng.source == *source) {
+                file_reports.push(not_generated(ng));
+                return;
+            }
             let name = model.unit_names[i].clone();
             if !units.contains(&name) {
                 units.push(name);
@@ -796,6 +807,38 @@ fn file_target(
             }
             file_reports.push(s);
         }
+    }
+}
+
+/// A generator message (`message\n  hint: hint`) as a problem of `kind`.
+fn problem_of(kind: Kind, text: &str) -> Problem {
+    match text.split_once("\n  hint: ") {
+        Some((m, h)) => Problem::error(kind, m).hint(h),
+        None => Problem::error(kind, text),
+    }
+}
+
+/// What the generator could not search (directories, inputs over the limit).
+fn search_problems(model: &Model) -> Vec<Problem> {
+    (model.problems.iter())
+        .map(|p| problem_of(Kind::NotRead, p))
+        .collect()
+}
+
+/// For `reload`: inputs with no unit at all, and what the generator could not search.
+pub fn refused_inputs(model: &Model) -> Vec<Problem> {
+    (model.outcome.not_generated.iter())
+        .map(|ng| problem_of(Kind::BadName, &ng.error))
+        .chain(search_problems(model))
+        .collect()
+}
+
+/// An input the generator made no unit of, not even a stub (see `Outcome::not_generated`).
+fn not_generated(ng: &unitsmith_generator::generate::NotGenerated) -> Stray {
+    Stray {
+        path: ng.source.clone(),
+        unit: Some(ng.unit.clone()),
+        problem: problem_of(Kind::BadName, &ng.error),
     }
 }
 

@@ -114,9 +114,7 @@ fn load(a: &GateArgs) -> Result<Decl, String> {
     }
     let input = Input {
         name,
-        path: path.clone(),
-        kind: InputKind::EnvGate,
-        shadows: Vec::new(),
+        ..Input::at(path.clone(), InputKind::EnvGate)
     };
     let unit = sources::load(&input, &dirs).map_err(|e| e.to_string())?;
     gate::parse(&unit).map_err(|e| gate::describe_error(&unit, &e))

@@ -362,6 +362,9 @@ pub fn run(args: Args) -> ExitCode {
     // 2. Which units must be loaded: ours (from the inputs, and whatever our generator wrote)
     //    and the named ones.
     let mut env = Env::load(scope);
+    // Inputs with no unit at all, and directories the generator could not search: nothing
+    // systemd could load tells of them.
+    global.extend(doctor::refused_inputs(&env.model));
     let named: Vec<String> = args.units.iter().map(|u| sd::normalize_unit(u)).collect();
     let restart: Vec<String> = args.restart.iter().map(|u| sd::normalize_unit(u)).collect();
     let mut check: Vec<String> = Vec::new();

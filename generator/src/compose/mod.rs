@@ -34,8 +34,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::budget::Budget;
 use crate::quadlet::Kind;
-use crate::sources::{Input, InputKind};
+use crate::safe_read::Refused;
+use crate::sources::{Entry, Input, InputKind};
 use crate::unitfile::UnitFile;
 
 use interpolate::Vars;
@@ -56,9 +58,6 @@ const OVERRIDE_NAMES: &[&str] = &[
     "docker-compose.override.yaml",
     "docker-compose.override.yml",
 ];
-
-/// A Compose file larger than this is refused (real ones are a few KB).
-const MAX_FILE: u64 = 1 << 20;
 
 /// The directory holding projects, inside each input directory.
 pub const DIR: &str = "compose";
@@ -102,14 +101,24 @@ pub fn project_file(dir: &Path, names: &mut dyn Iterator<Item = &str>) -> Option
     Some(dir.join(first))
 }
 
-/// The input for a project directory's Compose file.
+/// The project a directory listing shows, when `dir` is a project directory: its name (the
+/// directory's, bytes that are not UTF-8 shown as `\xNN`) and its Compose file's entry.
+pub fn project_in<'e>(dir: &Path, entries: &'e [Entry]) -> Option<(String, &'e Entry)> {
+    let file = project_file(dir, &mut entries.iter().filter_map(|e| e.name.to_str()))?;
+    let entry = entries
+        .iter()
+        .find(|e| Some(e.name.as_os_str()) == file.file_name())?;
+    Some((crate::unitname::display(dir.file_name()?), entry))
+}
+
+/// The input for a project directory's Compose file (looked at before it is read).
 pub fn input(file: PathBuf) -> Option<Input> {
-    let name = file.parent()?.file_name()?.to_str()?.to_string();
+    let dir_name = file.parent()?.file_name()?;
+    let name_not_utf8 = dir_name.to_str().is_none();
     Some(Input {
-        name,
-        path: file,
-        kind: InputKind::Compose,
-        shadows: Vec::new(),
+        name: crate::unitname::display(dir_name),
+        name_not_utf8,
+        ..Input::at(file, InputKind::Compose)
     })
 }
 
@@ -135,13 +144,18 @@ pub struct Translated {
 
 /// Translate every project among `inputs` (the others are left alone). `taken` holds the
 /// names of the real Quadlet inputs: a project unit of the same name is not made (the file
-/// wins, and a warning says so).
+/// wins, and a warning says so). Every file read counts against `budget`, as any input does.
 #[cold]
 #[inline(never)]
-pub fn translate(inputs: &[Input], user: bool, taken: &HashSet<&str>) -> Translated {
+pub fn translate(
+    inputs: &[Input],
+    user: bool,
+    taken: &HashSet<&str>,
+    budget: &Budget,
+) -> Translated {
     let mut out = Translated::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {
-        let mut t = translate_project(input, user);
+        let mut t = translate_project(input, user, budget);
         t.made.retain(|m| {
             if taken.contains(m.input.name.as_str()) {
                 out.warnings.push(format!(
@@ -163,20 +177,14 @@ pub fn translate(inputs: &[Input], user: bool, taken: &HashSet<&str>) -> Transla
 
 /// A project's units; a project that cannot be read at all gives a failure stub
 /// `PROJECT.service` that its target requires.
-fn translate_project(input: &Input, user: bool) -> Translated {
+fn translate_project(input: &Input, user: bool, budget: &Budget) -> Translated {
     let mut out = Translated::default();
-    let dir_name = input.name.clone();
-    let fallback = normalise_name(&dir_name);
-    match Project::load(input, user, &mut out.warnings) {
+    match Project::load(input, user, budget, &mut out.warnings) {
         Ok(project) => {
             service::translate(&project, &mut out);
         }
         Err(error) => {
-            let name = if fallback.is_empty() {
-                dir_name
-            } else {
-                fallback
-            };
+            let name = unread_name(input);
             out.made.push(Made {
                 input: synthetic(&format!("{name}.container"), &input.path),
                 kind: Kind::Container,
@@ -199,14 +207,21 @@ fn translate_project(input: &Input, user: bool) -> Translated {
 /// that cannot be read (it then requires the failure stub `PROJECT.service`).
 pub fn target_name(input: &Input, user: bool) -> String {
     let mut warnings = Vec::new();
-    let name = match Project::load(input, user, &mut warnings) {
+    // (doctor and lint: no time limit, as in their other reads.)
+    let name = match Project::load(input, user, &Budget::default(), &mut warnings) {
         Ok(p) => p.name,
-        Err(_) => match normalise_name(&input.name) {
-            n if n.is_empty() => input.name.clone(),
-            n => n,
-        },
+        Err(_) => unread_name(input),
     };
     format!("{name}.target")
+}
+
+/// The name of a project that could not be read, from its directory: its failure stub is
+/// `NAME.service` (and its target `NAME.target`).
+pub fn unread_name(input: &Input) -> String {
+    match normalise_name(&input.name) {
+        n if n.is_empty() => input.name.clone(),
+        n => n,
+    }
 }
 
 /// A project's target, the Compose file it comes from, and the units it wants. Those are
@@ -225,9 +240,7 @@ fn synthetic(name: &str, path: &Path) -> Input {
     let kind = Kind::from_filename(name).map_or(InputKind::Compose, InputKind::Quadlet);
     Input {
         name: name.to_string(),
-        path: path.to_path_buf(),
-        kind,
-        shadows: Vec::new(),
+        ..Input::at(path.to_path_buf(), kind)
     }
 }
 
@@ -264,7 +277,7 @@ pub fn normalise_name(s: &str) -> String {
 }
 
 /// A loaded project: the merged tree, its files, variables and what interpolation refused.
-pub struct Project {
+pub struct Project<'b> {
     pub name: String,
     pub dir: PathBuf,
     /// The files its nodes came from: the Compose file, then the override file.
@@ -277,10 +290,17 @@ pub struct Project {
     pub user: bool,
     /// Warnings found while translating (each with its location).
     pub warnings: std::cell::RefCell<Vec<String>>,
+    /// The run's limits, for the files the translation reads (`env_file:`).
+    pub budget: &'b Budget,
 }
 
-impl Project {
-    fn load(input: &Input, user: bool, warnings: &mut Vec<String>) -> Result<Project, String> {
+impl<'b> Project<'b> {
+    fn load(
+        input: &Input,
+        user: bool,
+        budget: &'b Budget,
+        warnings: &mut Vec<String>,
+    ) -> Result<Project<'b>, String> {
         let main = input.path.clone();
         let dir = main.parent().unwrap_or(Path::new("/")).to_path_buf();
         let main_name = main
@@ -314,7 +334,7 @@ impl Project {
         let env_path = dir.join(".env");
         let mut vars = Vars::new();
         if std::fs::symlink_metadata(&env_path).is_ok() {
-            let text = read(&env_path)?;
+            let text = read(&env_path, false, budget)?;
             let (v, w) = dotenv::parse(&text).map_err(|e| {
                 format!(
                     "{}:{}: {}\n  hint: .env holds VAR=VALUE lines (05-services.md, \"Env_file format\")",
@@ -331,7 +351,8 @@ impl Project {
 
         let mut trees = Vec::new();
         for (i, path) in files.iter().enumerate() {
-            let text = read(path)?;
+            // Only the main file was listed (the override is looked at before it is read).
+            let text = read(path, i == 0 && input.listed_regular, budget)?;
             let tree = yaml::parse(&text, i)
                 .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
             if tree.as_map().is_none() {
@@ -405,6 +426,7 @@ impl Project {
             broken,
             user,
             warnings: Default::default(),
+            budget,
         })
     }
 
@@ -488,34 +510,40 @@ fn interpolate_tree(
     }
 }
 
-/// Read an input of a project: not blocking on a FIFO, at most [`MAX_FILE`] bytes, and, as
-/// root, only a file root owns and no one else can write (the units run as root).
-pub fn read(path: &Path) -> Result<String, String> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let err = |e: String| format!("{}: {e}", path.display());
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(crate::trust::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| err(format!("cannot read: {e}")))?;
-    if crate::trust::enforced() {
-        crate::trust::check_input(&file).map_err(err)?;
-    } else if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(err("not a regular file".into()));
+/// Read a file of a project (Compose file, override, `.env`, `env_file:`) as every input is
+/// read (see `safe_read::input_contents`): never blocking on a FIFO or a device, at most
+/// 1 MiB, within the run's time and bytes, and, as root, only a file root owns and no one
+/// else can write (the units made from it run as root). The error names the file.
+pub fn read(path: &Path, listed_regular: bool, budget: &Budget) -> Result<String, String> {
+    let owner = crate::trust::Owner::for_inputs();
+    let read = crate::safe_read::input_contents(path, listed_regular, budget, owner, |data| {
+        String::from_utf8(data.to_vec()).map_err(|e| e.utf8_error().valid_up_to())
+    });
+    match read {
+        Ok(Ok(text)) => Ok(text),
+        Ok(Err(valid)) => Err(format!(
+            "{}: not read: not UTF-8 text (byte {} is not); Compose files and .env files are UTF-8\n  hint: check that this is the intended file, and convert it (iconv -t UTF-8)",
+            path.display(),
+            valid + 1
+        )),
+        Err(refused) => Err(refusal(path, &refused)),
     }
-    let mut text = String::new();
-    let n = file
-        .take(MAX_FILE + 1)
-        .read_to_string(&mut text)
-        .map_err(|e| err(format!("cannot read: {e} (is it UTF-8 text?)")))?;
-    if n as u64 > MAX_FILE {
-        return Err(err(format!(
-            "larger than {} KiB; not read",
-            MAX_FILE / 1024
-        )));
+}
+
+/// The message for a project file that was not read: as for any input, with a hint that
+/// speaks of Compose files where the general one speaks of Quadlet files.
+fn refusal(path: &Path, refused: &Refused) -> String {
+    let (message, hint) = refused.describe(path);
+    let hint = match refused {
+        Refused::TooLarge(_) => Some(
+            "Compose files and .env files are a few kilobytes: check that this is the intended file".to_string(),
+        ),
+        _ => hint,
+    };
+    match hint {
+        Some(h) => format!("{}: {message}\n  hint: {h}", path.display()),
+        None => format!("{}: {message}", path.display()),
     }
-    Ok(text)
 }
 
 /// Services of a project in file order, with their nodes.
@@ -668,7 +696,7 @@ mod tests {
             }
             std::fs::write(dir.join("compose.yaml"), &text).unwrap();
             let input = super::input(dir.join("compose.yaml")).unwrap();
-            let t = translate(&[input], false, &HashSet::new());
+            let t = translate(&[input], false, &HashSet::new(), &Budget::default());
             assert!(!t.targets.is_empty(), "no target for:\n{text}");
         }
         let _ = std::fs::remove_dir_all(&root);

@@ -251,12 +251,12 @@ fn string_list<'n>(
 
 /// An in-memory Quadlet unit being written, every line with its Compose line.
 pub struct Q<'p> {
-    pub p: &'p Project,
+    pub p: &'p Project<'p>,
     pub unit: UnitFile,
 }
 
 impl<'p> Q<'p> {
-    pub fn new(p: &'p Project, filename: &str) -> Q<'p> {
+    pub fn new(p: &'p Project<'p>, filename: &str) -> Q<'p> {
         Q {
             p,
             unit: p.unit(filename),
@@ -1215,7 +1215,7 @@ fn env_files(q: &mut Q, v: &Node, path: &str) -> Result<(), String> {
             );
             continue;
         }
-        let content = super::read(std::path::Path::new(&abs))
+        let content = super::read(std::path::Path::new(&abs), false, p.budget)
             .map_err(|e| Fail::at(p, item, &ip, e).plain())?;
         if let Some(d) = super::dotenv::podman_differences(&content, raw).first() {
             return Err(Fail::at(p, item, &ip, format!("{abs}:{}: {}", d.line, d.message))

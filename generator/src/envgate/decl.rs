@@ -489,6 +489,17 @@ fn consumers(unit: &UnitFile) -> Result<Vec<String>, ConvertError> {
         }) {
             return Err(bad(format!("'{ch}' cannot be in a unit name")));
         }
+        if let Err(p) = crate::unitname::check(&c) {
+            return Err(bad(format!("not a valid unit name: {p}")));
+        }
+        // Its drop-in directory, CONSUMER.d, is a file name too.
+        if c.len() + ".d".len() > crate::unitname::MAX_LEN {
+            return Err(bad(format!(
+                "{} bytes: too long for its drop-in directory {c}.d (at most {} bytes)",
+                c.len(),
+                crate::unitname::MAX_LEN - 2
+            )));
+        }
         if !out.contains(&c) {
             out.push(c);
         }

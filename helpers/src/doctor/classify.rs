@@ -43,6 +43,9 @@ pub enum Kind {
     NotRead,
     /// A file that is not an input (wrong or misspelt extension, missing file).
     NotInput,
+    /// The input's unit would have a name systemd refuses, and no valid name can be made of
+    /// it: the generator writes no unit for it at all.
+    BadName,
     /// Two inputs would write the same unit; this one lost.
     Collision,
     /// A file hidden by an earlier file of the same name in the search path.
@@ -71,6 +74,7 @@ impl Kind {
             Kind::PodmanGenerator => "podman-generator",
             Kind::NotRead => "not-read",
             Kind::NotInput => "not-an-input",
+            Kind::BadName => "bad-name",
             Kind::Collision => "collision",
             Kind::Shadowed => "shadowed",
             Kind::NotLoaded => "not-loaded",
