@@ -538,6 +538,10 @@ fn refusal(path: &Path, refused: &Refused) -> String {
         Refused::TooLarge(_) => Some(
             "Compose files and .env files are a few kilobytes: check that this is the intended file".to_string(),
         ),
+        // (The general hint says inputs in such a directory are read: a project's are not.)
+        Refused::NotRegular("a directory") => {
+            Some("make it a regular file: nothing in a project directory is searched for inputs".to_string())
+        }
         _ => hint,
     };
     match hint {
