@@ -218,6 +218,10 @@ pub fn target_name(input: &Input, user: bool) -> String {
 /// The name of a project that could not be read, from its directory: its failure stub is
 /// `NAME.service` (and its target `NAME.target`).
 pub fn unread_name(input: &Input) -> String {
+    if input.name_not_utf8 {
+        // As shown (`caf\xe9`): a valid unit name, and the one systemd-escape gives.
+        return input.name.clone();
+    }
     match normalise_name(&input.name) {
         n if n.is_empty() => input.name.clone(),
         n => n,
@@ -301,6 +305,9 @@ impl<'b> Project<'b> {
         budget: &'b Budget,
         warnings: &mut Vec<String>,
     ) -> Result<Project<'b>, String> {
+        if input.name_not_utf8 {
+            return Err(not_utf8(input));
+        }
         let main = input.path.clone();
         let dir = main.parent().unwrap_or(Path::new("/")).to_path_buf();
         let main_name = main
@@ -547,6 +554,32 @@ fn refusal(path: &Path, refused: &Refused) -> String {
     match hint {
         Some(h) => format!("{}: {message}\n  hint: {h}", path.display()),
         None => format!("{}: {message}", path.display()),
+    }
+}
+
+/// Why a project whose directory name is not UTF-8 is not read: unit files are UTF-8, so
+/// neither a project name nor a path in it (a bind mount, a build context) can be written
+/// in one faithfully, and none is made up from the `\xNN` shown for it.
+fn not_utf8(input: &Input) -> String {
+    format!(
+        "{}: not read: the project directory's name \"{}\" is not valid UTF-8, and unit files are; no path in it can be written in a unit\n  hint: rename the directory (letters, digits, '-', '_')",
+        shown_path(input),
+        input.name
+    )
+}
+
+/// The Compose file's path with the project directory's name as shown (`\xNN` for bytes
+/// that are not UTF-8), as `badname` shows file names.
+fn shown_path(input: &Input) -> String {
+    let file = input.path.file_name().unwrap_or_default();
+    match input.path.parent().and_then(Path::parent) {
+        Some(root) => format!(
+            "{}/{}/{}",
+            root.display(),
+            input.name,
+            file.to_string_lossy()
+        ),
+        None => input.path.display().to_string(),
     }
 }
 
