@@ -371,6 +371,73 @@ fn inputs_other_users_can_write_are_not_used_by_root() {
     assert_eq!(o.status.code(), Some(1), "failed inputs make exit status 1");
 }
 
+/// The same for a Compose project's files (compose.yaml, its override, .env, env_file:):
+/// the units made from them run as root too. Each refusal names the file; the project's
+/// other services are generated.
+#[test]
+fn compose_files_other_users_can_write_are_not_used_by_root() {
+    // SAFETY: no preconditions.
+    if unsafe { geteuid() } != 0 {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED compose_files_other_users_can_write_are_not_used_by_root: needs root"
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let t = Tmp::new("compose-owners");
+    let web = "services:\n  web:\n    image: quay.io/a/b:1\n";
+    t.file("in/compose/good/compose.yaml", web);
+    let theirs = t.file("in/compose/theirs/compose.yaml", web);
+    std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
+    t.file("in/compose/over/compose.yaml", web);
+    let over = t.file("in/compose/over/compose.override.yaml", web);
+    std::os::unix::fs::chown(&over, Some(65534), None).unwrap();
+    t.file("in/compose/openenv/compose.yaml", web);
+    let env = t.file("in/compose/openenv/.env", "TAG=1\n");
+    fs::set_permissions(&env, fs::Permissions::from_mode(0o666)).unwrap();
+    let two = "services:\n  web:\n    image: quay.io/a/b:1\n    env_file: app.env\n  db:\n    image: quay.io/a/c:1\n";
+    t.file("in/compose/envfile/compose.yaml", two);
+    let app_env = t.file("in/compose/envfile/app.env", "A=1\n");
+    std::os::unix::fs::chown(&app_env, Some(65534), None).unwrap();
+    let input = t.0.join("in");
+    let o = run(&["--dry-run"], &[("QUADLET_UNIT_DIRS", &input)]);
+    let out = text(&o.stdout);
+    let unit = |name: &str| {
+        out.split(&format!("---{name}---\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("\n---").next())
+            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+            .to_string()
+    };
+    let runs = "ExecStart=/usr/bin/podman run";
+    assert!(unit("good-web.service").contains(runs));
+    assert!(unit("envfile-db.service").contains(runs));
+    for (stub, file, why) in [
+        ("theirs.service", &theirs, "not used: owned by uid 65534"),
+        ("over.service", &over, "not used: owned by uid 65534"),
+        (
+            "openenv.service",
+            &env,
+            "not used: every user can write it (mode 0666",
+        ),
+        (
+            "envfile-web.service",
+            &app_env,
+            "not used: owned by uid 65534",
+        ),
+    ] {
+        let stub = unit(stub);
+        assert!(
+            stub.contains(&format!("{}: {why}", file.display())),
+            "{stub}"
+        );
+        assert!(!stub.contains(runs), "{stub}");
+    }
+    assert_eq!(o.status.code(), Some(1), "failed inputs make exit status 1");
+}
+
 /// A FIFO named like an input must not hang the generator (and so the boot): it is opened
 /// without blocking and refused as not a regular file, its neighbours generated.
 #[test]

@@ -632,6 +632,79 @@ impl Names<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::TOTAL_BYTES;
+    use std::time::{Duration, Instant};
+
+    /// A project `app` under a fresh root: compose.yaml (one service with an env_file:),
+    /// .env and app.env. Returns its input and the bytes of its three files.
+    fn project_with_three_files(test: &str) -> (Input, u64) {
+        let root =
+            std::env::temp_dir().join(format!("unitsmith-compose-{test}-{}", std::process::id()));
+        let dir = root.join("compose/app");
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = [
+            (
+                "compose.yaml",
+                "services:\n  web:\n    image: docker.io/library/nginx:${TAG}\n    env_file: app.env\n",
+            ),
+            (".env", "TAG=1.27\n"),
+            ("app.env", "A=1\n"),
+        ];
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let bytes = files.iter().map(|(_, t)| t.len() as u64).sum();
+        (super::input(dir.join("compose.yaml")).unwrap(), bytes)
+    }
+
+    /// Remove the root [`project_with_three_files`] made (ROOT/compose/app/compose.yaml).
+    fn remove_root(input: &Input) {
+        let root = input.path.ancestors().nth(3).unwrap();
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    /// The failure of the project's first unit (the stub of a project that was not read).
+    fn first_error(t: &Translated) -> String {
+        match &t.made.first().expect("no unit made").result {
+            Err(e) => e.clone(),
+            Ok(u) => panic!("{} was made", u.filename),
+        }
+    }
+
+    /// Every file of a project counts against the run's byte allowance, as any input does.
+    #[test]
+    fn project_files_count_against_the_runs_bytes() {
+        let (input, bytes) = project_with_three_files("bytes");
+        let budget = Budget::default();
+        let t = translate(&[input.clone()], false, &HashSet::new(), &budget);
+        assert!(t.made.iter().all(|m| m.result.is_ok()), "{:?}", t.made);
+        // What is left is the allowance less exactly those three files.
+        assert!(budget.take_bytes(TOTAL_BYTES - bytes + 1).is_err());
+        assert!(budget.take_bytes(TOTAL_BYTES - bytes).is_ok());
+        // With the allowance spent, the project is not read, and the stub says so.
+        let spent = Budget::default();
+        spent.take_bytes(TOTAL_BYTES - 1).unwrap();
+        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &spent));
+        assert!(
+            e.contains("/compose/app/.env: not read") && e.contains("32 MiB"),
+            "{e}"
+        );
+        remove_root(&input);
+    }
+
+    /// Past the run's time limit no file of a project is read: a stub names the file and the
+    /// limit (the generator writes what it has, as for every input).
+    #[test]
+    fn project_files_are_not_read_past_the_deadline() {
+        let (input, _) = project_with_three_files("deadline");
+        let late = Budget::new(Some((Instant::now(), Duration::from_millis(1))));
+        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &late));
+        assert!(
+            e.contains("/compose/app/.env: not read: the generator's time limit of 0.001 s"),
+            "{e}"
+        );
+        remove_root(&input);
+    }
 
     /// Compose files built at random from the keys and values the translation knows (and
     /// some it does not) never panic it: each gives units or stubs.
