@@ -159,6 +159,9 @@ pub fn write_missing_stubs(
     let (mut written, mut left) = (0, Vec::new());
     for input in inputs {
         let path = crate::badname::shown_path(&input.path);
+        if input.kind == crate::sources::InputKind::Compose && has_unit_from(dir, &input.path) {
+            continue;
+        }
         let Some(name) = unit_name_of(input) else {
             left.push(path);
             continue;
@@ -179,6 +182,23 @@ pub fn write_missing_stubs(
         }
     }
     (written, left)
+}
+
+/// Whether `dir` holds a unit made from `source` already. A Compose project's units are
+/// named after its services and its `name:`, which are not known without reading it again
+/// (the very read that may hang): they are found by their `SourcePath=` instead.
+fn has_unit_from(dir: &Path, source: &Path) -> bool {
+    let line = format!("SourcePath={}", source.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .any(|e| {
+            // Our own output (regular files just written), so a plain read is safe.
+            fs::read_to_string(e.path()).is_ok_and(|text| text.lines().any(|l| l == line))
+        })
 }
 
 #[cfg(test)]
@@ -231,6 +251,37 @@ mod tests {
             let text = fs::read_to_string(dir.join(stub)).unwrap();
             assert!(text.contains("not generated: timed out"), "{stub}: {text}");
         }
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A Compose project with units written already gets no stub; one without gets the stub
+    /// of a project that could not be read (`NAME.service`).
+    #[test]
+    fn missing_stubs_of_compose_projects() {
+        use crate::sources::InputKind;
+        let dir = std::env::temp_dir().join(format!("unitsmith-cstubs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let done = Path::new("/in/compose/done/compose.yaml");
+        // Named after its name: key, not its directory.
+        fs::write(
+            dir.join("other-web.service"),
+            format!("[Unit]\nSourcePath={}\n", done.display()),
+        )
+        .unwrap();
+        let inputs = [
+            crate::compose::input(done.to_path_buf()).unwrap(),
+            crate::compose::input("/in/compose/Hung/compose.yaml".into()).unwrap(),
+        ];
+        assert!(inputs.iter().all(|i| i.kind == InputKind::Compose));
+        let (written, left) = write_missing_stubs(&dir, &inputs, "not generated: timed out");
+        assert_eq!((written, left), (1, Vec::<String>::new()));
+        assert!(!dir.join("done.service").exists());
+        let stub = fs::read_to_string(dir.join("hung.service")).unwrap();
+        assert!(
+            stub.contains("compose/Hung/compose.yaml: not generated: timed out"),
+            "{stub}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
