@@ -317,7 +317,7 @@ impl<'b> Project<'b> {
         let others: Vec<&str> = FILE_NAMES
             .iter()
             .copied()
-            .filter(|n| *n != main_name && dir.join(n).exists())
+            .filter(|n| *n != main_name && std::fs::symlink_metadata(dir.join(n)).is_ok())
             .collect();
         if !others.is_empty() {
             warnings.push(format!(
@@ -333,7 +333,9 @@ impl<'b> Project<'b> {
         } else {
             &OVERRIDE_NAMES[..2]
         };
-        if let Some(o) = family.iter().map(|n| dir.join(n)).find(|p| p.exists()) {
+        // Any entry of the name, even a dangling link: it is read (and refused), not skipped.
+        let present = |p: &PathBuf| std::fs::symlink_metadata(p).is_ok();
+        if let Some(o) = family.iter().map(|n| dir.join(n)).find(present) {
             files.push(o);
         }
 
