@@ -444,7 +444,7 @@ show_failure() { # NAME
 		tail -n 40 "$out/scenario.log" | sed 's/^/    /'
 	else
 		say "    --- no scenario output; last 40 lines of the guest console ($out/console.txt)"
-		tail -n 40 "$out/console.txt" 2>/dev/null | sed 's/^/    /'
+		[ ! -f "$out/console.txt" ] || tail -n 40 "$out/console.txt" | sed 's/^/    /'
 	fi
 	# Warnings and errors of the whole boot, and anything our generator or helper logged
 	# (generators write to the console, so look there too).

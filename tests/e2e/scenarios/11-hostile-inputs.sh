@@ -8,6 +8,7 @@
 #     messages, and `unitsmith doctor` and `unitsmith reload` list it;
 #   - the good file next to them is a real unit, at boot and after daemon-reload.
 # Inputs: made by 11-hostile-inputs.d/setup.sh (git cannot hold FIFOs, sockets, such names).
+# e2e-guests: bookworm testing
 # e2e-timeout: 120
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
