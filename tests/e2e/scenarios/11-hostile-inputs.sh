@@ -6,6 +6,8 @@
 #     `systemctl status 'sp ace'` looks for; a file name that is not UTF-8 gets one too;
 #   - '@.container' (no valid unit name at all) gets no unit, but the generator says so in its
 #     messages, and `unitsmith doctor` and `unitsmith reload` list it;
+#   - a Compose project whose compose.yaml is a FIFO or 2 MiB: a stub PROJECT.service, which
+#     PROJECT.target requires, says so (the FIFO did not block the generator either);
 #   - the good file next to them is a real unit, at boot and after daemon-reload.
 # Inputs: made by 11-hostile-inputs.d/setup.sh (git cannot hold FIFOs, sockets, such names).
 # e2e-guests: bookworm testing
@@ -13,7 +15,7 @@
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
-STUBS=(fifo.service socket.service huge.service 'sp\x20ace.service' 'bad\xffname.service')
+STUBS=(fifo.service socket.service huge.service 'sp\x20ace.service' 'bad\xffname.service' piped.service big.service)
 
 check_units() {
 	local u path
@@ -29,6 +31,9 @@ check_units() {
 	done
 	assert_file_matches "$(unit_prop fifo.service FragmentPath)" 'Error=.*a FIFO \(named pipe\)' "fifo.service says what it is"
 	assert_file_matches "$(unit_prop huge.service FragmentPath)" 'Error=.*over the limit of 1048576 bytes' "huge.service says why"
+	assert_file_matches "$(unit_prop piped.service FragmentPath)" 'Error=.*compose/piped/compose.yaml: not read: a FIFO \(named pipe\)' "piped.service names the Compose file and what it is"
+	assert_file_matches "$(unit_prop big.service FragmentPath)" 'Error=.*compose/big/compose.yaml: not read: .*over the limit of 1048576 bytes' "big.service names the Compose file and why"
+	assert_contains "$(unit_prop piped.target Requires)" piped.service "piped.target requires its stub"
 	# What an operator types: systemctl escapes it to the stub's name.
 	assert_eq "$(unit_prop 'sp ace.service' Id)" 'sp\x20ace.service' "systemctl's name for 'sp ace'"
 	assert_contains "$(unit_prop 'sp ace.service' Description)" 'is not a valid unit name' "'sp ace' stub Description"

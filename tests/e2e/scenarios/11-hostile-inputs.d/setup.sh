@@ -1,7 +1,8 @@
 #!/bin/bash
 # Host side, before boot: $1 is the guest's seed layer. Inputs git cannot hold or should not:
 # a FIFO (the generator hung on it for ever, and systemd then loses every unit of the boot),
-# a socket, a 2 MiB file, names systemd refuses, a name that is not UTF-8.
+# a socket, a 2 MiB file, names systemd refuses, a name that is not UTF-8; and the same for a
+# Compose project's file (a FIFO compose.yaml, a 2 MiB one).
 set -euo pipefail
 d=$1/etc/containers/systemd
 mkdir -p "$d"
@@ -15,6 +16,10 @@ mkfifo "$d/fifo.container"
 printf "$image" >"$d/sp ace.container"
 printf "$image" >"$d/@.container"
 printf "$image" >"$d/$(printf 'bad\xffname').container"
+c=$1/etc/unitsmith/compose
+mkdir -p "$c/piped" "$c/big"
+mkfifo "$c/piped/compose.yaml"
+{ printf 'services:\n  web:\n    image: docker.io/library/busybox:latest\n'; head -c $((2 << 20)) /dev/zero | tr '\0' '\n'; } >"$c/big/compose.yaml"
 # Where Podman is installed (the testing guest), its own Quadlet generator would read these
 # inputs first, and it blocks on the FIFO until systemd gives up on generators after 90 s (seen:
 # the boot never reaches the scenario). Masked as `unitsmith takeover` masks it; a link to a
