@@ -1203,6 +1203,11 @@ fn env_files(q: &mut Q, v: &Node, path: &str) -> Result<(), String> {
             }
         };
         let abs = resources::host_path(p, &file);
+        if abs.starts_with("%h") {
+            // `%h` is resolved by systemd when the unit starts; the check is made now.
+            return Err(Fail::at(p, item, &ip, format!("{file}: under ~, the home of the manager's user, which the generator cannot look into (it checks env_file: files before podman reads them)"))
+                .hint("write the path relative to the project directory, or absolute"));
+        }
         if std::fs::symlink_metadata(&abs).is_err() {
             if required {
                 return Err(Fail::at(p, item, &ip, format!("{abs} does not exist"))
