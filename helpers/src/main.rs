@@ -57,7 +57,14 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
-    signals::install();
+    // The commands that wait end their waits on SIGTERM and stop cleanly; the others keep the
+    // default action, so SIGTERM ends them at once (see `signals`).
+    if matches!(
+        cli.command,
+        Command::Envgate(_) | Command::Reload(_) | Command::Lock(_) | Command::Reconcile(_)
+    ) {
+        signals::install();
+    }
     match cli.command {
         Command::Envgate(a) => envgate::run(a),
         Command::Reload(a) => reload::run(a),
