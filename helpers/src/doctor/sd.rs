@@ -148,6 +148,34 @@ pub fn parse_show(text: &str) -> Vec<HashMap<String, String>> {
     blocks
 }
 
+/// Running instances of a template (`app@.service` → `app@one.service`, ...).
+pub fn running_instances(scope: Scope, template: &str) -> Vec<String> {
+    let Some((prefix, suffix)) = template.split_once("@.") else {
+        return Vec::new();
+    };
+    let pattern = format!("{prefix}@*.{suffix}");
+    let out = systemctl::run(
+        scope,
+        &[
+            "list-units",
+            "--all",
+            "--plain",
+            "--no-legend",
+            "--full",
+            "--",
+            &pattern,
+        ],
+    );
+    out.stdout
+        .lines()
+        .filter_map(|l| {
+            let mut cols = l.split_whitespace();
+            let (unit, _load, active) = (cols.next()?, cols.next()?, cols.next()?);
+            matches!(active, "active" | "activating" | "reloading").then(|| unit.to_string())
+        })
+        .collect()
+}
+
 /// `XDG_RUNTIME_DIR` for the user manager's files.
 pub fn runtime_dir() -> Result<PathBuf, String> {
     std::env::var_os("XDG_RUNTIME_DIR")
