@@ -34,6 +34,8 @@ pub struct Output {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
+    /// It did not answer: killed at its time limit or by a stop, or never run.
+    pub unanswered: bool,
 }
 
 /// How long one systemctl call may take before it is killed, unless the command sets its own
@@ -62,6 +64,14 @@ fn failed(stderr: String) -> Output {
         success: false,
         stdout: String::new(),
         stderr,
+        unanswered: false,
+    }
+}
+
+fn unanswered(stderr: String) -> Output {
+    Output {
+        unanswered: true,
+        ..failed(stderr)
     }
 }
 
@@ -69,9 +79,18 @@ fn failed(stderr: String) -> Output {
 /// is requested. Its output is read while it runs (a `show` of many units is more than a pipe
 /// holds), and it runs in its own process group, so that whatever it started dies with it.
 pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Output {
-    let what = format!("systemctl {}", args.join(" "));
+    let mut what = format!("systemctl {}", args.join(" "));
+    if what.len() > 160 {
+        // A show of many units: enough to recognise the call.
+        let cut = (0..=157)
+            .rev()
+            .find(|&i| what.is_char_boundary(i))
+            .unwrap_or(0);
+        what.truncate(cut);
+        what.push_str("...");
+    }
     if crate::signals::stop_requested() {
-        return failed(format!("{what}: not run: stopping (SIGTERM)"));
+        return unanswered(format!("{what}: not run: stopping (SIGTERM)"));
     }
     let mut cmd = Command::new(binary());
     if scope == Scope::User {
@@ -119,11 +138,11 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
             Ok(Some(st)) => break st,
             Ok(None) if crate::signals::stop_requested() => {
                 kill(&mut child);
-                return failed(format!("{what}: stopped (SIGTERM) before it finished"));
+                return unanswered(format!("{what}: stopped (SIGTERM) before it finished"));
             }
             Ok(None) if start.elapsed() >= timeout => {
                 kill(&mut child);
-                return failed(format!(
+                return unanswered(format!(
                     "{what}: no answer within {timeout:?} (killed); is systemd busy or hung?"
                 ));
             }
@@ -147,6 +166,7 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
         success: status.success(),
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
+        unanswered: false,
     }
 }
 

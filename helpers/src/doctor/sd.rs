@@ -108,6 +108,11 @@ fn show_plain(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<Str
         let blocks = parse_show(&out.stdout);
         if out.success && blocks.len() == chunk.len() {
             all.extend(blocks);
+        } else if out.unanswered {
+            // systemd did not answer in time (or we are stopping): asking again per unit
+            // would only wait as long again for each.
+            log::warn!("{}", out.stderr.trim());
+            all.extend(chunk.iter().map(|_| HashMap::new()));
         } else {
             // One bad name fails the whole call: ask one by one.
             log::debug!(
