@@ -179,11 +179,7 @@ impl Env {
         if let Some((_, d)) = &state {
             known.extend(d.iter().map(|(u, v)| (u.clone(), v.clone())));
         }
-        let units = self.model.unit_names().into_iter().collect();
-        let inputs: Vec<PathBuf> = self.model.inputs.iter().map(|i| i.path.clone()).collect();
-        let cands =
-            crate::reload::removed::candidates(&known, &units, &inputs, &self.disk, |p| p.exists());
-        for c in cands {
+        for c in crate::reload::removed::gone(self.scope, self, &known) {
             let how = match (&c.source, &state) {
                 (Some(src), _) => format!("its input {} is gone", src.display()),
                 (None, Some((path, _))) => format!(
@@ -257,6 +253,11 @@ impl Env {
             if f.stub_error.is_none() {
                 f.stub_error = stub_error_of(path, text);
             }
+            if f.source.is_none() {
+                f.source = source_of(path, text);
+            }
+        } else if let Some((path, text)) = sd::template_of(unit).and_then(|t| self.disk.get(&t)) {
+            // An instance of a template whose input is gone (no daemon-reload since).
             if f.source.is_none() {
                 f.source = source_of(path, text);
             }

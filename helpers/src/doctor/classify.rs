@@ -357,8 +357,9 @@ pub fn classify(f: &UnitFacts, cx: &Context) -> Vec<Problem> {
                 )
                 .hint(format!("remove {fragment} (or rename the input) and run `{}`", cx.reload_cmd())),
             );
-        } else if removed.is_some() {
-            // Said below: the input (or the file) is gone, which is more than stale.
+        } else if removed.is_some() || f.input_removed.is_some() {
+            // Said below: the input (or the file) is gone, which is more than stale; or it is
+            // gone and the unit does not run, which the next reload tidies up.
         } else if f.prop("NeedDaemonReload") == "yes" {
             out.push(
                 Problem::new(

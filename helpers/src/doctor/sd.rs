@@ -153,6 +153,13 @@ pub fn parse_show(text: &str) -> Vec<HashMap<String, String>> {
     blocks
 }
 
+/// The manager's unit search path (its `UnitPath` property), highest priority first; empty
+/// when it cannot be asked.
+pub fn unit_path(scope: Scope) -> Vec<PathBuf> {
+    let out = systemctl::run(scope, &["show", "--value", "-p", "UnitPath"]);
+    out.stdout.split_whitespace().map(PathBuf::from).collect()
+}
+
 /// Running instances of a template (`app@.service` → `app@one.service`, ...).
 pub fn running_instances(scope: Scope, template: &str) -> Vec<String> {
     let Some((prefix, suffix)) = template.split_once("@.") else {

@@ -61,18 +61,49 @@ const PROPS: &[&str] = &[
     "FragmentPath",
 ];
 
-/// Find the removed units, before the daemon-reload: `pre` is what the inputs give and what our
-/// generator wrote, `baseline` what the last reload left running.
-pub fn find(scope: Scope, pre: &Env, baseline: &Digests) -> Vec<Removed> {
-    let model_units: BTreeSet<String> = pre.model.unit_names().into_iter().collect();
-    let model_inputs: Vec<PathBuf> = pre.model.inputs.iter().map(|i| i.path.clone()).collect();
-    let cands = candidates(baseline, &model_units, &model_inputs, &pre.disk, |p| {
+/// The units of `baseline` whose input is gone, as [`candidates`] finds them in `env`, less
+/// those a unit file of the same name elsewhere provides (an administrator's, which takes over
+/// at the next daemon-reload). Shared by `reload` and `doctor`.
+pub fn gone(scope: Scope, env: &Env, baseline: &Digests) -> Vec<Candidate> {
+    let model_units: BTreeSet<String> = env.model.unit_names().into_iter().collect();
+    let model_inputs: Vec<PathBuf> = env.model.inputs.iter().map(|i| i.path.clone()).collect();
+    let cands = candidates(baseline, &model_units, &model_inputs, &env.disk, |p| {
         p.exists()
     });
     if cands.is_empty() {
+        return cands;
+    }
+    let ours = our_files(env);
+    let unit_path = sd::unit_path(scope);
+    cands
+        .into_iter()
+        .filter(|c| match other_file(&c.unit, &unit_path, &ours) {
+            Some(f) => {
+                log::info!(
+                    "{}: its input is gone, but {} provides it from the daemon-reload on: left alone",
+                    c.unit,
+                    f.display()
+                );
+                false
+            }
+            None => true,
+        })
+        .collect()
+}
+
+/// The paths of the files our generator wrote.
+fn our_files(env: &Env) -> BTreeSet<PathBuf> {
+    env.disk.values().map(|(p, _)| p.clone()).collect()
+}
+
+/// Find the removed units, before the daemon-reload: `pre` is what the inputs give and what our
+/// generator wrote, `baseline` what the last reload left running.
+pub fn find(scope: Scope, pre: &Env, baseline: &Digests) -> Vec<Removed> {
+    let cands = gone(scope, pre, baseline);
+    if cands.is_empty() {
         return Vec::new();
     }
-    let ours: BTreeSet<PathBuf> = pre.disk.values().map(|(p, _)| p.clone()).collect();
+    let ours = our_files(pre);
     let (templates, plain): (Vec<&Candidate>, Vec<&Candidate>) =
         cands.iter().partition(|c| sd::is_template(&c.unit));
     // A template stands for its running instances.
@@ -282,6 +313,19 @@ pub fn provided_by_other(
     ))
 }
 
+/// A unit file named `unit` in the search path that is not one of ours (a link to /dev/null, a
+/// mask, provides nothing).
+pub fn other_file(unit: &str, unit_path: &[PathBuf], ours: &BTreeSet<PathBuf>) -> Option<PathBuf> {
+    unit_path
+        .iter()
+        .map(|d| d.join(unit))
+        .filter(|p| !ours.contains(p))
+        .find(|p| {
+            std::fs::symlink_metadata(p).is_ok()
+                && std::fs::canonicalize(p).map_or(true, |t| t != Path::new("/dev/null"))
+        })
+}
+
 /// Is the unit running, in systemd's view (a stop would do something)?
 pub fn is_running(props: &HashMap<String, String>) -> bool {
     matches!(
@@ -383,6 +427,31 @@ mod tests {
             provided_by_other(&props(tmp.to_str().unwrap()), &ours, &dirs_tmp),
             None
         );
+    }
+
+    #[test]
+    fn a_unit_file_of_the_same_name_elsewhere_takes_over() {
+        let base = std::env::temp_dir().join(format!("unitsmith-other-{}", std::process::id()));
+        let (etc, gen) = (base.join("etc"), base.join("generator"));
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::create_dir_all(&gen).unwrap();
+        std::fs::write(gen.join("web.service"), "ours").unwrap();
+        let ours: BTreeSet<PathBuf> = [gen.join("web.service")].into();
+        let path = vec![etc.clone(), gen.clone()];
+        assert_eq!(other_file("web.service", &path, &ours), None);
+        std::os::unix::fs::symlink("/dev/null", etc.join("web.service")).unwrap();
+        assert_eq!(
+            other_file("web.service", &path, &ours),
+            None,
+            "a mask provides nothing"
+        );
+        std::fs::remove_file(etc.join("web.service")).unwrap();
+        std::fs::write(etc.join("web.service"), "[Service]\n").unwrap();
+        assert_eq!(
+            other_file("web.service", &path, &ours),
+            Some(etc.join("web.service"))
+        );
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]
