@@ -226,14 +226,21 @@ fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
     })
 }
 
-/// Did the restart leave the unit running (or, for a oneshot, finished well)?
-fn restart_ok(before: &HashMap<String, String>, after: &HashMap<String, String>) -> bool {
+/// Did the restart leave the unit running (or, for a oneshot, finished well)? `job_ok`: systemctl
+/// said nothing against this unit's job.
+fn restart_ok(
+    before: &HashMap<String, String>,
+    after: &HashMap<String, String>,
+    job_ok: bool,
+) -> bool {
     let get = |m: &HashMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
     match get(after, "ActiveState").as_str() {
         "active" | "activating" | "reloading" => true,
         "inactive" => {
-            get(after, "Result") == "success"
-                && get(after, "InvocationID") != get(before, "InvocationID")
+            let (was, is) = (get(before, "InvocationID"), get(after, "InvocationID"));
+            // A unit that ran to its end and was unloaded (nothing references an env gate's
+            // wait unit) comes back without an InvocationID: its job's outcome says it ran.
+            get(after, "Result") == "success" && (is != was || (is.is_empty() && job_ok))
         }
         _ => false,
     }
@@ -305,7 +312,9 @@ pub fn run(args: Args) -> ExitCode {
         crate::signals::exit_if_stopped(|| "before stopping anything; nothing done".into());
         let t = Instant::now();
         let out = removed::stop(scope, &removed, job_timeout);
-        stop_time = t.elapsed();
+        if out.is_some() {
+            stop_time = t.elapsed();
+        }
         crate::signals::exit_if_stopped(|| {
             "while stopping the units whose input was removed; the next reload finishes it".into()
         });
@@ -520,7 +529,7 @@ pub fn run(args: Args) -> ExitCode {
                 .iter_mut()
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
-            let ok = restart_ok(&pre[u], &after);
+            let ok = restart_ok(&pre[u], &after, messages_about(&out.stderr, u).is_empty());
             if !ok {
                 let mut msg = format!(
                     "restart of {u} failed: ActiveState={}, SubState={}, Result={}",
@@ -884,14 +893,20 @@ mod tests {
     #[test]
     fn restart_outcome() {
         let before = m(&[("InvocationID", "a")]);
-        assert!(restart_ok(&before, &m(&[("ActiveState", "active")])));
+        assert!(restart_ok(&before, &m(&[("ActiveState", "active")]), true));
+        // Ran to its end and unloaded: no InvocationID; ok only when its job did not fail.
+        let never_ran = m(&[]);
+        let done = m(&[("ActiveState", "inactive"), ("Result", "success")]);
+        assert!(restart_ok(&never_ran, &done, true));
+        assert!(!restart_ok(&never_ran, &done, false));
         assert!(restart_ok(
             &before,
             &m(&[
                 ("ActiveState", "inactive"),
                 ("Result", "success"),
                 ("InvocationID", "b")
-            ])
+            ]),
+            true
         ));
         assert!(!restart_ok(
             &before,
@@ -899,13 +914,15 @@ mod tests {
                 ("ActiveState", "inactive"),
                 ("Result", "success"),
                 ("InvocationID", "a")
-            ])
+            ]),
+            true
         ));
         assert!(!restart_ok(
             &before,
-            &m(&[("ActiveState", "failed"), ("Result", "exit-code")])
+            &m(&[("ActiveState", "failed"), ("Result", "exit-code")]),
+            true
         ));
-        assert!(!restart_ok(&before, &m(&[])));
+        assert!(!restart_ok(&before, &m(&[]), true));
     }
 
     #[test]
