@@ -189,7 +189,12 @@ fn is_loaded(props: &HashMap<String, String>) -> bool {
 fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
     let name = OsStr::new("reload.lock");
     let path = dir.path().join(name);
-    let file = dir.open_lock_file(name, 0o600, &Trust::ours())?;
+    let file = dir.open_lock_file(name, 0o600, &Trust::ours()).map_err(|e| {
+        format!(
+            "cannot take the reload lock: {e} (hint: reload keeps its lock and state in {}, which must be a directory it can write)",
+            dir.path().display()
+        )
+    })?;
     let mut slot = Some(file);
     let mut said = false;
     crate::retry::with_backoff(
