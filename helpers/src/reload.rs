@@ -180,6 +180,14 @@ impl Line {
     }
 }
 
+/// Up, or on its way up.
+fn is_running(props: &HashMap<String, String>) -> bool {
+    matches!(
+        props.get("ActiveState").map(String::as_str),
+        Some("active" | "activating" | "reloading")
+    )
+}
+
 /// Units systemd has loaded (a template counts when its file is loadable).
 fn is_loaded(props: &HashMap<String, String>) -> bool {
     props.get("LoadState").is_some_and(|s| s == "loaded")
@@ -232,23 +240,33 @@ fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
 }
 
 /// Did the restart leave the unit running (or, for a oneshot, finished well)? `job_ok`: systemctl
-/// said nothing against this unit's job.
-fn restart_ok(
-    before: &HashMap<String, String>,
-    after: &HashMap<String, String>,
-    job_ok: bool,
-) -> bool {
-    let get = |m: &HashMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
-    match get(after, "ActiveState").as_str() {
+/// said nothing against this unit's job; `since_us`: CLOCK_MONOTONIC (µs) just before the restart.
+fn restart_ok(after: &HashMap<String, String>, job_ok: bool, since_us: u64) -> bool {
+    let get = |k: &str| after.get(k).map(String::as_str).unwrap_or("");
+    match get("ActiveState") {
         "active" | "activating" | "reloading" => true,
         "inactive" => {
-            let (was, is) = (get(before, "InvocationID"), get(after, "InvocationID"));
+            // An inactive unit ran again when it left the inactive state after the restart
+            // began (systemd stamps that with the same monotonic clock). A start that never
+            // happened (a dependency failed, the job was cancelled) leaves the old stamp, and
+            // the Result of the run before, which may well be "success".
+            let ran = get("InactiveExitTimestampMonotonic")
+                .parse::<u64>()
+                .is_ok_and(|t| t >= since_us);
             // A unit that ran to its end and was unloaded (nothing references an env gate's
-            // wait unit) comes back without an InvocationID: its job's outcome says it ran.
-            get(after, "Result") == "success" && (is != was || (is.is_empty() && job_ok))
+            // wait unit) comes back without an InvocationID or stamps: its job's outcome says.
+            let unloaded = get("InvocationID").is_empty();
+            get("Result") == "success" && (ran || (unloaded && job_ok))
         }
         _ => false,
     }
+}
+
+/// CLOCK_MONOTONIC in µs: systemd's `*TimestampMonotonic` properties use this clock.
+fn monotonic_us() -> u64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always there on Linux");
+    t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000
 }
 
 /// systemctl's own messages about `unit` (e.g. "Job for web.service failed because ...").
@@ -328,6 +346,8 @@ pub fn run(args: Args) -> ExitCode {
         None
     };
 
+    let mut profile = Profile::new(t_start);
+    profile.mark("lock, state, removals");
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
     let rl = systemctl::daemon_reload(scope);
@@ -346,6 +366,7 @@ pub fn run(args: Args) -> ExitCode {
             )),
         );
     }
+    profile.mark("stop + daemon-reload");
     removed::finish(scope, &mut removed, stopped.as_ref());
 
     // 2. Which units must be loaded: ours (from the inputs, and whatever our generator wrote)
@@ -385,7 +406,17 @@ pub fn run(args: Args) -> ExitCode {
     let mut props: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut pending = check.clone();
     let mut tries = 0;
+    profile.mark("removed units, inputs");
     let t1 = Instant::now();
+    // Three properties tell whether a unit is loaded and how it runs, and one list-units call
+    // gives them for all; --json reports each unit's full state (and costs a show per unit).
+    let look = |units: &[String]| {
+        if args.json {
+            sd::show_many(scope, units, sd::PROPS)
+        } else {
+            sd::states(scope, units, sd::PROPS)
+        }
+    };
     if rl.success {
         crate::retry::with_backoff(
             args.timeout,
@@ -393,7 +424,7 @@ pub fn run(args: Args) -> ExitCode {
             Duration::from_millis(500),
             || {
                 tries += 1;
-                let shown = sd::show_many(scope, &pending, sd::PROPS);
+                let shown = look(&pending);
                 for (u, p) in pending.iter().zip(shown) {
                     props.insert(u.clone(), p);
                 }
@@ -403,7 +434,7 @@ pub fn run(args: Args) -> ExitCode {
         );
     } else {
         // systemd did not reload (or did not answer): one look, for the report.
-        for (u, p) in check.iter().zip(sd::show_many(scope, &check, sd::PROPS)) {
+        for (u, p) in check.iter().zip(look(&check)) {
             props.insert(u.clone(), p);
         }
     }
@@ -417,6 +448,7 @@ pub fn run(args: Args) -> ExitCode {
         pending.len()
     );
 
+    profile.mark("load check");
     // 4. What changed, what is broken.
     env.rescan();
     let now = state::digests(&env.disk);
@@ -441,8 +473,9 @@ pub fn run(args: Args) -> ExitCode {
         .filter(|u| !is_loaded(&props[*u]) || env.facts(u).stub_error.is_some())
         .cloned()
         .collect();
-    // The causes, exactly as doctor gives them.
-    let diagnosis = env.diagnose(&blocked, Some(&props));
+    // The causes, exactly as doctor gives them (from every property of the broken units).
+    let full = if args.json { Some(&props) } else { None };
+    let diagnosis = env.diagnose(&blocked, full);
     for (u, d) in blocked.iter().zip(diagnosis) {
         let line = lines
             .iter_mut()
@@ -461,6 +494,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    profile.mark("changes, diagnosis");
     // 5. Restart what was asked for, in one systemctl call.
     let mut to_restart: Vec<String> = Vec::new();
     let mut restart_of: HashMap<String, String> = HashMap::new(); // restarted unit -> its line
@@ -491,50 +525,46 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut restart_time = Duration::ZERO;
     if !to_restart.is_empty() {
-        let pre: HashMap<String, HashMap<String, String>> = to_restart
-            .iter()
-            .map(|u| (u.clone(), props.get(u).cloned().unwrap_or_default()))
-            .collect();
-        // Instances were not in the check: learn their InvocationID first.
-        let unknown: Vec<String> = to_restart
-            .iter()
-            .filter(|u| pre[*u].is_empty())
-            .cloned()
-            .collect();
-        let mut pre = pre;
-        for (u, p) in unknown
-            .iter()
-            .zip(sd::show_many(scope, &unknown, &["InvocationID"]))
-        {
-            pre.insert(u.clone(), p);
-        }
         crate::signals::exit_if_stopped(|| "before restarting anything".into());
+        profile.mark("before the restart");
+        let since = monotonic_us();
         let t2 = Instant::now();
         let mut cmd: Vec<&str> = vec!["restart", "--"];
         cmd.extend(to_restart.iter().map(String::as_str));
         let out = systemctl::run_with_timeout(scope, &cmd, job_timeout);
         restart_time = t2.elapsed();
+        profile.mark("restart");
         crate::signals::exit_if_stopped(|| {
             "while restarting; the state is unchanged, so the next reload restarts them again"
                 .into()
         });
-        let post = sd::show_many(
-            scope,
-            &to_restart,
-            &[
-                "LoadState",
-                "ActiveState",
-                "SubState",
-                "Result",
-                "InvocationID",
-            ],
-        );
+        // How each runs now; what is not running is asked in full (did it run, and how).
+        const AFTER: &[&str] = &[
+            "LoadState",
+            "ActiveState",
+            "SubState",
+            "Result",
+            "InvocationID",
+            "InactiveExitTimestampMonotonic",
+        ];
+        let mut post = if args.json {
+            sd::show_many(scope, &to_restart, AFTER)
+        } else {
+            sd::states(scope, &to_restart, AFTER)
+        };
+        let unclear: Vec<usize> = (0..to_restart.len())
+            .filter(|&i| !post[i].contains_key("Result") && !is_running(&post[i]))
+            .collect();
+        let names: Vec<String> = unclear.iter().map(|&i| to_restart[i].clone()).collect();
+        for (i, p) in unclear.into_iter().zip(sd::show_many(scope, &names, AFTER)) {
+            post[i] = p;
+        }
         for (u, after) in to_restart.iter().zip(post) {
             let line = lines
                 .iter_mut()
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
-            let ok = restart_ok(&pre[u], &after, messages_about(&out.stderr, u).is_empty());
+            let ok = restart_ok(&after, messages_about(&out.stderr, u).is_empty(), since);
             if !ok {
                 let mut msg = format!(
                     "restart of {u} failed: ActiveState={}, SubState={}, Result={}",
@@ -567,6 +597,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    profile.mark("after the restart");
     // The removed units, after the checked ones.
     lines.extend(removed.iter().map(|r| removed_line(r, &args)));
 
@@ -608,6 +639,8 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    profile.mark("state");
+    log::debug!("time spent: {}", profile.render());
     // 7. Report.
     let ok = global.iter().all(|p| !p.is_problem()) && !lines.iter().any(Line::is_error);
     let count = |o: removed::Outcome| removed.iter().filter(|r| r.outcome == o).count();
@@ -706,6 +739,36 @@ fn removed_line(r: &removed::Removed, args: &Args) -> Line {
             Vec::new()
         },
         named: false,
+    }
+}
+
+/// Where a run spends its time (`-v` prints it): each step's wall-clock time.
+struct Profile {
+    last: Instant,
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl Profile {
+    fn new(start: Instant) -> Profile {
+        Profile {
+            last: start,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The step that ends now.
+    fn mark(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.steps.push((step, now - self.last));
+        self.last = now;
+    }
+
+    fn render(&self) -> String {
+        self.steps
+            .iter()
+            .map(|(s, d)| format!("{s} {:.1} ms", d.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -897,37 +960,39 @@ mod tests {
 
     #[test]
     fn restart_outcome() {
-        let before = m(&[("InvocationID", "a")]);
-        assert!(restart_ok(&before, &m(&[("ActiveState", "active")]), true));
+        let since = 5_000_000;
+        assert!(restart_ok(&m(&[("ActiveState", "active")]), true, since));
+        // A oneshot that ran after the restart began.
+        let ran = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InvocationID", "b"),
+            ("InactiveExitTimestampMonotonic", "5000100"),
+        ]);
+        assert!(restart_ok(&ran, true, since));
+        // Its start never happened (a dependency failed): the stamp and Result are the old run's.
+        let old = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InvocationID", "a"),
+            ("InactiveExitTimestampMonotonic", "4000000"),
+        ]);
+        assert!(!restart_ok(&old, true, since));
         // Ran to its end and unloaded: no InvocationID; ok only when its job did not fail.
-        let never_ran = m(&[]);
-        let done = m(&[("ActiveState", "inactive"), ("Result", "success")]);
-        assert!(restart_ok(&never_ran, &done, true));
-        assert!(!restart_ok(&never_ran, &done, false));
-        assert!(restart_ok(
-            &before,
-            &m(&[
-                ("ActiveState", "inactive"),
-                ("Result", "success"),
-                ("InvocationID", "b")
-            ]),
-            true
-        ));
+        let done = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InactiveExitTimestampMonotonic", "0"),
+        ]);
+        assert!(restart_ok(&done, true, since));
+        assert!(!restart_ok(&done, false, since));
         assert!(!restart_ok(
-            &before,
-            &m(&[
-                ("ActiveState", "inactive"),
-                ("Result", "success"),
-                ("InvocationID", "a")
-            ]),
-            true
-        ));
-        assert!(!restart_ok(
-            &before,
             &m(&[("ActiveState", "failed"), ("Result", "exit-code")]),
-            true
+            true,
+            since
         ));
-        assert!(!restart_ok(&before, &m(&[]), true));
+        assert!(!restart_ok(&m(&[]), true, since));
+        assert!(monotonic_us() > 0);
     }
 
     #[test]
