@@ -16,8 +16,13 @@ USERGEN   = $(PREFIX)/lib/systemd/user-generators
 UNITDIR   = $(PREFIX)/lib/systemd/system
 BINDIR    = $(PREFIX)/bin
 MANDIR    = $(PREFIX)/share/man
+# Shell completions where each shell looks. Debian's zsh reads packages' completions from
+# vendor-completions, the administrator's (/usr/local) from site-functions.
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean
+.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean man fuzz fuzz-cmin
 
 all: build
 
@@ -33,6 +38,11 @@ unit:
 # Regenerate the golden trees under tests/golden/*/expected for review (git diff).
 golden-update: build
 	UPDATE_GOLDEN=1 $(CARGO) test --release --locked -p unitsmith-generator --test golden
+
+# Rewrite the SYNOPSIS and OPTIONS sections of man/*.1 from the clap definitions, for review
+# (git diff); `make unit` fails while a page differs from them.
+man:
+	UPDATE_MAN=1 $(CARGO) test --release --locked -p unitsmith --bin unitsmith manpages::
 
 # Podman's own Quadlet cases, when ../shared is present (system and user mode).
 conformance: build
@@ -59,6 +69,13 @@ install: build
 	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
 	for m in man/*.[0-9]; do [ -f "$$m" ] || continue; s=$${m##*.}; \
 	  install -d $(DESTDIR)$(MANDIR)/man$$s; install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man$$s/; done
+	# Completions, generated from the command-line definitions by the helper just built.
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	$(HELPER) completions bash >$(DESTDIR)$(BASHCOMPDIR)/unitsmith
+	$(HELPER) completions zsh >$(DESTDIR)$(ZSHCOMPDIR)/_unitsmith
+	$(HELPER) completions fish >$(DESTDIR)$(FISHCOMPDIR)/unitsmith.fish
+	chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/unitsmith $(DESTDIR)$(ZSHCOMPDIR)/_unitsmith \
+	  $(DESTDIR)$(FISHCOMPDIR)/unitsmith.fish
 
 # The Debian package (PREFIX=/usr). The last line printed is the path of the .deb.
 DEB_DIR = target/deb
@@ -83,6 +100,19 @@ bench: build
 lint-keys:
 	@test -n "$(SYSTEMD_GIT)" || { echo "usage: make lint-keys SYSTEMD_GIT=DIR (a clone of github.com/systemd/systemd)"; exit 2; }
 	python3 tests/lint-keys/regenerate.py --git $(SYSTEMD_GIT)
+
+# Every cargo-fuzz target for FUZZ_SECONDS each (not part of `test`: long; needs
+# `cargo install cargo-fuzz`). Prints executions and crashes per target; exit 1 on a crash.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) generator/fuzz/run.sh $(FUZZ_TARGETS)
+
+# Fold what fuzzing found into the corpus kept in git, minimised (review the diff).
+fuzz-cmin:
+	cd generator && for t in $$(sed -n 's/^name = "\(.*\)"$$/\1/p' fuzz/Cargo.toml | grep -v -- -fuzz); do \
+	  if [ -d fuzz/target/fuzz-work/$$t ]; then cp -n fuzz/target/fuzz-work/$$t/* fuzz/corpus/$$t/ 2>/dev/null; fi; \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz cmin -O -s none $$t fuzz/corpus/$$t || exit 1; done
 
 clean:
 	$(CARGO) clean

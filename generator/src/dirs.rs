@@ -7,6 +7,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
 
 use crate::sources::{self, Scan, Scanner};
 
@@ -26,6 +28,9 @@ pub struct SearchPaths {
     pub from_env: bool,
     /// Set when Podman's own Quadlet generator owns the containers directories.
     pub podman_generator: Option<PathBuf>,
+    /// Directories that could not be searched, one complete message each: inputs in them
+    /// are unknown, so this is the only report of them.
+    pub problems: Vec<String>,
 }
 
 /// The environment variables that replace the search paths, in order of precedence.
@@ -53,14 +58,24 @@ enum Containers {
 /// The search paths and what they hold, every directory listed once (the generator's way:
 /// with thousands of inputs, a second listing is measurable).
 pub fn search_and_scan(user: bool) -> (SearchPaths, Scan) {
+    search_and_scan_until(user, None)
+}
+
+/// [`search_and_scan`] that lists no further directory once `deadline` has passed (they
+/// are reported in [`SearchPaths::problems`]).
+pub fn search_and_scan_until(user: bool, deadline: Option<Instant>) -> (SearchPaths, Scan) {
     let mut walk = Walk {
         scanner: Some(Scanner::default()),
+        deadline,
         ..Walk::default()
     };
     let paths = search(&mut walk, user, Containers::UnlessPodman);
     let scan = walk.scanner.map(Scanner::finish).unwrap_or_default();
     (paths, scan)
 }
+
+/// The directory the walk is listing now, for the watchdog to name when a listing hangs.
+pub static LISTING: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 fn search(walk: &mut Walk, user: bool, containers: Containers) -> SearchPaths {
     for var in ENV_OVERRIDES {
@@ -76,6 +91,7 @@ fn search(walk: &mut Walk, user: bool, containers: Containers) -> SearchPaths {
                 dirs: std::mem::take(&mut walk.dirs),
                 from_env: true,
                 podman_generator: None,
+                problems: walk.take_problems(),
             };
         }
     }
@@ -105,6 +121,7 @@ fn search(walk: &mut Walk, user: bool, containers: Containers) -> SearchPaths {
         dirs: std::mem::take(&mut walk.dirs),
         from_env: false,
         podman_generator,
+        problems: walk.take_problems(),
     }
 }
 
@@ -204,13 +221,49 @@ struct Walk {
     seen: HashSet<PathBuf>,
     /// Given each directory's listing as it is read, when the caller wants the inputs too.
     scanner: Option<Scanner>,
+    /// No directory is listed after this.
+    deadline: Option<Instant>,
+    /// Directories not listed because the deadline had passed.
+    not_searched: Vec<PathBuf>,
+    problems: Vec<String>,
 }
 
 impl Walk {
+    /// `path` is a search path, or (`listed`) an entry of a directory already searched.
     fn add(&mut self, path: &Path, keep: &dyn Fn(&Path) -> bool) {
-        let resolved = match std::fs::canonicalize(path) {
+        self.add_entry(path, false, false, keep);
+    }
+
+    /// `listed_dir`: the listing of a resolved directory showed `path` as a directory.
+    fn add_entry(
+        &mut self,
+        path: &Path,
+        listed: bool,
+        listed_dir: bool,
+        keep: &dyn Fn(&Path) -> bool,
+    ) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            self.not_searched.push(path.to_path_buf());
+            return;
+        }
+        // A real directory in a resolved one is resolved already: resolving it again costs a
+        // `stat` per level of the path, quadratic in the depth (88 s for a tree 2000 deep).
+        let resolved = match listed_dir {
+            true => Ok(path.to_path_buf()),
+            false => std::fs::canonicalize(path),
+        };
+        let resolved = match resolved {
             Ok(r) => r,
-            Err(_) => {
+            Err(e) => {
+                // An entry that is there but cannot be resolved (a symlink loop, a path over
+                // PATH_MAX in a deep tree, no search permission) may be a directory of
+                // inputs: never skipped without a word.
+                if listed && e.kind() != std::io::ErrorKind::NotFound {
+                    self.problems.push(format!(
+                        "{}: cannot search: {e}; if it holds inputs, they are not generated",
+                        path.display()
+                    ));
+                }
                 // Kept for the logs even when missing, as Quadlet does.
                 if self.seen.insert(path.to_path_buf()) {
                     self.dirs.push(path.to_path_buf());
@@ -221,28 +274,51 @@ impl Walk {
         if self.seen.contains(&resolved)
             || resolved.to_string_lossy().ends_with(".d")
             || !keep(&resolved)
-            || !resolved.is_dir()
+            || !(listed_dir || resolved.is_dir())
         {
             return;
         }
         self.seen.insert(resolved.clone());
         self.dirs.push(resolved.clone());
-        let Some(entries) = sources::list(&resolved) else {
-            return;
+        if let Ok(mut now) = LISTING.lock() {
+            now.clone_from(&Some(resolved.clone()));
+        }
+        let entries = match sources::list(&resolved) {
+            Ok(entries) => entries,
+            Err(e) => {
+                self.problems.extend(sources::list_problem(&resolved, &e));
+                return;
+            }
         };
         if let Some(scanner) = &mut self.scanner {
             scanner.add_dir(&resolved, &entries);
         }
         // Plain files are inputs, not search paths: skip them without resolving each one.
-        let mut subdirs: Vec<PathBuf> = entries
+        let mut subdirs: Vec<(PathBuf, bool)> = entries
             .iter()
             .filter(|e| !e.plain_file)
-            .map(|e| resolved.join(&e.name))
+            .map(|e| (resolved.join(&e.name), e.dir))
             .collect();
         subdirs.sort();
-        for d in subdirs {
-            self.add(&d, keep);
+        for (d, is_dir) in subdirs {
+            self.add_entry(&d, true, is_dir, keep);
         }
+    }
+
+    fn take_problems(&mut self) -> Vec<String> {
+        let mut problems = std::mem::take(&mut self.problems);
+        if let Some(first) = self.not_searched.first() {
+            let more = match self.not_searched.len() - 1 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            problems.push(format!(
+                "{}{more}: not searched: the generator's time limit ran out first ({} sets it); inputs there are not generated",
+                first.display(),
+                crate::budget::TIMEOUT_ENV
+            ));
+        }
+        problems
     }
 }
 

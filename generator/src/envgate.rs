@@ -38,6 +38,26 @@ pub fn service_name(filename: &str) -> String {
     format!("{}.service", filename.trim_end_matches(".envgate"))
 }
 
+/// Its wait unit, `NAME-wait.service`: started by the gate when needed, never by a reload.
+pub fn wait_service_name(filename: &str) -> String {
+    format!("{}-wait.service", filename.trim_end_matches(".envgate"))
+}
+
+/// The longest gate name: each consumer gets `CONSUMER.d/50-unitsmith-envgate-NAME.conf`,
+/// and a file name is at most 255 bytes.
+pub const MAX_NAME_LEN: usize =
+    crate::unitname::MAX_LEN - "50-unitsmith-envgate-".len() - ".conf".len();
+
+/// When the gate's name is valid for `NAME.service` but too long for the files made with it
+/// (`NAME-wait.service`, the consumers' drop-ins): the problem and the longest such name.
+pub fn name_problem(filename: &str) -> Option<(crate::unitname::Problem, String)> {
+    let name = filename.strip_suffix(".envgate").unwrap_or(filename);
+    (name.len() > MAX_NAME_LEN).then(|| {
+        let long = format!("50-unitsmith-envgate-{name}.conf");
+        (crate::unitname::Problem::TooLong(long.len()), long)
+    })
+}
+
 /// `file:line: [Group] Key: message` (and the hint on its own line), for the helper, which
 /// reports a declaration that no longer parses at run time.
 pub fn describe_error(unit: &UnitFile, e: &ConvertError) -> String {

@@ -4,6 +4,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
+use crate::badname;
+use crate::budget::Budget;
 use crate::install;
 use crate::quadlet::{self, Ctx, Kind, UnitInfo, UnitsInfo};
 use crate::sources::{self, Input, InputKind};
@@ -22,6 +24,9 @@ pub struct Options {
     pub dirs: Vec<PathBuf>,
     /// The `unitsmith` helper generated units call.
     pub helper: String,
+    /// When reading and converting must stop, and the limit it came from (see `budget.rs`);
+    /// `None`: no time limit. The byte and input limits always apply.
+    pub deadline: Option<(std::time::Instant, std::time::Duration)>,
 }
 
 /// One generated unit.
@@ -67,9 +72,21 @@ pub struct Outcome {
     pub errors: Vec<String>,
     /// What the sink refused (e.g. a unit file it could not write), one message each.
     pub sink_errors: Vec<String>,
+    /// Inputs that got no unit at all, not even a failure stub: no valid unit name can be
+    /// made of theirs. Their errors are in `errors` too.
+    pub not_generated: Vec<NotGenerated>,
     /// What the run built and no longer needs: kept here rather than freed piece by piece
     /// at the end of the run, so that a caller about to exit can skip freeing it at all.
     pub spent: Spent,
+}
+
+/// An input without a unit (see [`Outcome::not_generated`]).
+#[derive(Debug, Clone)]
+pub struct NotGenerated {
+    pub source: PathBuf,
+    /// The (invalid) name its unit would have had.
+    pub unit: String,
+    pub error: String,
 }
 
 /// See [`Outcome::spent`].
@@ -97,6 +114,8 @@ struct Item<'a> {
     deps: Vec<String>,
     /// Another input generates the same unit and wins.
     hidden: bool,
+    /// No valid unit name can be made for it: reported, never written (see [`badname`]).
+    no_stub: bool,
     /// The final unit, its [Install] warnings, and what the sink said.
     rendered: Option<Rendered>,
 }
@@ -139,8 +158,9 @@ pub fn generate_with(
     sink: Option<Sink>,
 ) -> Outcome {
     let mut out = Outcome::default();
+    let budget = Budget::new(opts.deadline);
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
-        envgate_units(input, opts, dropins, &mut out);
+        envgate_units(input, opts, dropins, &budget, &mut out);
     }
     let mut quadlets: Vec<(&Input, Kind)> = inputs
         .iter()
@@ -154,31 +174,7 @@ pub fn generate_with(
     quadlets.sort_by_key(|(_, kind)| kind.order());
     // Reading and parsing are independent per file: spread them over the cores.
     let mut items: Vec<Item> = crate::parallel::map(&quadlets, |&(input, kind)| {
-        let parsed = sources::load_indexed(input, &opts.dirs, dropins);
-        let (unit, error, service_filename, info) = match parsed {
-            Ok(u) => {
-                let name = quadlet::service_name(&u, kind) + ".service";
-                // What other files need to know of this one, worked out here in parallel.
-                let info = quadlet::prefill_info(&u, kind);
-                (Some(u), None, name, Some(info))
-            }
-            Err(e) => {
-                let name = quadlet::service_name_from_filename(&input.name).unwrap_or_default()
-                    + ".service";
-                (None, Some(format!("{e}")), name, None)
-            }
-        };
-        Item {
-            input,
-            unit,
-            info,
-            service_filename,
-            error,
-            converted: None,
-            deps: Vec::new(),
-            hidden: false,
-            rendered: None,
-        }
+        load_item(input, kind, opts, dropins, &budget)
     });
 
     mark_collisions(&mut items, &mut out.warnings);
@@ -208,8 +204,9 @@ pub fn generate_with(
                 .take_while(|it| kind_of(it).order() == order)
                 .count();
         let level = &mut items[start..end];
-        let results =
-            crate::parallel::map_mut(level, |it| convert_item(it, &infos, &finished, opts, sink));
+        let results = crate::parallel::map_mut(level, |it| {
+            convert_item(it, &infos, &finished, opts, &budget, sink)
+        });
         for (it, res) in items[start..end].iter_mut().zip(results) {
             let Some(res) = res else {
                 continue;
@@ -248,7 +245,7 @@ pub fn generate_with(
     let pending: Vec<(usize, Result<UnitFile, String>)> = items
         .iter_mut()
         .enumerate()
-        .filter(|(_, it)| !it.hidden && it.rendered.is_none())
+        .filter(|(_, it)| !it.hidden && !it.no_stub && it.rendered.is_none())
         .map(|(i, it)| {
             let result = match (it.error.take(), it.converted.take()) {
                 (None, Some(service)) => Ok(service),
@@ -271,6 +268,16 @@ pub fn generate_with(
     out.spent.parsed.reserve(items.len());
     for it in items {
         out.spent.parsed.extend(it.unit);
+        if it.no_stub {
+            let error = it.error.unwrap_or_default();
+            out.errors.push(error.clone());
+            out.not_generated.push(NotGenerated {
+                source: it.input.path.clone(),
+                unit: it.service_filename,
+                error,
+            });
+            continue;
+        }
         let Some(r) = it.rendered else {
             continue;
         };
@@ -314,6 +321,69 @@ pub fn generate_with(
     out
 }
 
+/// Read and parse one Quadlet input and work out its unit's name, in the parallel pass.
+fn load_item<'a>(
+    input: &'a Input,
+    kind: Kind,
+    opts: &Options,
+    dropins: &HashSet<PathBuf>,
+    budget: &Budget,
+) -> Item<'a> {
+    let mut item = Item {
+        input,
+        unit: None,
+        info: None,
+        service_filename: String::new(),
+        error: None,
+        no_stub: false,
+        converted: None,
+        deps: Vec::new(),
+        hidden: false,
+        rendered: None,
+    };
+    // (`.container` alone: `.service`, as Quadlet names it; refused below.)
+    let from_filename =
+        || quadlet::service_name_from_filename(&input.name).unwrap_or_default() + ".service";
+    // A name that is not UTF-8 cannot name a unit: the file is not even read.
+    let parsed = match input.name_not_utf8 {
+        true => None,
+        false => Some(sources::load_within(input, &opts.dirs, dropins, budget)),
+    };
+    match parsed {
+        Some(Ok(u)) => {
+            item.service_filename = quadlet::service_name(&u, kind) + ".service";
+            // What other files need to know of this one, worked out here in parallel.
+            item.info = Some(quadlet::prefill_info(&u, kind));
+            item.unit = Some(u);
+        }
+        Some(Err(e)) => {
+            item.service_filename = from_filename();
+            item.error = Some(format!("{e}"));
+        }
+        None => item.service_filename = from_filename(),
+    }
+    if InputKind::from_bare_extension(&input.name).is_some() {
+        item.service_filename = from_filename();
+    }
+    if let Some(why) = badname::check(input, &item.service_filename) {
+        // Named by ServiceName=: the error points at that line.
+        let key = item.unit.as_ref().and_then(|u| {
+            let (path, line) = u.location(kind.group(), "ServiceName")?;
+            Some((
+                format!("{}:{line}: [{}] ServiceName", path.display(), kind.group()),
+                "ServiceName",
+            ))
+        });
+        let (msg, stub) = badname::report(input, &item.service_filename, &why, key);
+        item.error = Some(msg);
+        match stub {
+            Some(name) => item.service_filename = name,
+            None => item.no_stub = true,
+        }
+    }
+    item
+}
+
 /// Convert one item of a level; render it and hand it to the sink when it is final already.
 /// `None` for items that are not converted (parse errors, hidden inputs).
 fn convert_item(
@@ -321,6 +391,7 @@ fn convert_item(
     infos: &UnitsInfo,
     finished: &HashSet<&str>,
     opts: &Options,
+    budget: &Budget,
     sink: Option<Sink>,
 ) -> Option<LevelResult> {
     let unit = it
@@ -330,7 +401,11 @@ fn convert_item(
     let kind = kind_of(it);
     let mut warnings = quadlet::pre_warnings(unit, kind);
     let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
-    let result = quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e));
+    // Past the time limit, what is left becomes stubs at once (and stubs are quick to write).
+    let result = match budget.check_time("converted") {
+        Ok(()) => quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e)),
+        Err(why) => Err(format!("{}: {why}", it.input.path.display())),
+    };
     warnings.append(&mut ctx.warnings);
     let result = Some(match result {
         Ok(c) => {
@@ -423,10 +498,44 @@ fn render_item(it: &Item, result: Result<UnitFile, String>) -> (Generated, Vec<S
 }
 
 /// An env gate's units, or one failure stub under its service name.
-fn envgate_units(input: &Input, opts: &Options, dropins: &HashSet<PathBuf>, out: &mut Outcome) {
+fn envgate_units(
+    input: &Input,
+    opts: &Options,
+    dropins: &HashSet<PathBuf>,
+    budget: &Budget,
+    out: &mut Outcome,
+) {
     let name = crate::envgate::service_name(&input.name);
+    // A name systemd refuses: its stub goes under the name systemctl makes of it. A name
+    // valid for the gate but too long for its other files: its stub is the gate itself.
+    let refused = match badname::check(input, &name) {
+        Some(why) => Some(badname::report(input, &name, &why, None)),
+        None => crate::envgate::name_problem(&input.name).map(|(problem, long)| {
+            let why = badname::Why::Rule(problem);
+            let error = badname::report_with_stub(input, &long, &why, None, Some(&name));
+            (error, Some(name.clone()))
+        }),
+    };
+    if let Some((error, stub)) = refused {
+        out.errors.push(error.clone());
+        match stub {
+            Some(stub) => out.units.push(Generated {
+                unit: stub::failure_stub(&stub, &input.path, &error, None),
+                name: stub,
+                source: input.path.clone(),
+                error: Some(error),
+                symlinks: Vec::new(),
+            }),
+            None => out.not_generated.push(NotGenerated {
+                source: input.path.clone(),
+                unit: name,
+                error,
+            }),
+        }
+        return;
+    }
     let parsed =
-        sources::load_indexed(input, &opts.dirs, dropins).map_err(|e| (e.to_string(), None));
+        sources::load_within(input, &opts.dirs, dropins, budget).map_err(|e| (e.to_string(), None));
     let result = parsed.and_then(|unit| {
         crate::envgate::convert(&unit, &opts.helper)
             .map_err(|e| (render_error(&unit, &e), Some(unit)))
@@ -519,7 +628,7 @@ fn push_hint(msg: &mut String, e: &quadlet::ConvertError) {
 fn mark_collisions(items: &mut [Item], warnings: &mut Vec<String>) {
     let mut first: HashMap<&str, usize> = HashMap::with_capacity(items.len());
     let mut hidden = Vec::new();
-    for (i, it) in items.iter().enumerate() {
+    for (i, it) in items.iter().enumerate().filter(|(_, it)| !it.no_stub) {
         let name = it.service_filename.as_str();
         match first.get(name) {
             None => {

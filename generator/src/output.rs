@@ -130,6 +130,55 @@ fn symlink_replacing(target: &str, link: &Path) -> Result<(), String> {
     made.map_err(|e| format!("{}: cannot create symlink: {e}", link.display()))
 }
 
+/// The unit `input` is meant to give, from its name alone (for stubs made without reading
+/// it); `None` when no valid unit name can be made of it.
+pub fn unit_name_of(input: &crate::sources::Input) -> Option<String> {
+    let name = match input.kind {
+        crate::sources::InputKind::EnvGate => crate::envgate::service_name(&input.name),
+        crate::sources::InputKind::Quadlet(_) => {
+            crate::quadlet::service_name_from_filename(&input.name)? + ".service"
+        }
+    };
+    match crate::unitname::check(&name) {
+        Ok(()) => Some(name),
+        Err(_) => Some(crate::unitname::mangle(name.as_bytes()))
+            .filter(|m| crate::unitname::check(m).is_ok()),
+    }
+}
+
+/// A failure stub, failing with `why`, for every input of `inputs` that has no unit in `dir`
+/// yet (the watchdog's last act: see `watchdog.rs`). Returns how many were written and the
+/// inputs left without a unit (no valid name, or the stub could not be written).
+pub fn write_missing_stubs(
+    dir: &Path,
+    inputs: &[crate::sources::Input],
+    why: &str,
+) -> (usize, Vec<String>) {
+    let (mut written, mut left) = (0, Vec::new());
+    for input in inputs {
+        let path = crate::badname::shown_path(&input.path);
+        let Some(name) = unit_name_of(input) else {
+            left.push(path);
+            continue;
+        };
+        let error = format!("{path}: {why}");
+        let stub = Generated {
+            unit: crate::stub::failure_stub(&name, &input.path, &error, None),
+            name,
+            source: input.path.clone(),
+            error: Some(error),
+            symlinks: Vec::new(),
+        };
+        match write_text(dir, &stub) {
+            Ok(()) => written += 1,
+            // Written already (O_EXCL): the unit is there, real or stub.
+            Err(_) if fs::symlink_metadata(dir.join(&stub.name)).is_ok() => {}
+            Err(_) => left.push(path),
+        }
+    }
+    (written, left)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +194,42 @@ mod tests {
                 .map(|(l, t)| (l.to_string(), t.to_string()))
                 .collect(),
         }
+    }
+
+    /// The watchdog's stubs go exactly where no unit is yet, under each input's unit name.
+    #[test]
+    fn missing_stubs_fill_only_the_gaps() {
+        use crate::sources::{Input, InputKind};
+        let dir = std::env::temp_dir().join(format!("unitsmith-stubs-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("done.service"), "# the real unit\n").unwrap();
+        let kind = InputKind::Quadlet(crate::quadlet::Kind::Container);
+        let inputs: Vec<Input> = [
+            "done.container",
+            "hung.container",
+            "sp ace.container",
+            "@.container",
+        ]
+        .iter()
+        .map(|n| Input::at(Path::new("/in").join(n), kind))
+        .chain([Input::at(
+            "/in/db.volume".into(),
+            InputKind::Quadlet(crate::quadlet::Kind::Volume),
+        )])
+        .collect();
+        let (written, left) = write_missing_stubs(&dir, &inputs, "not generated: timed out");
+        assert_eq!(written, 3, "hung, sp ace, db");
+        assert_eq!(left, vec!["/in/@.container".to_string()]);
+        assert_eq!(
+            fs::read_to_string(dir.join("done.service")).unwrap(),
+            "# the real unit\n"
+        );
+        for stub in ["hung.service", "sp\\x20ace.service", "db-volume.service"] {
+            let text = fs::read_to_string(dir.join(stub)).unwrap();
+            assert!(text.contains("not generated: timed out"), "{stub}: {text}");
+        }
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     /// Threads may write two claimants of a link in either order; settling gives it to the

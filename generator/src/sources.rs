@@ -1,8 +1,11 @@
 //! Finding input files in the search paths and loading them with their drop-ins.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::budget::{self, Budget};
 use crate::quadlet::Kind;
 use crate::unitfile::{ParseError, UnitFile};
 
@@ -21,6 +24,18 @@ impl InputKind {
         }
         Kind::from_filename(name).map(InputKind::Quadlet)
     }
+
+    /// The kind of a file named only by an extension (`.container`): Quadlet reads it (and
+    /// makes `.service`, which systemd refuses), so it is an input to report, not to skip.
+    pub fn from_bare_extension(name: &str) -> Option<InputKind> {
+        match name {
+            ".envgate" => Some(InputKind::EnvGate),
+            _ => Kind::ALL
+                .into_iter()
+                .find(|k| k.extension() == name)
+                .map(InputKind::Quadlet),
+        }
+    }
 }
 
 /// One input file: the first of its name in the search paths.
@@ -31,6 +46,26 @@ pub struct Input {
     pub kind: InputKind,
     /// Later files of the same name, hidden by this one.
     pub shadows: Vec<PathBuf>,
+    /// The directory listing showed a regular file: it is opened without a `stat` first.
+    /// Anything else (a symlink, a FIFO ...) is looked at before it is opened.
+    pub listed_regular: bool,
+    /// The file name is not valid UTF-8: `name` shows those bytes as `\xNN`, and the file
+    /// is never read (no unit name can hold them).
+    pub name_not_utf8: bool,
+}
+
+impl Input {
+    /// An input at `path` named by its file name, looked at before it is read.
+    pub fn at(path: PathBuf, kind: InputKind) -> Input {
+        Input {
+            name: crate::unitname::display(path.file_name().unwrap_or_default()),
+            path,
+            kind,
+            shadows: Vec::new(),
+            listed_regular: false,
+            name_not_utf8: false,
+        }
+    }
 }
 
 /// What the search paths hold, from one listing of each directory.
@@ -41,6 +76,10 @@ pub struct Scan {
     /// The `*.d` entries that are not plain files: drop-in directories, so that loading a
     /// unit looks only where there is something (most units have no drop-ins at all).
     pub dropins: HashSet<PathBuf>,
+    /// What could not be searched, one complete message each (a directory that cannot be
+    /// listed, inputs over [`budget::MAX_INPUTS`], directories left when time ran out):
+    /// inputs there are unknown, so this is the only report of them.
+    pub problems: Vec<String>,
 }
 
 /// One directory entry, as listed.
@@ -48,19 +87,35 @@ pub struct Entry {
     pub name: std::ffi::OsString,
     /// A regular file: never a directory to descend into or a drop-in directory.
     pub plain_file: bool,
+    /// A directory (not a symlink to one): its path in a resolved directory is resolved too.
+    pub dir: bool,
 }
 
-/// The entries of `dir`, in no particular order; `None` when it cannot be read.
-pub fn list(dir: &Path) -> Option<Vec<Entry>> {
-    let rd = std::fs::read_dir(dir).ok()?;
-    Some(
-        rd.filter_map(|e| e.ok())
-            .map(|e| Entry {
-                plain_file: e.file_type().is_ok_and(|t| t.is_file()),
+/// The entries of `dir`, in no particular order.
+pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
+    let rd = std::fs::read_dir(dir)?;
+    Ok(rd
+        .filter_map(|e| e.ok())
+        .map(|e| {
+            let t = e.file_type().ok();
+            Entry {
+                plain_file: t.is_some_and(|t| t.is_file()),
+                dir: t.is_some_and(|t| t.is_dir()),
                 name: e.file_name(),
-            })
-            .collect(),
-    )
+            }
+        })
+        .collect())
+}
+
+/// The message for a search directory that cannot be listed; `None` when it does not exist
+/// (search paths that do not exist are normal).
+pub fn list_problem(dir: &Path, e: &std::io::Error) -> Option<String> {
+    (e.kind() != std::io::ErrorKind::NotFound).then(|| {
+        format!(
+            "{}: cannot list: {e}; no input in it is generated\n  hint: make it readable and searchable by the generator (root, or the user with --user)",
+            dir.display()
+        )
+    })
 }
 
 /// Builds a [`Scan`] from directory listings given in search order, so that whoever lists
@@ -71,48 +126,87 @@ pub struct Scanner {
     /// Names taken so far, by index in `inputs`. Names within one directory are unique, so
     /// the map is only built when a second directory has inputs: most runs never hash one.
     taken: Option<HashMap<String, usize>>,
+    /// Inputs found over [`budget::MAX_INPUTS`]: how many, and the first few.
+    over_limit: (usize, Vec<PathBuf>),
 }
 
 impl Scanner {
     pub fn add_dir(&mut self, dir: &Path, entries: &[Entry]) {
-        let mut found: Vec<(&str, InputKind)> = Vec::new();
+        // (name, kind, entry); names borrowed when they can be.
+        let mut found: Vec<(Cow<str>, InputKind, &Entry)> = Vec::new();
         for e in entries {
-            let Some(name) = e.name.to_str() else {
-                continue;
+            let (name, not_utf8) = match e.name.to_str() {
+                Some(n) => (Cow::Borrowed(n), false),
+                // Never dropped: such a file is an input to report (see `generate`).
+                None => (Cow::Owned(crate::unitname::display(&e.name)), true),
             };
-            if let Some(kind) = InputKind::from_filename(name) {
-                found.push((name, kind));
-            } else if name.ends_with(".d") && !e.plain_file {
-                self.scan.dropins.insert(dir.join(name));
+            let kind =
+                InputKind::from_filename(&name).or_else(|| InputKind::from_bare_extension(&name));
+            if let Some(kind) = kind {
+                found.push((name, kind, e));
+            } else if !not_utf8 && name.ends_with(".d") && !e.plain_file {
+                self.scan.dropins.insert(dir.join(name.as_ref()));
             }
         }
-        found.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let inputs = &mut self.scan.inputs;
         let first_dir = inputs.is_empty();
-        for (name, kind) in found {
-            let path = dir.join(name);
+        for (name, kind, entry) in found {
+            let name_not_utf8 = matches!(name, Cow::Owned(_));
+            let path = dir.join(&entry.name);
+            if inputs.len() >= budget::MAX_INPUTS {
+                // Not read at all: each input costs memory before it is read. Counted and
+                // reported (see `finish`).
+                self.over_limit.0 += 1;
+                if self.over_limit.1.len() < 5 {
+                    self.over_limit.1.push(path);
+                }
+                continue;
+            }
             if !first_dir {
                 let taken = self.taken.get_or_insert_with(|| {
                     (inputs.iter().enumerate())
                         .map(|(i, input)| (input.name.clone(), i))
                         .collect()
                 });
-                if let Some(&i) = taken.get(name) {
+                if let Some(&i) = taken.get(name.as_ref()) {
                     inputs[i].shadows.push(path);
                     continue;
                 }
                 taken.insert(name.to_string(), inputs.len());
             }
             inputs.push(Input {
-                name: name.to_string(),
+                name: name.into_owned(),
                 path,
                 kind,
                 shadows: Vec::new(),
+                listed_regular: entry.plain_file,
+                name_not_utf8,
             });
         }
     }
 
-    pub fn finish(self) -> Scan {
+    /// A directory that could not be listed (see [`list_problem`]).
+    pub fn cannot_list(&mut self, dir: &Path, e: &std::io::Error) {
+        self.scan.problems.extend(list_problem(dir, e));
+    }
+
+    pub fn finish(mut self) -> Scan {
+        let (n, first) = &self.over_limit;
+        if *n > 0 {
+            let first: Vec<String> = first.iter().map(|p| p.display().to_string()).collect();
+            let (inputs, are) = if *n == 1 {
+                ("input", "is")
+            } else {
+                ("inputs", "are")
+            };
+            self.scan.problems.push(format!(
+                "{n} {inputs} over the limit of {} inputs {are} not read, so not generated: {}{}\n  hint: remove inputs that are not used; `unitsmith doctor` lists them",
+                budget::MAX_INPUTS,
+                first.join(", "),
+                if *n > first.len() { ", ..." } else { "" }
+            ));
+        }
         self.scan
     }
 }
@@ -121,8 +215,9 @@ impl Scanner {
 pub fn scan(dirs: &[PathBuf]) -> Scan {
     let mut scanner = Scanner::default();
     for dir in dirs {
-        if let Some(entries) = list(dir) {
-            scanner.add_dir(dir, &entries);
+        match list(dir) {
+            Ok(entries) => scanner.add_dir(dir, &entries),
+            Err(e) => scanner.cannot_list(dir, &e),
         }
     }
     scanner.finish()
@@ -151,16 +246,22 @@ pub fn load_indexed(
     dirs: &[PathBuf],
     index: &HashSet<PathBuf>,
 ) -> Result<UnitFile, ParseError> {
-    let enforced = crate::trust::enforced();
-    let load = |path: &Path| {
-        if enforced {
-            UnitFile::load_checked(path, crate::trust::check_input)
-        } else {
-            UnitFile::load(path)
-        }
-    };
-    let mut unit = load(&input.path)?;
-    let mut confs: BTreeMap<String, PathBuf> = BTreeMap::new();
+    load_within(input, dirs, index, &Budget::default())
+}
+
+/// [`load_indexed`] within a run's limits: each file read counts against them.
+pub fn load_within(
+    input: &Input,
+    dirs: &[PathBuf],
+    index: &HashSet<PathBuf>,
+    budget: &Budget,
+) -> Result<UnitFile, ParseError> {
+    // Inputs and drop-ins are what root acts on: they must be root's (when we run as root).
+    let owner = crate::trust::Owner::for_inputs();
+    let mut unit = UnitFile::load_within(&input.path, input.listed_regular, budget, owner)?;
+    // File names as the bytes they are (sorted bytewise, as Quadlet does): a drop-in whose
+    // name is not UTF-8 is merged like any other, never skipped.
+    let mut confs: BTreeMap<OsString, (PathBuf, bool)> = BTreeMap::new();
     // Most systems have no drop-in directories at all: do not even compute their names.
     let dropin_dirs = if index.is_empty() {
         Vec::new()
@@ -177,20 +278,19 @@ pub fn load_indexed(
                 continue;
             };
             for e in rd.filter_map(|e| e.ok()) {
-                let Ok(name) = e.file_name().into_string() else {
-                    continue;
-                };
+                let name = e.file_name();
                 if Path::new(&name).extension().is_some_and(|x| x == "conf")
                     && !confs.contains_key(&name)
                 {
-                    confs.insert(name, d.join(e.file_name()));
+                    let regular = e.file_type().is_ok_and(|t| t.is_file());
+                    confs.insert(name, (d.join(e.file_name()), regular));
                 }
             }
         }
     }
-    for path in confs.values() {
+    for (path, regular) in confs.values() {
         crate::log_debug!("Loading source drop-in file {}", path.display());
-        let dropin = load(path)?;
+        let dropin = UnitFile::load_within(path, *regular, budget, owner)?;
         unit.merge(&dropin);
     }
     Ok(unit)

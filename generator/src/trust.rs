@@ -8,26 +8,12 @@
 //! a file swapped in by another user is seen as theirs. A user manager's generator runs as
 //! that user and reads that user's files: nothing to check there.
 
-use std::fs::File;
+use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
 extern "C" {
     fn geteuid() -> u32;
 }
-
-/// `O_NONBLOCK` as Linux defines it (the generator takes no libc crate): the generic value,
-/// and the architectures whose ABI has its own.
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-pub const O_NONBLOCK: i32 = 0x80;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-pub const O_NONBLOCK: i32 = 0x4000;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-pub const O_NONBLOCK: i32 = 0o4000;
 
 /// Whether inputs are checked: we run as root (the system generator, root's helpers).
 pub fn enforced() -> bool {
@@ -35,9 +21,37 @@ pub fn enforced() -> bool {
     unsafe { geteuid() == 0 }
 }
 
-/// Why `file` (an input or drop-in read as root) must not be used, if it must not.
-pub fn check_input(file: &File) -> Result<(), String> {
-    let m = file.metadata().map_err(|e| format!("cannot read: {e}"))?;
+/// Who a file read as an input may come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Anyone: a file that only informs (lint, doctor reading units).
+    Anyone,
+    /// Root alone may own it and write it (with root's group): an input root acts on.
+    Root,
+}
+
+impl Owner {
+    /// The rule for inputs and drop-ins: [`Owner::Root`] when we run as root, else anyone (a
+    /// user manager's generator reads that user's own files).
+    pub fn for_inputs() -> Owner {
+        if enforced() {
+            Owner::Root
+        } else {
+            Owner::Anyone
+        }
+    }
+
+    /// Why a file with `m` (from the descriptor it is read from) must not be used, if so.
+    pub fn check(self, m: &Metadata) -> Result<(), String> {
+        match self {
+            Owner::Anyone => Ok(()),
+            Owner::Root => check_input(m),
+        }
+    }
+}
+
+/// Why an input or drop-in read as root, with metadata `m`, must not be used, if it must not.
+pub fn check_input(m: &Metadata) -> Result<(), String> {
     if !m.is_file() {
         return Err("not used: not a regular file (a FIFO, device or socket)".into());
     }

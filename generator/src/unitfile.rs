@@ -262,58 +262,60 @@ impl UnitFile {
         }
     }
 
-    /// Read and parse a file.
+    /// Read and parse a file, whatever it turns out to be: see [`crate::safe_read`] (only
+    /// regular files up to 1 MiB are read, and nothing blocks).
     pub fn load(path: &Path) -> Result<UnitFile, ParseError> {
-        Self::load_checked(path, |_| Ok(()))
+        UnitFile::load_listed(path, false)
     }
 
-    /// [`load`](Self::load), with `check` asked about the open file before it is read (an
-    /// error from it is the load's error, at line 0).
-    pub fn load_checked(
+    /// [`UnitFile::load`] of a file its directory listing showed as a regular file (it is
+    /// opened without a `stat` first; what was opened is still checked).
+    pub fn load_listed(path: &Path, listed_regular: bool) -> Result<UnitFile, ParseError> {
+        let budget = crate::budget::Budget::default();
+        UnitFile::load_within(path, listed_regular, &budget, crate::trust::Owner::Anyone)
+    }
+
+    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`), and
+    /// with `owner` judged on the opened file (an input root acts on: see `trust.rs`).
+    pub fn load_within(
         path: &Path,
-        check: impl Fn(&std::fs::File) -> Result<(), String>,
+        listed_regular: bool,
+        budget: &crate::budget::Budget,
+        owner: crate::trust::Owner,
     ) -> Result<UnitFile, ParseError> {
-        use std::io::Read;
-        let err = |e: std::io::Error| ParseError {
-            path: path.to_path_buf(),
-            line: 0,
-            message: format!("cannot read: {e}"),
-        };
-        // Non-blocking: a FIFO named like a unit file must not hang the generator (and the
-        // boot); reads of a regular file never block anyway.
-        let mut file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(crate::trust::O_NONBLOCK)
-                .open(path)
-                .map_err(err)?
-        };
-        check(&file).map_err(|message| ParseError {
-            path: path.to_path_buf(),
-            line: 0,
-            message,
-        })?;
-        // Unit files are small: most fit a buffer on the stack, and are parsed from there
-        // without a copy on the heap. (`read_to_end` into a vector would also zero its spare
-        // capacity on every call.)
-        let mut head = [0u8; 2048];
-        let filled = read_until_full(&mut file, &mut head).map_err(err)?;
-        if filled < head.len() {
-            return UnitFile::parse(head.get(..filled).unwrap_or_default(), path);
-        }
-        // `File::read_to_end` would first ask for the size and the position (two syscalls
-        // per file, which add up over thousands); reading through a plain `Read` does not.
-        struct Plain(std::fs::File);
-        impl Read for Plain {
-            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-                self.0.read(buf)
+        let read = budget
+            .check_time("read")
+            .map_err(crate::safe_read::Refused::OverBudget);
+        let read = read.and_then(|()| {
+            crate::safe_read::with_contents_admitted(
+                path,
+                listed_regular,
+                |meta| {
+                    owner
+                        .check(meta)
+                        .map_err(crate::safe_read::Refused::Untrusted)?;
+                    budget
+                        .take_bytes(meta.len())
+                        .map_err(crate::safe_read::Refused::OverBudget)
+                },
+                |data| UnitFile::parse(data, path),
+            )
+        });
+        match read {
+            Ok(parsed) => parsed,
+            Err(refused) => {
+                let (mut message, hint) = refused.describe(path);
+                if let Some(h) = hint {
+                    message.push_str("\n  hint: ");
+                    message.push_str(&h);
+                }
+                Err(ParseError {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message,
+                })
             }
         }
-        let mut data = Vec::with_capacity(2 * head.len());
-        data.extend_from_slice(&head);
-        Plain(file).read_to_end(&mut data).map_err(err)?;
-        UnitFile::parse(&data, path)
     }
 
     /// Parse `data` as the contents of `path`.
@@ -788,21 +790,6 @@ impl<'u> Section<'u> {
         }
         (last_word_per_key(words), errors)
     }
-}
-
-/// Read into `buf` until it is full or the file ends; returns how much was read.
-fn read_until_full(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    use std::io::Read;
-    let mut filled = 0;
-    while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
-        match file.read(free) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 /// The key of a `KEY=VALUE` word: up to the first `=`, or the whole word.

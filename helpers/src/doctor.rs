@@ -12,7 +12,6 @@
 pub mod classify;
 pub mod files;
 pub mod inputs;
-pub mod json;
 pub mod sd;
 pub mod table;
 
@@ -24,7 +23,7 @@ use crate::systemctl::Scope;
 use classify::{Context, Kind, Problem, Severity, UnitFacts};
 use files::{Candidate, Stray};
 use inputs::Model;
-use json::Json;
+use serde::Serialize;
 use table::Row;
 
 /// Examples and exit statuses, shown by both `-h` and `--help`.
@@ -54,6 +53,7 @@ something is wrong, why:
   podman-generator   Podman's own Quadlet generator handles that directory
   not-read           a Quadlet file in a directory unitsmith does not read
   not-an-input       a misspelt extension (web.conatiner)
+  bad-name           the unit would have a name systemd refuses (@.service, over 255 bytes): none is written
   collision          two files would write the same unit
   overridden         a unit file of the same name hides the generated one
   stale              the input changed since the last daemon-reload
@@ -65,7 +65,8 @@ pub struct Args {
     /// Examine the user manager and the user's Quadlet directories (as the user).
     #[arg(long)]
     pub user: bool,
-    /// Print one JSON object (units, files, problems) instead of tables.
+    /// Print one JSON object (units, files, problems) instead of tables (fields:
+    /// unitsmith-doctor(1)).
     #[arg(long)]
     pub json: bool,
     /// Units (web.service, or web) or input files (a path, or a file name such as
@@ -101,29 +102,70 @@ impl UnitReport {
         }
     }
 
-    pub fn to_json(&self) -> Json {
+    /// As `--json` prints it.
+    pub fn to_json(&self) -> UnitJson<'_> {
         let f = &self.facts;
-        let p = |k: &str| Json::opt(f.props.get(k).filter(|v| !v.is_empty()).cloned());
-        Json::obj(vec![
-            ("unit", Json::str(&f.name)),
-            (
-                "source",
-                Json::opt(f.source.as_ref().map(|s| s.display().to_string())),
-            ),
-            ("status", Json::str(self.status())),
-            ("stub", Json::Bool(f.stub_error.is_some())),
-            ("load_state", p("LoadState")),
-            ("active_state", p("ActiveState")),
-            ("sub_state", p("SubState")),
-            ("result", p("Result")),
-            ("fragment_path", p("FragmentPath")),
-            ("invocation_id", p("InvocationID")),
-            (
-                "problems",
-                Json::Arr(self.problems.iter().map(Problem::to_json).collect()),
-            ),
-        ])
+        let p = |k: &str| crate::json::prop(&f.props, k);
+        UnitJson {
+            unit: &f.name,
+            source: crate::json::opt_path(f.source.as_deref()),
+            status: self.status(),
+            stub: f.stub_error.is_some(),
+            load_state: p("LoadState"),
+            active_state: p("ActiveState"),
+            sub_state: p("SubState"),
+            result: p("Result"),
+            fragment_path: p("FragmentPath"),
+            invocation_id: p("InvocationID"),
+            problems: &self.problems,
+        }
     }
+}
+
+/// `doctor --json`: the fields unitsmith-doctor(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+pub struct ReportJson<'a> {
+    pub schema: u32,
+    pub scope: &'static str,
+    pub ok: bool,
+    pub generator: GeneratorJson,
+    pub podman_generator: Option<String>,
+    pub search_paths: Vec<String>,
+    pub units: Vec<UnitJson<'a>>,
+    pub files: Vec<FileJson<'a>>,
+    /// Problems of the installation rather than of one unit.
+    pub problems: &'a [Problem],
+}
+
+#[derive(Serialize)]
+pub struct GeneratorJson {
+    pub installed: bool,
+    pub path: Option<String>,
+}
+
+/// One unit; the systemd properties are null when systemd gave none.
+#[derive(Serialize)]
+pub struct UnitJson<'a> {
+    pub unit: &'a str,
+    pub source: Option<String>,
+    pub status: &'static str,
+    pub stub: bool,
+    pub load_state: Option<&'a str>,
+    pub active_state: Option<&'a str>,
+    pub sub_state: Option<&'a str>,
+    pub result: Option<&'a str>,
+    pub fragment_path: Option<&'a str>,
+    pub invocation_id: Option<&'a str>,
+    pub problems: &'a [Problem],
+}
+
+/// A file that gives no unit of its own (stray, misspelt, lost a collision).
+#[derive(Serialize)]
+pub struct FileJson<'a> {
+    pub path: String,
+    pub unit: Option<&'a str>,
+    pub status: &'static str,
+    pub problems: &'a [Problem],
 }
 
 fn or_q(s: &str) -> String {
@@ -506,63 +548,32 @@ impl Report {
         parts.join(", ")
     }
 
-    pub fn to_json(&self) -> Json {
-        let file = |f: &Stray| {
-            Json::obj(vec![
-                ("path", Json::str(f.path.display().to_string())),
-                ("unit", Json::opt(f.unit.clone())),
-                (
-                    "status",
-                    Json::str(classify::status(std::slice::from_ref(&f.problem))),
-                ),
-                ("problems", Json::Arr(vec![f.problem.to_json()])),
-            ])
-        };
-        Json::obj(vec![
-            ("scope", Json::str(self.scope.name())),
-            ("ok", Json::Bool(self.ok())),
-            (
-                "generator",
-                Json::obj(vec![
-                    ("installed", Json::Bool(self.generator.is_ok())),
-                    (
-                        "path",
-                        Json::opt(
-                            self.generator
-                                .as_ref()
-                                .ok()
-                                .map(|p| p.display().to_string()),
-                        ),
-                    ),
-                ]),
-            ),
-            (
-                "podman_generator",
-                Json::opt(
-                    self.podman_generator
-                        .as_ref()
-                        .map(|p| p.display().to_string()),
-                ),
-            ),
-            (
-                "search_paths",
-                Json::Arr(
-                    self.search_dirs
-                        .iter()
-                        .map(|d| Json::str(d.display().to_string()))
-                        .collect(),
-                ),
-            ),
-            (
-                "units",
-                Json::Arr(self.units.iter().map(UnitReport::to_json).collect()),
-            ),
-            ("files", Json::Arr(self.files.iter().map(file).collect())),
-            (
-                "problems",
-                Json::Arr(self.global.iter().map(Problem::to_json).collect()),
-            ),
-        ])
+    /// As `--json` prints it.
+    pub fn to_json(&self) -> ReportJson<'_> {
+        use crate::json::{opt_path, path};
+        ReportJson {
+            schema: crate::json::SCHEMA,
+            scope: self.scope.name(),
+            ok: self.ok(),
+            generator: GeneratorJson {
+                installed: self.generator.is_ok(),
+                path: opt_path(self.generator.as_deref().ok()),
+            },
+            podman_generator: opt_path(self.podman_generator.as_deref()),
+            search_paths: self.search_dirs.iter().map(|d| path(d)).collect(),
+            units: self.units.iter().map(UnitReport::to_json).collect(),
+            files: self
+                .files
+                .iter()
+                .map(|f| FileJson {
+                    path: path(&f.path),
+                    unit: f.unit.as_deref(),
+                    status: classify::status(std::slice::from_ref(&f.problem)),
+                    problems: std::slice::from_ref(&f.problem),
+                })
+                .collect(),
+            problems: &self.global,
+        }
     }
 }
 
@@ -627,6 +638,9 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         }
         for (i, winner) in model.collisions() {
             file_reports.push(collision(model, i, &winner));
+        }
+        for ng in &model.outcome.not_generated {
+            file_reports.push(not_generated(ng));
         }
         for (path, unit) in &podman_files {
             podman_owned.insert(unit.clone(), path.clone());
@@ -751,6 +765,7 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         }
     }
 
+    global.extend(search_problems(model));
     if let Err(why) = &env.cx.generator {
         if !model.inputs.is_empty() || !targets.is_empty() {
             global.push(
@@ -846,6 +861,12 @@ fn file_target(
             if let Some(w) = model.collision_winner(i) {
                 file_reports.push(collision(model, i, w));
             }
+            // No unit at all (its name cannot be one): nothing to ask systemd about.
+            let source = &model.inputs[i].path;
+            if let Some(ng) = (model.outcome.not_generated.iter()).find(|ng| ng.source == *source) {
+                file_reports.push(not_generated(ng));
+                return;
+            }
             let name = model.unit_names[i].clone();
             if !units.contains(&name) {
                 units.push(name);
@@ -863,6 +884,38 @@ fn file_target(
             }
             file_reports.push(s);
         }
+    }
+}
+
+/// A generator message (`message\n  hint: hint`) as a problem of `kind`.
+fn problem_of(kind: Kind, text: &str) -> Problem {
+    match text.split_once("\n  hint: ") {
+        Some((m, h)) => Problem::error(kind, m).hint(h),
+        None => Problem::error(kind, text),
+    }
+}
+
+/// What the generator could not search (directories, inputs over the limit).
+fn search_problems(model: &Model) -> Vec<Problem> {
+    (model.problems.iter())
+        .map(|p| problem_of(Kind::NotRead, p))
+        .collect()
+}
+
+/// For `reload`: inputs with no unit at all, and what the generator could not search.
+pub fn refused_inputs(model: &Model) -> Vec<Problem> {
+    (model.outcome.not_generated.iter())
+        .map(|ng| problem_of(Kind::BadName, &ng.error))
+        .chain(search_problems(model))
+        .collect()
+}
+
+/// An input the generator made no unit of, not even a stub (see `Outcome::not_generated`).
+fn not_generated(ng: &unitsmith_generator::generate::NotGenerated) -> Stray {
+    Stray {
+        path: ng.source.clone(),
+        unit: Some(ng.unit.clone()),
+        problem: problem_of(Kind::BadName, &ng.error),
     }
 }
 
@@ -894,9 +947,12 @@ pub fn run(args: Args) -> ExitCode {
     env.find_removed();
     let report = examine(&env, &args.targets);
     if args.json {
-        println!("{}", report.to_json().render());
+        if let Err(e) = crate::json::print(&report.to_json()) {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
-        print!("{}", report.render_text());
+        crate::term::print_report(&report.render_text(), report.ok());
     }
     if report.ok() {
         ExitCode::SUCCESS
@@ -984,9 +1040,47 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("1 unit, 1 file not used, 2 problems"), "{t}");
-        let j = r.to_json().render();
-        assert!(j.starts_with("{\"scope\":\"system\",\"ok\":false,"), "{j}");
+        let j = serde_json::to_string(&r.to_json()).unwrap();
+        assert!(
+            j.starts_with("{\"schema\":1,\"scope\":\"system\",\"ok\":false,"),
+            "{j}"
+        );
         assert!(j.contains("\"kind\":\"not-read\""), "{j}");
         assert!(j.contains("did you mean 'Image'?"), "{j}");
+    }
+
+    /// `--json` parses, starts with the schema and has exactly the fields unitsmith-doctor(1)
+    /// documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let stub = Problem::error(Kind::Stub, "/e/a.container:2: bad").hint("did you mean");
+        let unit = UnitReport {
+            facts: UnitFacts {
+                name: "a.service".into(),
+                source: Some("/e/a.container".into()),
+                stub_error: Some("/e/a.container:2: bad".into()),
+                props: [("LoadState", "loaded"), ("ActiveState", "failed")]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                ..UnitFacts::default()
+            },
+            problems: vec![stub],
+        };
+        let r = Report {
+            scope: Scope::User,
+            units: vec![unit],
+            files: vec![Stray {
+                path: "/e/web.conatiner".into(),
+                unit: None,
+                problem: Problem::error(Kind::NotInput, "not an input"),
+            }],
+            global: vec![Problem::error(Kind::GeneratorMissing, "not installed")],
+            generator: Err("not installed".into()),
+            podman_generator: Some("/usr/lib/systemd/user-generators/podman-user-generator".into()),
+            search_dirs: vec!["/e".into()],
+        };
+        let json = serde_json::to_string(&r.to_json()).unwrap();
+        crate::json::fields::check_against_page(&json, "unitsmith-doctor.1", true);
     }
 }

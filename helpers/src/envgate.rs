@@ -114,9 +114,7 @@ fn load(a: &GateArgs) -> Result<Decl, String> {
     }
     let input = Input {
         name,
-        path: path.clone(),
-        kind: InputKind::EnvGate,
-        shadows: Vec::new(),
+        ..Input::at(path.clone(), InputKind::EnvGate)
     };
     let unit = sources::load(&input, &dirs).map_err(|e| e.to_string())?;
     gate::parse(&unit).map_err(|e| gate::describe_error(&unit, &e))
@@ -687,7 +685,7 @@ mod tests {
         assert_eq!(check("g", &out), ExitCode::from(1), "stub");
         let mut env = envfile::Env::new();
         env.set("A", "1");
-        fs::write(&out, envfile::real("g", "x", &env)).unwrap();
+        fs::write(&out, envfile::real("g", "x", &env, Default::default())).unwrap();
         assert_eq!(check("g", &out), ExitCode::SUCCESS, "real");
         fs::write(&out, "A=1\n").unwrap();
         assert_eq!(check("g", &out), ExitCode::SUCCESS, "foreign");

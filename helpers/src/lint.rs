@@ -29,7 +29,8 @@ mod version;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::doctor::json::Json;
+use serde::Serialize;
+
 use keys::Release;
 use root::Root;
 use version::Target;
@@ -75,10 +76,13 @@ Exit status: 0 no errors (warnings allowed); 1 at least one error; 2 usage (a PA
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (fields: unitsmith-lint(1)).
     #[arg(long)]
     pub json: bool,
     /// Judge by this systemd release's keys (default: the systemd the units run under).
+    ///
+    /// Whatever is installed or running: e.g. to lint on a build host units that will run on
+    /// another release.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..1000))]
     pub systemd_version: Option<u32>,
     /// Lint the image tree in DIR as it will boot: paths, links and commands inside DIR.
@@ -89,7 +93,8 @@ pub struct Args {
     pub paths: Vec<PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Severity {
     Error,
     Warning,
@@ -104,11 +109,18 @@ impl Severity {
     }
 }
 
-/// One finding: where, what, why, and the fix.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl From<Severity> for &'static str {
+    fn from(s: Severity) -> &'static str {
+        s.as_str()
+    }
+}
+
+/// One finding: where, what, why, and the fix (as `--json` prints it, fields in this order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub rule: &'static str,
     pub severity: Severity,
+    #[serde(serialize_with = "crate::json::serialize_path")]
     pub file: PathBuf,
     /// 1-based; 0 when no line can be named (the file as a whole).
     pub line: usize,
@@ -125,18 +137,26 @@ impl Finding {
             self.file.display().to_string()
         }
     }
+}
 
-    fn to_json(&self) -> Json {
-        Json::obj(vec![
-            ("rule", Json::str(self.rule)),
-            ("severity", Json::str(self.severity.as_str())),
-            ("file", Json::str(self.file.display().to_string())),
-            ("line", Json::Num(self.line as i64)),
-            ("unit", Json::str(&self.unit)),
-            ("message", Json::str(&self.message)),
-            ("fix", Json::str(&self.fix)),
-        ])
-    }
+/// `lint --json`: the fields unitsmith-lint(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    units: usize,
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    systemd: SystemdJson<'a>,
+    findings: &'a [Finding],
+}
+
+/// The systemd release the units were judged by (see `version`).
+#[derive(Serialize)]
+struct SystemdJson<'a> {
+    judged_by: u32,
+    found: Option<u32>,
+    from: &'a str,
 }
 
 /// Everything lint found in `tree`, judged by systemd `release`, sorted by file and line,
@@ -232,28 +252,22 @@ fn report(args: &Args, tree: &load::Tree, findings: &[Finding], target: &Target)
         .count();
     let warnings = findings.len() - errors;
     if args.json {
-        let v = Json::obj(vec![
-            ("units", Json::Num(tree.units.len() as i64)),
-            ("files", Json::Num(tree.sources.len() as i64)),
-            ("errors", Json::Num(errors as i64)),
-            ("warnings", Json::Num(warnings as i64)),
-            (
-                "systemd",
-                Json::obj(vec![
-                    ("judged_by", Json::Num(target.judged as i64)),
-                    (
-                        "found",
-                        target.found.map_or(Json::Null, |v| Json::Num(v as i64)),
-                    ),
-                    ("from", Json::str(&target.from)),
-                ]),
-            ),
-            (
-                "findings",
-                Json::Arr(findings.iter().map(Finding::to_json).collect()),
-            ),
-        ]);
-        println!("{}", v.render());
+        let doc = ReportJson {
+            schema: crate::json::SCHEMA,
+            units: tree.units.len(),
+            files: tree.sources.len(),
+            errors,
+            warnings,
+            systemd: SystemdJson {
+                judged_by: target.judged,
+                found: target.found,
+                from: &target.from,
+            },
+            findings,
+        };
+        if let Err(e) = crate::json::print(&doc) {
+            log::error!("{e}");
+        }
         return;
     }
     let mut text = String::new();
@@ -278,5 +292,5 @@ fn report(args: &Args, tree: &load::Tree, findings: &[Finding], target: &Target)
         warnings,
         if warnings == 1 { "" } else { "s" }
     ));
-    print!("{text}");
+    crate::term::print_report(&text, errors == 0);
 }

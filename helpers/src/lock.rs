@@ -63,13 +63,19 @@ See unitsmith-lock(1).";
 pub struct Args {
     /// Wait up to DURATION for the holder to exit (systemd time span: 500ms, 10s, 2min).
     /// Default 0: fail at once when the lock is held.
+    ///
+    /// SIGTERM or SIGINT ends the wait at once.
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = crate::duration::parse)]
     pub wait: Duration,
     /// Lock /run/unitsmith/lock/NAME.lock. Default: the systemd unit we run in, else
     /// COMMAND's file name.
+    ///
+    /// An unprivileged user's locks are in $XDG_RUNTIME_DIR/unitsmith/lock/.
     #[arg(long, value_name = "NAME", conflicts_with = "file")]
     pub name: Option<String>,
     /// Lock this file instead (created mode 0600 when missing; never opened through a link).
+    ///
+    /// Its directories must be root's or yours: see LOCK FILES in unitsmith-lock(1).
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
     /// The command to run with the lock held, and its arguments (after `--`).

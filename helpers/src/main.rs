@@ -3,13 +3,17 @@
 //! systemctl wrapper, durations, signals, retries) have one module each.
 
 mod atomic;
+mod completions;
+mod json;
 mod safepath;
 // The time-span parser lives in the library: the generator validates `Timeout=` with it too.
 use unitsmith_generator::duration;
 mod logging;
+mod progress;
 mod retry;
 mod signals;
 mod systemctl;
+mod term;
 
 mod doctor;
 mod envgate;
@@ -19,19 +23,40 @@ mod reconcile;
 mod reload;
 mod takeover;
 
-use clap::{Parser, Subcommand};
+#[cfg(test)]
+mod manpages;
+#[cfg(test)]
+mod readme;
+
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "unitsmith",
-    version,
+    version = unitsmith_generator::VERSION,
     about = "Helpers for race-free systemd boots and reloads"
 )]
 struct Cli {
     /// Log debug messages too.
-    #[arg(short, long, global = true)]
+    ///
+    /// As SYSTEMD_LOG_LEVEL=debug or RUST_LOG=debug do.
+    // After each command's own options, in its --help and man page.
+    #[arg(short, long, global = true, display_order = 100)]
     verbose: bool,
+    /// Print errors only (for scripts: the exit status tells the rest).
+    ///
+    /// No report when the command succeeds (a failing one still prints its report, which says
+    /// what failed), no progress line, no log message below error. --json output is printed
+    /// regardless.
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        display_order = 101
+    )]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -52,11 +77,22 @@ enum Command {
     Lint(lint::Args),
     /// Make unitsmith the Quadlet generator where Podman's is installed (--undo: hand back).
     Takeover(takeover::Args),
+    /// Print the completion script for SHELL (what `make install` and the package install).
+    #[command(hide = true)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.verbose);
+    logging::init(match (cli.quiet, cli.verbose) {
+        (true, _) => logging::Verbosity::Quiet,
+        (_, true) => logging::Verbosity::Verbose,
+        _ => logging::Verbosity::Normal,
+    });
+    term::init(cli.quiet);
     // The commands that wait end their waits on SIGTERM and stop cleanly; the others keep the
     // default action, so SIGTERM ends them at once (see `signals`).
     if matches!(
@@ -73,5 +109,6 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => reconcile::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Takeover(a) => takeover::run(a),
+        Command::Completions { shell } => completions::run(shell, Cli::command()),
     }
 }

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::doctor::json::Json;
+use serde::Serialize;
+
 use crate::doctor::sd;
 use crate::doctor::table::{self, Row};
 use crate::systemctl::{self, Scope};
@@ -56,13 +57,17 @@ Exit status: 0 every unit fine, repaired or left alone; 1 a unit could not be re
 #[derive(clap::Args, Debug)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct Args {
-    /// Say what would be done; change nothing.
+    /// Say what would be done; change nothing (no daemon-reload, no start).
     #[arg(long)]
     pub dry_run: bool,
     /// The user's manager and Quadlet directories (config: ~/.config/unitsmith/reconcile.conf).
+    ///
+    /// $XDG_CONFIG_HOME is respected.
     #[arg(long)]
     pub user: bool,
     /// Extra units to watch: this file instead of /etc/unitsmith/reconcile.conf.
+    ///
+    /// PATH must exist (the default file may be missing).
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// List every unit checked, not only those that needed something.
@@ -71,7 +76,7 @@ pub struct Args {
     /// How long each start may take.
     #[arg(long, value_name = "TIME", default_value = "90s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (fields: unitsmith-reconcile(1)).
     #[arg(long)]
     pub json: bool,
 }
@@ -695,11 +700,13 @@ pub fn run(args: Args) -> ExitCode {
         if args.dry_run { " [dry run: nothing changed]" } else { "" },
         t0.elapsed().as_secs_f64()
     );
+    let failed =
+        count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
     if args.json {
-        println!(
-            "{}",
-            to_json(scope, args.dry_run, reloaded, &lines).render()
-        );
+        if let Err(e) = crate::json::print(&to_json(scope, args.dry_run, reloaded, &lines)) {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
         let rows: Vec<Row> = lines
             .iter()
@@ -715,19 +722,20 @@ pub fn run(args: Args) -> ExitCode {
                 r
             })
             .collect();
+        let mut text = String::new();
         if !rows.is_empty() {
-            print!(
-                "{}",
-                table::render(&["UNIT", "BEFORE", "ACTION", "RESULT"], &rows)
-            );
+            text.push_str(&table::render(
+                &["UNIT", "BEFORE", "ACTION", "RESULT"],
+                &rows,
+            ));
         }
-        println!("{summary}");
+        text.push_str(&summary);
+        text.push('\n');
+        crate::term::print_report(&text, !failed);
     }
     for l in lines.iter().filter(|l| l.outcome == Outcome::NotRepaired) {
         log::error!("{}: not repaired: {}", l.target.unit, l.result);
     }
-    let failed =
-        count(Outcome::NotRepaired) > 0 || (args.dry_run && count(Outcome::WouldRepair) > 0);
     if failed {
         ExitCode::from(1)
     } else {
@@ -746,34 +754,46 @@ fn take_lock(name: &str) -> Result<Option<std::fs::File>, String> {
     }
 }
 
-fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> Json {
-    Json::obj(vec![
-        ("scope", Json::str(scope.name())),
-        ("dry_run", Json::Bool(dry_run)),
-        ("daemon_reload", Json::Bool(reloaded)),
-        (
-            "units",
-            Json::Arr(
-                lines
-                    .iter()
-                    .map(|l| {
-                        Json::obj(vec![
-                            ("unit", Json::str(&l.target.unit)),
-                            ("origin", Json::str(&l.target.origin)),
-                            ("before", Json::str(&l.before)),
-                            ("action", Json::str(&l.action)),
-                            ("outcome", Json::str(l.outcome.as_str().to_lowercase())),
-                            ("result", Json::str(&l.result)),
-                            (
-                                "details",
-                                Json::Arr(l.details.iter().map(Json::str).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-    ])
+/// `reconcile --json`: the fields unitsmith-reconcile(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    scope: &'static str,
+    dry_run: bool,
+    daemon_reload: bool,
+    units: Vec<UnitJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct UnitJson<'a> {
+    unit: &'a str,
+    origin: &'a str,
+    before: &'a str,
+    action: &'a str,
+    outcome: String,
+    result: &'a str,
+    details: &'a [String],
+}
+
+fn to_json(scope: Scope, dry_run: bool, reloaded: bool, lines: &[Line]) -> ReportJson<'_> {
+    ReportJson {
+        schema: crate::json::SCHEMA,
+        scope: scope.name(),
+        dry_run,
+        daemon_reload: reloaded,
+        units: lines
+            .iter()
+            .map(|l| UnitJson {
+                unit: &l.target.unit,
+                origin: &l.target.origin,
+                before: &l.before,
+                action: &l.action,
+                outcome: l.outcome.as_str().to_lowercase(),
+                result: &l.result,
+                details: &l.details,
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]
@@ -980,5 +1000,22 @@ mod tests {
             t[0].wanted_by.is_empty(),
             "listed in the config: wanted regardless"
         );
+    }
+
+    /// `--json` parses, starts with the schema and has exactly the fields
+    /// unitsmith-reconcile(1) documents.
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let lines = [Line {
+            target: target("crash.service"),
+            before: "failed/failed (signal)".into(),
+            action: "reset-failed + start".into(),
+            result: "start failed: failed/failed".into(),
+            outcome: Outcome::NotRepaired,
+            details: vec!["Job for crash.service failed.".into()],
+        }];
+        let json = serde_json::to_string(&to_json(Scope::System, false, true, &lines)).unwrap();
+        assert!(json.contains(r#""outcome":"not repaired""#), "{json}");
+        crate::json::fields::check_against_page(&json, "unitsmith-reconcile.1", true);
     }
 }

@@ -18,7 +18,7 @@
 pub mod removed;
 pub mod state;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::path::PathBuf;
@@ -26,14 +26,17 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
+use serde::Serialize;
 
 use crate::doctor::classify::{Kind, Problem, Severity};
-use crate::doctor::json::Json;
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
+use crate::progress::Progress;
 use crate::safepath::{self, Dir, Missing, Trust};
 use crate::systemctl::{self, Scope};
 use state::Change;
+use unitsmith_generator::envgate;
+use unitsmith_generator::sources::InputKind;
 
 /// Examples and exit statuses, shown by both `-h` and `--help`.
 macro_rules! reload_examples {
@@ -71,26 +74,37 @@ file provides; units we did not generate are never stopped.
 ", reload_examples!()))]
 pub struct Args {
     /// Talk to the user manager; the inputs are the user's Quadlet directories.
+    ///
+    /// systemctl --user; needs XDG_RUNTIME_DIR.
     #[arg(long)]
     pub user: bool,
     /// Restart UNIT once the reload is verified (repeatable).
+    ///
+    /// A name without a unit type means UNIT.service.
     #[arg(long, value_name = "UNIT")]
     pub restart: Vec<String>,
     /// Restart exactly the units whose generated content (unit file and generated drop-ins)
-    /// changed since the last `unitsmith reload`; new units are started; for a changed
-    /// template, its running instances are restarted.
-    /// A unit whose input was removed is stopped (and its failed state cleared).
+    /// changed since the last `unitsmith reload`, and stop those whose input was removed.
+    ///
+    /// New units are started; for a changed template, its running instances are restarted. A
+    /// unit whose input was removed is stopped and its failed state cleared (--keep-removed
+    /// leaves it running); units our generator did not write are never stopped.
     #[arg(long)]
     pub restart_changed: bool,
-    /// With --restart-changed: leave running the units whose input was removed (they are
-    /// listed, and a later --restart-changed without this option stops them).
+    /// With --restart-changed: leave running the units whose input was removed.
+    ///
+    /// They are listed as kept running, and a later --restart-changed without this option
+    /// stops them.
     #[arg(long, requires = "restart_changed")]
     pub keep_removed: bool,
     /// How long to wait for systemd: the daemon-reload, each query, and the units to be
-    /// loaded after it. Restart and stop jobs may take this long, and at least 90s.
+    /// loaded after it.
+    ///
+    /// A systemd time span: 500ms, 5s, 1min. Restart and stop jobs may take this long, and at
+    /// least 90s.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
-    /// Print one JSON object instead of the table.
+    /// Print one JSON object instead of the table (fields: unitsmith-reload(1)).
     #[arg(long)]
     pub json: bool,
     /// Units that must be loaded after the reload (besides every unit from our inputs).
@@ -116,6 +130,9 @@ enum Action {
     Stopped,
     StopFailed,
     KeptRunning,
+    /// Restarted, and skipped by its env gate's ExecCondition= (the env is still the stub):
+    /// the gate's wait unit starts it when the env arrives. Not a failure.
+    Held,
 }
 
 impl Action {
@@ -129,6 +146,7 @@ impl Action {
             Action::Stopped => "stopped",
             Action::StopFailed => "stop failed",
             Action::KeptRunning => "kept running",
+            Action::Held => "held by env gate",
         }
     }
 }
@@ -181,11 +199,21 @@ impl Line {
 }
 
 /// Up, or on its way up.
-fn is_running(props: &HashMap<String, String>) -> bool {
+fn is_up(props: &HashMap<String, String>) -> bool {
     matches!(
         props.get("ActiveState").map(String::as_str),
         Some("active" | "activating" | "reloading")
     )
+}
+
+/// What the load check waits for, for the progress line.
+fn to_be_loaded(pending: &[String]) -> String {
+    match pending {
+        [one] => format!("{one} to be loaded"),
+        [a, b] => format!("2 units to be loaded: {a} {b}"),
+        [a, b, ..] => format!("{} units to be loaded: {a} {b} ...", pending.len()),
+        [] => "units to be loaded".into(),
+    }
 }
 
 /// Units systemd has loaded (a template counts when its file is loadable).
@@ -278,6 +306,37 @@ fn messages_about(stderr: &str, unit: &str) -> Vec<String> {
         .collect()
 }
 
+/// A restart that ended in the skip of an env gate's `ExecCondition=` (the consumer is held on
+/// the stub env), for a unit our generator gave a gate's drop-in.
+fn held_by_gate(env: &Env, unit: &str, after: &HashMap<String, String>) -> bool {
+    let prefix = format!("{unit}.d/50-unitsmith-envgate-");
+    after.get("Result").map(String::as_str) == Some("exec-condition")
+        && env.disk.keys().any(|k| k.starts_with(&prefix))
+}
+
+/// The baseline of the first run after boot (no state yet): what the generator wrote at the
+/// last daemon-reload, for the units systemd has started since it booted. A unit that was
+/// generated but never started (its files were written, then `takeover` or the package's
+/// postinst reloaded, as on a first boot driven by cloud-init) is new: it is started.
+fn first_baseline(scope: Scope, generated: &BTreeMap<String, (PathBuf, String)>) -> state::Digests {
+    log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload, for the units started since");
+    let mut digests = state::digests(generated);
+    let plain: Vec<String> = digests
+        .keys()
+        .filter(|u| !sd::is_template(u))
+        .cloned()
+        .collect();
+    let shown = sd::show_many(scope, &plain, &["InvocationID"]);
+    for (unit, props) in plain.iter().zip(shown) {
+        // Only a unit systemd says it never ran (an empty InvocationID): when systemd cannot be
+        // asked, the files stay the baseline and nothing is restarted for it.
+        if props.get("InvocationID").is_some_and(|i| i.is_empty()) {
+            digests.remove(unit);
+        }
+    }
+    digests
+}
+
 pub fn run(args: Args) -> ExitCode {
     doctor::init_library_log();
     let scope = if args.user {
@@ -290,6 +349,7 @@ pub fn run(args: Args) -> ExitCode {
     // the units need, up to systemd's default job timeout at least.
     systemctl::set_call_timeout(args.timeout);
     let job_timeout = args.timeout.max(systemctl::CALL_TIMEOUT);
+    let progress = Progress::stderr("reload");
 
     // Serialise reloads, and keep the state next to the lock.
     let state_dir = match sd::state_dir(scope) {
@@ -310,7 +370,10 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _lock = match lock(&state_dir, LOCK_WAIT) {
+    progress.waiting("another unitsmith reload to finish");
+    let held = lock(&state_dir, LOCK_WAIT);
+    progress.done();
+    let _lock = match held {
         Ok(l) => l,
         Err(e) => {
             log::error!("{e}; nothing done");
@@ -324,17 +387,16 @@ pub fn run(args: Args) -> ExitCode {
     //    which units lost their input. Those are stopped now, while systemd still has their
     //    unit files (ExecStop=, ExecStopPost=: a container is removed, not merely signalled).
     let pre = Env::load(scope);
-    let baseline = state::load(&state_dir).unwrap_or_else(|| {
-        log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload");
-        state::digests(&pre.disk)
-    });
+    let baseline = state::load(&state_dir).unwrap_or_else(|| first_baseline(scope, &pre.disk));
     let mut removed = removed::find(scope, &pre, &baseline);
     drop(pre);
     let mut stop_time = Duration::ZERO;
     let stopped = if args.restart_changed && !args.keep_removed {
         crate::signals::exit_if_stopped(|| "before stopping anything; nothing done".into());
         let t = Instant::now();
+        progress.waiting("the units whose input was removed to stop");
         let out = removed::stop(scope, &removed, job_timeout);
+        progress.done();
         if out.is_some() {
             stop_time = t.elapsed();
         }
@@ -347,10 +409,12 @@ pub fn run(args: Args) -> ExitCode {
     };
 
     let mut profile = Profile::new(t_start);
-    profile.mark("lock, state, removals");
+    profile.mark("lock, state, stop of removed units");
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
+    progress.waiting("systemctl daemon-reload");
     let rl = systemctl::daemon_reload(scope);
+    progress.done();
     let reload_time = t0.elapsed();
     crate::signals::exit_if_stopped(|| "during the daemon-reload; nothing restarted".into());
     let mut global: Vec<Problem> = Vec::new();
@@ -366,12 +430,15 @@ pub fn run(args: Args) -> ExitCode {
             )),
         );
     }
-    profile.mark("stop + daemon-reload");
+    profile.mark("daemon-reload");
     removed::finish(scope, &mut removed, stopped.as_ref());
 
     // 2. Which units must be loaded: ours (from the inputs, and whatever our generator wrote)
     //    and the named ones.
     let mut env = Env::load(scope);
+    // Inputs with no unit at all, and directories the generator could not search: nothing
+    // systemd could load tells of them.
+    global.extend(doctor::refused_inputs(&env.model));
     let named: Vec<String> = args.units.iter().map(|u| sd::normalize_unit(u)).collect();
     let restart: Vec<String> = args.restart.iter().map(|u| sd::normalize_unit(u)).collect();
     let mut check: Vec<String> = Vec::new();
@@ -418,6 +485,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
     if rl.success {
+        progress.waiting(to_be_loaded(&pending));
         crate::retry::with_backoff(
             args.timeout,
             Duration::from_millis(20),
@@ -429,9 +497,11 @@ pub fn run(args: Args) -> ExitCode {
                     props.insert(u.clone(), p);
                 }
                 pending.retain(|u| !is_loaded(&props[u]));
+                progress.still_waiting(to_be_loaded(&pending));
                 pending.is_empty().then_some(())
             },
         );
+        progress.done();
     } else {
         // systemd did not reload (or did not answer): one look, for the report.
         for (u, p) in check.iter().zip(look(&check)) {
@@ -498,10 +568,21 @@ pub fn run(args: Args) -> ExitCode {
     // 5. Restart what was asked for, in one systemctl call.
     let mut to_restart: Vec<String> = Vec::new();
     let mut restart_of: HashMap<String, String> = HashMap::new(); // restarted unit -> its line
+                                                                  // An env gate's wait unit is the gate's to start (its populate does when the env is not
+                                                                  // there yet): --restart-changed restarts the gate, never the wait unit on its own.
+    let gate_waits: BTreeSet<String> = env
+        .model
+        .inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::EnvGate)
+        .map(|i| envgate::wait_service_name(&i.name))
+        .collect();
     for line in lines.iter_mut() {
-        let wanted = restart.contains(&line.unit)
-            || back.contains(&line.unit)
+        // A removed unit whose input came back is started again, as a changed one is.
+        let automatic = back.contains(&line.unit)
             || (args.restart_changed && line.change.is_some_and(Change::needs_restart));
+        let wanted =
+            restart.contains(&line.unit) || (automatic && !gate_waits.contains(&line.unit));
         if !wanted || !rl.success {
             continue;
         }
@@ -531,7 +612,9 @@ pub fn run(args: Args) -> ExitCode {
         let t2 = Instant::now();
         let mut cmd: Vec<&str> = vec!["restart", "--"];
         cmd.extend(to_restart.iter().map(String::as_str));
+        progress.waiting(format!("systemctl restart {}", to_restart.join(" ")));
         let out = systemctl::run_with_timeout(scope, &cmd, job_timeout);
+        progress.done();
         restart_time = t2.elapsed();
         profile.mark("restart");
         crate::signals::exit_if_stopped(|| {
@@ -553,7 +636,7 @@ pub fn run(args: Args) -> ExitCode {
             sd::states(scope, &to_restart, AFTER)
         };
         let unclear: Vec<usize> = (0..to_restart.len())
-            .filter(|&i| !post[i].contains_key("Result") && !is_running(&post[i]))
+            .filter(|&i| !post[i].contains_key("Result") && !is_up(&post[i]))
             .collect();
         let names: Vec<String> = unclear.iter().map(|&i| to_restart[i].clone()).collect();
         for (i, p) in unclear.into_iter().zip(sd::show_many(scope, &names, AFTER)) {
@@ -565,7 +648,11 @@ pub fn run(args: Args) -> ExitCode {
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
             let ok = restart_ok(&after, messages_about(&out.stderr, u).is_empty(), since);
-            if !ok {
+            if !ok && held_by_gate(&env, u, &after) {
+                if line.action != Action::RestartFailed {
+                    line.action = Action::Held;
+                }
+            } else if !ok {
                 let mut msg = format!(
                     "restart of {u} failed: ActiveState={}, SubState={}, Result={}",
                     after.get("ActiveState").map(String::as_str).unwrap_or("?"),
@@ -607,7 +694,11 @@ pub fn run(args: Args) -> ExitCode {
             None => false,
             Some(l) => match l.change {
                 Some(Change::Unchanged) => !back.contains(u),
-                _ => matches!(l.action, Action::Restarted | Action::NoInstances),
+                // A held consumer starts with what is generated now when its gate opens.
+                _ => matches!(
+                    l.action,
+                    Action::Restarted | Action::NoInstances | Action::Held
+                ),
             },
         };
         let still_running = |u: &str| {
@@ -667,12 +758,14 @@ pub fn run(args: Args) -> ExitCode {
     };
     let removed_names: Vec<String> = removed.iter().map(|r| r.unit.clone()).collect();
     if args.json {
-        println!(
-            "{}",
-            to_json(scope, ok, &global, &lines, &removed_names, &summary).render()
-        );
+        let doc = to_json(scope, ok, &global, &lines, &removed_names, &summary);
+        if let Err(e) = crate::json::print(&doc) {
+            log::error!("{e}");
+            return ExitCode::from(2);
+        }
     } else {
-        print!("{}", render_text(&global, &lines, &summary));
+        drop(progress);
+        crate::term::print_report(&render_text(&global, &lines, &summary), ok);
     }
     if ok {
         ExitCode::SUCCESS
@@ -742,7 +835,8 @@ fn removed_line(r: &removed::Removed, args: &Args) -> Line {
     }
 }
 
-/// Where a run spends its time (`-v` prints it): each step's wall-clock time.
+/// Where a run spends its time (logged at debug level: `-v`, or RUST_LOG=debug): each step's
+/// wall-clock time.
 struct Profile {
     last: Instant,
     steps: Vec<(&'static str, Duration)>,
@@ -868,66 +962,72 @@ fn summary_line(s: &Summary) -> String {
     )
 }
 
-fn to_json(
+/// `reload --json`: the fields unitsmith-reload(1) documents under JSON OUTPUT, in order.
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: u32,
+    scope: &'static str,
+    ok: bool,
+    restarted: usize,
+    errors: usize,
+    daemon_reload_ms: u128,
+    problems: &'a [Problem],
+    units: Vec<UnitJson<'a>>,
+    removed: &'a [String],
+}
+
+#[derive(Serialize)]
+struct UnitJson<'a> {
+    unit: &'a str,
+    source: Option<String>,
+    change: Option<&'static str>,
+    action: &'static str,
+    instances: &'a [String],
+    status: &'static str,
+    load_state: Option<&'a str>,
+    active_state: Option<&'a str>,
+    sub_state: Option<&'a str>,
+    result: Option<&'a str>,
+    invocation_id: Option<&'a str>,
+    problems: &'a [Problem],
+}
+
+fn to_json<'a>(
     scope: Scope,
     ok: bool,
-    global: &[Problem],
-    lines: &[Line],
-    removed: &[String],
+    global: &'a [Problem],
+    lines: &'a [Line],
+    removed: &'a [String],
     s: &Summary,
-) -> Json {
-    let p = |l: &Line, k: &str| Json::opt(l.props.get(k).filter(|v| !v.is_empty()).cloned());
-    Json::obj(vec![
-        ("scope", Json::str(scope.name())),
-        ("ok", Json::Bool(ok)),
-        ("restarted", Json::Num(s.restarted as i64)),
-        ("errors", Json::Num(s.errors as i64)),
-        (
-            "daemon_reload_ms",
-            Json::Num(s.reload_time.as_millis() as i64),
-        ),
-        (
-            "problems",
-            Json::Arr(global.iter().map(Problem::to_json).collect()),
-        ),
-        (
-            "units",
-            Json::Arr(
-                lines
-                    .iter()
-                    .map(|l| {
-                        Json::obj(vec![
-                            ("unit", Json::str(&l.unit)),
-                            (
-                                "source",
-                                Json::opt(l.source.as_ref().map(|s| s.display().to_string())),
-                            ),
-                            ("change", Json::opt(l.change.map(|c| c.as_str()))),
-                            ("action", Json::str(l.action.as_str())),
-                            (
-                                "instances",
-                                Json::Arr(l.instances.iter().map(Json::str).collect()),
-                            ),
-                            ("status", Json::str(doctor::classify::status(&l.problems))),
-                            ("load_state", p(l, "LoadState")),
-                            ("active_state", p(l, "ActiveState")),
-                            ("sub_state", p(l, "SubState")),
-                            ("result", p(l, "Result")),
-                            ("invocation_id", p(l, "InvocationID")),
-                            (
-                                "problems",
-                                Json::Arr(l.problems.iter().map(Problem::to_json).collect()),
-                            ),
-                        ])
-                    })
-                    .collect(),
-            ),
-        ),
-        (
-            "removed",
-            Json::Arr(removed.iter().map(Json::str).collect()),
-        ),
-    ])
+) -> ReportJson<'a> {
+    use crate::json::prop;
+    ReportJson {
+        schema: crate::json::SCHEMA,
+        scope: scope.name(),
+        ok,
+        restarted: s.restarted,
+        errors: s.errors,
+        daemon_reload_ms: s.reload_time.as_millis(),
+        problems: global,
+        units: lines
+            .iter()
+            .map(|l| UnitJson {
+                unit: &l.unit,
+                source: crate::json::opt_path(l.source.as_deref()),
+                change: l.change.map(|c| c.as_str()),
+                action: l.action.as_str(),
+                instances: &l.instances,
+                status: doctor::classify::status(&l.problems),
+                load_state: prop(&l.props, "LoadState"),
+                active_state: prop(&l.props, "ActiveState"),
+                sub_state: prop(&l.props, "SubState"),
+                result: prop(&l.props, "Result"),
+                invocation_id: prop(&l.props, "InvocationID"),
+                problems: &l.problems,
+            })
+            .collect(),
+        removed,
+    }
 }
 
 #[cfg(test)]
@@ -1037,17 +1137,11 @@ t.service  loaded  new     not restarted  error: failure stub
 reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed (2 stopped), 1 error (daemon-reload 0.09s, restart 0.40s, total 0.60s)
 ";
         assert_eq!(t, expected);
-        let j = to_json(
-            Scope::System,
-            false,
-            &[],
-            &lines,
-            &["gone.service".into()],
-            &s,
-        )
-        .render();
+        let removed = ["gone.service".to_string()];
+        let j = serde_json::to_string(&to_json(Scope::System, false, &[], &lines, &removed, &s))
+            .unwrap();
         assert!(
-            j.starts_with(r#"{"scope":"system","ok":false,"restarted":1,"errors":1,"#),
+            j.starts_with(r#"{"schema":1,"scope":"system","ok":false,"restarted":1,"errors":1,"#),
             "{j}"
         );
         assert!(
@@ -1157,15 +1251,9 @@ reload: 0 units checked, 0 restarted, 4 removed (2 stopped), 1 error (stop 0.30s
 ";
         assert_eq!(t, expected);
         assert!(lines[2].is_error());
-        let j = to_json(
-            Scope::System,
-            false,
-            &[],
-            &lines,
-            &["gone.service".into()],
-            &s,
-        )
-        .render();
+        let removed = ["gone.service".to_string()];
+        let j = serde_json::to_string(&to_json(Scope::System, false, &[], &lines, &removed, &s))
+            .unwrap();
         assert!(
             j.contains(r#""unit":"gone.service","source":"/etc/containers/systemd/gone.service.container","change":"removed","action":"stopped""#),
             "{j}"
@@ -1213,5 +1301,50 @@ reload: 0 units checked, 0 restarted, 4 removed (2 stopped), 1 error (stop 0.30s
         drop(held);
         assert!(lock(&dir, Duration::from_millis(50)).is_ok());
         let _ = std::fs::remove_dir_all(&p);
+    }
+
+    /// `--json` parses, starts with the schema and has exactly the fields unitsmith-reload(1)
+    /// documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let mut l = line(
+            "app@.service",
+            Some(Change::Changed),
+            Action::RestartFailed,
+            vec![
+                Problem::error(Kind::Failed, "restart of app@x.service failed").hint("journalctl"),
+            ],
+        );
+        l.instances = vec!["app@x.service".into()];
+        l.source = Some("/e/app@.container".into());
+        let global = [Problem::error(Kind::Systemd, "daemon-reload failed")];
+        let s = Summary {
+            checked: 1,
+            not_loaded: 0,
+            restarted: 0,
+            errors: 2,
+            unchanged_quiet: 0,
+            removed: 1,
+            stopped: 1,
+            kept: 0,
+            reload_time: Duration::from_millis(90),
+            stop_time: Duration::from_millis(40),
+            restart_time: Duration::ZERO,
+            total: Duration::from_millis(100),
+        };
+        let removed = ["gone.service".to_string()];
+        let gone = removed_line(
+            &removed_unit(
+                "gone.service",
+                &["gone.service"],
+                removed::Outcome::Stopped,
+                "inactive",
+            ),
+            &args(false),
+        );
+        let lines = [l, gone];
+        let doc = to_json(Scope::System, false, &global, &lines, &removed, &s);
+        let json = serde_json::to_string(&doc).unwrap();
+        crate::json::fields::check_against_page(&json, "unitsmith-reload.1", true);
     }
 }

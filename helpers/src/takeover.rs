@@ -21,9 +21,6 @@ use crate::systemctl::{self, Scope};
 use check::{UnitRow, Writer};
 use link::{Entry, Mask};
 
-/// Version of the JSON document `--json` prints.
-pub const JSON_SCHEMA: u32 = 1;
-
 macro_rules! takeover_examples {
     () => {
         "\
@@ -65,7 +62,7 @@ pub struct Args {
     /// Change the image tree DIR instead of this host: the link only, no reload, no check.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Print one JSON object instead of text.
+    /// Print one JSON object instead of text (fields: unitsmith-takeover(1)).
     #[arg(long)]
     pub json: bool,
     /// Internal: reload this user's manager and check it, leaving the links alone (what root
@@ -81,10 +78,12 @@ pub struct Report {
     /// `takeover` or `undo`.
     pub action: String,
     pub scope: String,
+    #[serde(serialize_with = "crate::json::serialize_opt_path")]
     pub root: Option<PathBuf>,
     /// The mask link and what was at its path before and after.
     pub link: Option<LinkReport>,
     /// Podman's generator, where it is installed (null: not installed).
+    #[serde(serialize_with = "crate::json::serialize_opt_path")]
     pub podman_generator: Option<PathBuf>,
     pub managers: Vec<ManagerReport>,
     pub errors: Vec<String>,
@@ -93,6 +92,7 @@ pub struct Report {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct LinkReport {
+    #[serde(serialize_with = "crate::json::serialize_path")]
     pub path: PathBuf,
     /// `absent`, `masked` (a link to /dev/null), `masked-other`, `other`.
     pub before: String,
@@ -134,15 +134,12 @@ pub fn run(args: Args) -> ExitCode {
 
 fn finish(args: &Args, report: Report) -> ExitCode {
     if args.json {
-        match serde_json::to_string(&report) {
-            Ok(j) => println!("{j}"),
-            Err(e) => {
-                log::error!("cannot encode the report: {e}");
-                return ExitCode::from(2);
-            }
+        if let Err(e) = crate::json::print(&report) {
+            log::error!("{e}");
+            return ExitCode::from(2);
         }
     } else {
-        print!("{}", render_text(&report));
+        crate::term::print_report(&render_text(&report), report.ok);
     }
     if report.ok {
         ExitCode::SUCCESS
@@ -153,7 +150,7 @@ fn finish(args: &Args, report: Report) -> ExitCode {
 
 fn new_report(args: &Args) -> Report {
     Report {
-        schema: JSON_SCHEMA,
+        schema: crate::json::SCHEMA,
         action: if args.undo { "undo" } else { "takeover" }.into(),
         scope: if args.user { "user" } else { "system" }.into(),
         root: args.root.clone(),
@@ -599,5 +596,47 @@ mod tests {
         assert!(r.ok && r.link.as_ref().unwrap().changed);
         assert!(std::fs::symlink_metadata(&link).is_err());
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// `--json` parses, starts with the schema and has exactly the fields
+    /// unitsmith-takeover(1) documents (every list filled, so every field shows).
+    #[test]
+    fn json_carries_the_documented_fields() {
+        let mut r = new_report(&Args {
+            user: true,
+            undo: false,
+            root: None,
+            json: true,
+            manager_only: false,
+        });
+        r.link = Some(LinkReport {
+            path: "/etc/systemd/user-generators/podman-user-generator".into(),
+            before: "absent".into(),
+            after: "masked".into(),
+            changed: true,
+        });
+        r.podman_generator = Some("/usr/lib/systemd/user-generators/podman-user-generator".into());
+        r.managers.push(ManagerReport {
+            user: Some("alice".into()),
+            reloaded: true,
+            containers_generator: "unitsmith".into(),
+            units: vec![UnitRow {
+                unit: "web.service".into(),
+                source: "/home/alice/.config/containers/systemd/web.container".into(),
+                generated_by: Writer::UnitsmithStub,
+                load_state: "loaded".into(),
+                stub_error: Some("web.container:2: unsupported key 'Imag'".into()),
+            }],
+            errors: vec!["user@1000.service: reload failed".into()],
+        });
+        r.errors.push("uid 1001 has no passwd entry".into());
+        let mut out = Vec::new();
+        serde_json::to_writer(&mut out, &r).unwrap();
+        let json = String::from_utf8(out).unwrap();
+        assert!(
+            json.contains(r#""generated_by":"unitsmith-stub""#),
+            "{json}"
+        );
+        crate::json::fields::check_against_page(&json, "unitsmith-takeover.1", true);
     }
 }

@@ -136,7 +136,9 @@ fn json_output() {
         let out = lint(&dir, &["--json", "bad"]);
         let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
         assert!(
-            text.starts_with("{\"units\":") && text.ends_with('}') && !text.contains('\n'),
+            text.starts_with("{\"schema\":1,\"units\":")
+                && text.ends_with('}')
+                && !text.contains('\n'),
             "{rule}: {text}"
         );
         let mut got = BTreeSet::new();

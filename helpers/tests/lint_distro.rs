@@ -92,7 +92,7 @@ fn each_distributions_units_pass_its_own_systemd() {
             ));
         }
         let units: usize = json
-            .strip_prefix(r#"{"units":"#)
+            .strip_prefix(r#"{"schema":1,"units":"#)
             .and_then(|r| r.split(',').next())
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);

@@ -19,6 +19,16 @@ expected=(
 	./usr/share/man/man5/unitsmith.envgate.5.gz
 	./usr/share/man/man1/unitsmith.1.gz
 	./usr/share/man/man1/unitsmith-takeover.1.gz
+	./usr/share/man/man1/unitsmith-envgate.1.gz
+	./usr/share/man/man1/unitsmith-reload.1.gz
+	./usr/share/man/man1/unitsmith-doctor.1.gz
+	./usr/share/man/man1/unitsmith-lock.1.gz
+	./usr/share/man/man1/unitsmith-reconcile.1.gz
+	./usr/share/man/man1/unitsmith-lint.1.gz
+	./usr/share/man/man8/unitsmith-generator.8.gz
+	./usr/share/bash-completion/completions/unitsmith
+	./usr/share/zsh/vendor-completions/_unitsmith
+	./usr/share/fish/vendor_completions.d/unitsmith.fish
 )
 contents=$(dpkg-deb --contents "$deb")
 for p in "${expected[@]}"; do

@@ -206,3 +206,35 @@ podman_image_ready() {
 	podman import --quiet /usr/share/e2e/images/busybox.tar "$E2E_IMAGE" >/dev/null
 	note "imported $E2E_IMAGE from /usr/share/e2e/images/busybox.tar"
 }
+
+# --- user managers -----------------------------------------------------------------------------
+
+# A user (uid 1000, /home/NAME) whose own service manager runs (lingering), as systemd starts one
+# on a host at login. Rootless Podman keeps images under ~/.local/share/containers: a tmpfs there,
+# for the reason the system's store is one (overlayfs does not stack on the guest's root).
+# Files the manager's generators must see at its start are written before, with user_file.
+E2E_USER=alice
+E2E_UID=1000
+make_user() { # NAME
+	useradd --create-home --uid "$E2E_UID" --shell /bin/bash "$1"
+	install -d -o "$1" -g "$1" -m 0700 "/home/$1/.local" "/home/$1/.local/share" "/home/$1/.local/share/containers"
+	mount -t tmpfs -o "mode=0700,uid=$E2E_UID,gid=$E2E_UID" tmpfs "/home/$1/.local/share/containers"
+}
+start_user_manager() { # NAME
+	loginctl enable-linger "$1"
+	wait_for --timeout 30 test -S "/run/user/$E2E_UID/systemd/private" || fail "the manager of $1 did not start"
+	wait_for --timeout 30 as_user systemctl --user is-system-running --wait || true
+}
+# Run a command as the user, in the environment a login session gives it.
+as_user() { # CMD...
+	(cd / && runuser -u "$E2E_USER" -- env XDG_RUNTIME_DIR="/run/user/$E2E_UID" HOME="/home/$E2E_USER" \
+		PATH=/usr/local/bin:/usr/bin:/bin "$@")
+}
+# Write a file of the user's (its directories made as the user's), content from stdin.
+user_file() { # PATH [MODE]
+	local dir
+	dir=$(dirname "$1")
+	runuser -u "$E2E_USER" -- mkdir -p "$dir"
+	runuser -u "$E2E_USER" -- sh -c 'cat >"$1" && chmod "$2" "$1"' - "$1" "${2:-0644}"
+}
+user_unit_prop() { as_user systemctl --user show -P "$2" "$1"; } # UNIT PROPERTY

@@ -172,6 +172,23 @@ make_package_layer() { # GUEST
 	PKG_LAYER[$guest]=$layer/upper
 }
 
+# Sets IMAGE_LAYER[GUEST]: a fleet image built over the guest's root with
+# examples/image/build-image.sh as it is (host/build-image.sh), for "# e2e-package: image".
+make_image_layer() { # GUEST
+	local guest=$1 layer=$WORK/image/$1 log=$OUT_DIR/image-$1.log
+	unshare --mount --propagation private -- "$E2E_DIR/host/build-image.sh" \
+		"${ROOTFS[$guest]}" "$layer" "$DEB" "$REPO" >"$log" 2>&1 ||
+		{ tail -n 30 "$log" >&2; die "building the example image over the $guest guest failed (log: $log)"; }
+	IMAGE_LAYER[$guest]=$layer/upper
+}
+
+# What a run installs: "dpkg" (the package layer; the default), "none" or "image".
+scenario_package() { # FILE
+	local v
+	v=$(sed -n '1,30s/^# e2e-package: *\([a-z]*\) *$/\1/p' "$1" | head -n 1)
+	say "${v:-dpkg}"
+}
+
 # ---------------------------------------------------------------------------------------------
 # cgroups. A systemd started against this machine's own cgroup tree would move every host
 # process into its /init.scope and break the machine. So each guest is started from a process
@@ -283,7 +300,8 @@ make_seed_layer() { # DIR SCENARIO_FILE LOG
 	local layer=$1 d=${2%.sh}.d
 	mkdir -p "$layer"
 	if [ -d "$d/root" ]; then cp -a "$d/root/." "$layer/" || return 1; fi
-	if [ -x "$d/setup.sh" ]; then "$d/setup.sh" "$layer" >"$3" 2>&1 || return 1; fi
+	# E2E_DEB_FILE: the package, for scenarios that install it themselves (# e2e-package: none).
+	if [ -x "$d/setup.sh" ]; then E2E_DEB_FILE=$DEB "$d/setup.sh" "$layer" >"$3" 2>&1 || return 1; fi
 }
 
 # A machine name per guest: nspawn keeps per-machine state under /run/systemd/nspawn/, so two
@@ -296,8 +314,8 @@ machine_name() { # OUT
 
 # Boots the guest once and waits for it, at most LIMIT seconds. Returns nspawn's status
 # (124 = timed out). The console goes to OUT/console.txt.
-boot_once() { # STATE_DIR OUT LIMIT CGROUP GUEST
-	local state=$1 out=$2 limit=$3 cg=$4 guest=$5 pid rc=0 extra
+boot_once() { # STATE_DIR OUT LIMIT CGROUP GUEST PACKAGE_LAYER
+	local state=$1 out=$2 limit=$3 cg=$4 guest=$5 PKG=$6 pid rc=0 extra
 	mapfile -t extra < <(guest_nspawn_args "$guest")
 	(
 		cg_enter "$cg"
@@ -305,7 +323,7 @@ boot_once() { # STATE_DIR OUT LIMIT CGROUP GUEST
 		exec timeout --kill-after=10 "$limit" \
 			unshare --mount --propagation private -- \
 			"$E2E_DIR/host/boot-guest.sh" "$state" \
-			"$state/layers/seed" "$state/layers/harness" "${PKG_LAYER[$guest]}" "${ROOTFS[$guest]}" -- \
+			"$state/layers/seed" "$state/layers/harness" "$PKG" "${ROOTFS[$guest]}" -- \
 			--machine="$(machine_name "$out")" \
 			--bind="$out:/e2e/out" \
 			${extra[@]+"${extra[@]}"} \
@@ -334,7 +352,7 @@ on_interrupt() {
 
 # Runs one scenario; sets RESULT (PASS/FAIL/SKIP) and DETAIL.
 run_scenario() { # SCENARIO_FILE@GUEST
-	local file=${1%@*} guest=${1##*@} name out state timeout boots boot deadline left nspawn_rc rc
+	local file=${1%@*} guest=${1##*@} name out state timeout boots boot deadline left nspawn_rc rc pkg
 	name=$(basename "$file" .sh)@$guest
 	out=$OUT_DIR/$name
 	rm -rf "$out"
@@ -345,6 +363,17 @@ run_scenario() { # SCENARIO_FILE@GUEST
 		return
 	fi
 	timeout=$(scenario_header "$file" timeout "$DEFAULT_TIMEOUT")
+	# "# e2e-package: none": the guest without unitsmith (the scenario installs it, as a
+	# cloud-init recipe does): an empty layer stands where the package layer would be.
+	# "image": the example fleet image built over the guest (make_image_layer).
+	case $(scenario_package "$file") in
+	none)
+		pkg=$WORK/empty-layer
+		mkdir -p "$pkg"
+		;;
+	image) pkg=${IMAGE_LAYER[$guest]} ;;
+	*) pkg=${PKG_LAYER[$guest]} ;;
+	esac
 	boots=$(scenario_header "$file" boots 1)
 	state=$WORK/guests/$name
 	mkdir -p "$state/layers"
@@ -362,7 +391,7 @@ run_scenario() { # SCENARIO_FILE@GUEST
 		nspawn_rc=124
 		if [ "$left" -gt 0 ]; then
 			nspawn_rc=0
-			boot_once "$state" "$out" "$left" "unitsmith-e2e-$$-$name" "$guest" || nspawn_rc=$?
+			boot_once "$state" "$out" "$left" "unitsmith-e2e-$$-$name" "$guest" "$pkg" || nspawn_rc=$?
 		fi
 		if [ ! -f "$out/rc-boot$boot" ]; then
 			RESULT=FAIL
@@ -415,7 +444,7 @@ show_failure() { # NAME
 		tail -n 40 "$out/scenario.log" | sed 's/^/    /'
 	else
 		say "    --- no scenario output; last 40 lines of the guest console ($out/console.txt)"
-		tail -n 40 "$out/console.txt" 2>/dev/null | sed 's/^/    /'
+		[ ! -f "$out/console.txt" ] || tail -n 40 "$out/console.txt" | sed 's/^/    /'
 	fi
 	# Warnings and errors of the whole boot, and anything our generator or helper logged
 	# (generators write to the console, so look there too).
@@ -456,7 +485,7 @@ main() {
 	trap on_interrupt INT TERM
 
 	local s name t0 ms passed=0 failed=0 skipped=0 suite_t0 guest guests
-	declare -gA ROOTFS=() PKG_LAYER=()
+	declare -gA ROOTFS=() PKG_LAYER=() IMAGE_LAYER=()
 	KEEP_CACHES=()
 	t0=$(now_ms)
 	install_host_packages
@@ -466,6 +495,11 @@ main() {
 	for guest in $guests; do
 		prepare_rootfs "$guest"
 		make_package_layer "$guest"
+	done
+	# The example image, over each guest a run of "# e2e-package: image" boots.
+	for s in "${runs[@]}"; do
+		[ "$(scenario_package "${s%@*}")" = image ] || continue
+		[ -n "${IMAGE_LAYER[${s##*@}]:-}" ] || make_image_layer "${s##*@}"
 	done
 	prune_rootfs_cache
 	say "e2e: host ready in $(fmt_ms $(($(now_ms) - t0))) (packages, guest roots, make deb, dpkg -i)"

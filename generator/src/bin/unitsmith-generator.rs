@@ -4,12 +4,15 @@
 //! `unitsmith-generator [--user] [--no-kmsg-log] [--dry-run] [-v] NORMAL_DIR [EARLY_DIR LATE_DIR]`
 //! Quadlet's spellings (`-user`, `-no-kmsg-log`, `-dryrun`, `-v`, `-version`) work too.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use unitsmith_generator::generate::{self, Options};
 use unitsmith_generator::log::{self, Level};
-use unitsmith_generator::{dirs, log_debug, log_error, log_warn, output};
+use unitsmith_generator::sources::Scan;
+use unitsmith_generator::{budget, dirs, log_debug, log_error, log_warn, output, watchdog};
 
 struct Args {
     user: bool,
@@ -22,6 +25,24 @@ struct Args {
 }
 
 const USAGE: &str = "usage: unitsmith-generator [--user] [--no-kmsg-log] [--dry-run] [-v] NORMAL_DIR [EARLY_DIR LATE_DIR]";
+
+/// `--help`: one option a line, as unitsmith-generator(8) lists them (generator/tests/cli.rs
+/// holds the two, and the parser below, together).
+const HELP: &str = "\
+The systemd generator for Podman Quadlet files and unitsmith env gates: systemd runs it at boot
+and at every daemon-reload; it writes the units into NORMAL_DIR.
+
+Options:
+  --user          make the user manager's units (also: SYSTEMD_SCOPE=user, or a program name
+                  containing \"user\")
+  --no-kmsg-log   log to stderr instead of /dev/kmsg
+  --dry-run       print the units on stdout, write nothing, log to stderr at debug level
+  -v, --verbose   log debug messages too
+  --version       print the version and the Podman release whose Quadlet it matches
+  -h, --help      print this help
+
+Podman Quadlet's spellings work too: -user, -no-kmsg-log, -dryrun, -v, -version.
+See unitsmith-generator(8).";
 
 fn parse_args() -> Result<Args, String> {
     let argv0 = std::env::args().next().unwrap_or_default();
@@ -95,11 +116,11 @@ fn real_main() -> ExitCode {
         }
     };
     if args.help {
-        println!("{USAGE}");
+        println!("{USAGE}\n\n{HELP}");
         return ExitCode::SUCCESS;
     }
     if args.version {
-        println!("{}", env!("CARGO_PKG_VERSION"));
+        println!("unitsmith-generator {}", unitsmith_generator::VERSION);
         return ExitCode::SUCCESS;
     }
     let mut level = log::level_from_env().unwrap_or(Level::Info);
@@ -117,7 +138,26 @@ fn real_main() -> ExitCode {
         log_error!("missing output directory argument\n{USAGE}");
         return ExitCode::from(1);
     }
-    let (search, scan) = dirs::search_and_scan(args.user);
+    // Whatever the inputs, the run ends: reading stops at the time limit, and the watchdog
+    // ends a run that a read stuck in the kernel still holds after it (see budget.rs).
+    let limit = budget::timeout_from_env();
+    let deadline = Instant::now() + limit;
+    let published: Arc<OnceLock<Arc<Scan>>> = Arc::default();
+    let dog = {
+        let (published, dir) = (Arc::clone(&published), output_dir.clone());
+        let dir = dir.filter(|_| !args.dry_run);
+        watchdog::arm(deadline + budget::WATCHDOG_GRACE, move || {
+            last_resort(&published, dir.as_deref(), limit)
+        })
+    };
+    let (search, scan) = dirs::search_and_scan_until(args.user, Some(deadline));
+    let mut failed = false;
+    for p in search.problems.iter().chain(&scan.problems) {
+        log_error!("{p}");
+        failed = true;
+    }
+    let scan = Arc::new(scan);
+    let _ = published.set(Arc::clone(&scan));
     log_debug!(
         "search paths: {}",
         search
@@ -135,6 +175,7 @@ fn real_main() -> ExitCode {
             .unwrap_or_else(|| "/usr/bin/podman".into()),
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
+        deadline: Some((deadline, limit)),
     };
     // Units and their links are written as they become final (writing overlaps
     // converting); the output directory must exist first.
@@ -156,7 +197,7 @@ fn real_main() -> ExitCode {
     for e in &outcome.errors {
         log_error!("{e}");
     }
-    let mut failed = !outcome.errors.is_empty();
+    failed |= !outcome.errors.is_empty();
 
     if args.dry_run {
         let mut out = String::new();
@@ -171,6 +212,7 @@ fn real_main() -> ExitCode {
             failed = true;
         }
     }
+    dog.disarm();
     // Freeing thousands of small allocations one by one is pure waste at exit.
     std::mem::forget(outcome);
     std::mem::forget(scan);
@@ -180,4 +222,37 @@ fn real_main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The watchdog's action: the run is still going well past its time limit, so a read or a
+/// listing is stuck in the kernel. Write a failure stub for every input without a unit (they
+/// are named from their file names), say so, and exit before systemd kills the generator.
+fn last_resort(published: &OnceLock<Arc<Scan>>, dir: Option<&Path>, limit: Duration) {
+    let late = limit + budget::WATCHDOG_GRACE;
+    let why = format!(
+        "not generated: the generator was still running {} s after it started (its time limit is {} s, {} sets it): a read or a directory listing hangs (a hung network file system?)",
+        late.as_secs_f64(),
+        limit.as_secs_f64(),
+        budget::TIMEOUT_ENV
+    );
+    match published.get() {
+        None => {
+            let at = dirs::LISTING.lock().ok().and_then(|d| d.clone());
+            log_error!(
+                "{why}; it was still listing the input directories{}: no unit of this run is written",
+                at.map(|d| format!(" (at {})", d.display())).unwrap_or_default()
+            );
+        }
+        Some(scan) => {
+            log_error!("{why}; writing a failure stub for every input without a unit, and exiting");
+            if let Some(dir) = dir {
+                let (written, left) = output::write_missing_stubs(dir, &scan.inputs, &why);
+                log_error!("{written} failure stubs written");
+                for path in left {
+                    log_error!("{path}: no unit written for it");
+                }
+            }
+        }
+    }
+    std::process::exit(1);
 }

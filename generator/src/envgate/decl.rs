@@ -21,6 +21,7 @@ pub const KEYS: &[&str] = &[
     "AllowUntrustedWaitFor",
     "Output",
     "OutputMode",
+    "OutputFormat",
     "Import",
     "Exec",
     "ExecTimeout",
@@ -51,6 +52,17 @@ pub const DEFAULT_OUTPUT_MODE: u32 = 0o600;
 /// the consumers, and the target that wants the gate, wait for populate.
 pub const POPULATE_EXEC_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Who reads the output, and so how its values are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// systemd's `EnvironmentFile=` and `sh`: values quoted where they need it.
+    #[default]
+    Systemd,
+    /// Podman's `--env-file` (Quadlet's `[Container] EnvironmentFile=`): values as they are,
+    /// since Podman takes quotes literally; a value with a newline cannot be written.
+    Podman,
+}
+
 /// A parsed, validated declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decl {
@@ -69,6 +81,8 @@ pub struct Decl {
     pub allow_untrusted_wait_for: bool,
     pub output: PathBuf,
     pub output_mode: u32,
+    /// Which reader the output is written for.
+    pub output_format: OutputFormat,
     /// Keys copied from the file that arrived.
     pub import: Vec<String>,
     /// Command whose stdout (KEY=VALUE lines) is added to the output.
@@ -199,6 +213,17 @@ pub fn parse(unit: &UnitFile) -> Result<Decl, ConvertError> {
         None => DEFAULT_OUTPUT_MODE,
         Some(v) => parse_mode(v).map_err(|e| ConvertError::new(e).at(GROUP, "OutputMode"))?,
     };
+    let output_format = match unit.lookup_last(GROUP, "OutputFormat").as_deref() {
+        None | Some("") | Some("systemd") => OutputFormat::Systemd,
+        Some("podman") => OutputFormat::Podman,
+        Some(v) => {
+            return Err(ConvertError::new(format!(
+                "OutputFormat={v}: not a format: systemd (EnvironmentFile= of a service, sh) or \
+                 podman (EnvironmentFile= of a Quadlet [Container], podman --env-file)"
+            ))
+            .at(GROUP, "OutputFormat"))
+        }
+    };
     let import = env_names(unit, "Import")?;
     let exec = match unit.lookup_last(GROUP, "Exec").filter(|v| !v.is_empty()) {
         None => None,
@@ -282,6 +307,7 @@ pub fn parse(unit: &UnitFile) -> Result<Decl, ConvertError> {
         allow_untrusted_wait_for,
         output,
         output_mode,
+        output_format,
         import,
         exec,
         exec_timeout,
@@ -463,6 +489,17 @@ fn consumers(unit: &UnitFile) -> Result<Vec<String>, ConvertError> {
         }) {
             return Err(bad(format!("'{ch}' cannot be in a unit name")));
         }
+        if let Err(p) = crate::unitname::check(&c) {
+            return Err(bad(format!("not a valid unit name: {p}")));
+        }
+        // Its drop-in directory, CONSUMER.d, is a file name too.
+        if c.len() + ".d".len() > crate::unitname::MAX_LEN {
+            return Err(bad(format!(
+                "{} bytes: too long for its drop-in directory {c}.d (at most {} bytes)",
+                c.len(),
+                crate::unitname::MAX_LEN - 2
+            )));
+        }
         if !out.contains(&c) {
             out.push(c);
         }
@@ -586,13 +623,14 @@ WantedBy=multi-user.target
     fn optional_keys() {
         let d = parse(&unit(
             "g.envgate",
-            "[EnvGate]\nWaitForCloudInit=yes\nOutput=/etc/x.env\nExec=/bin/x\nConsumer=a.service b@one.service\nOutputMode=0640\nHoldConsumers=no\nPollInterval=500ms\nSettleTime=0\nExecTimeout=1min\n",
+            "[EnvGate]\nWaitForCloudInit=yes\nOutput=/etc/x.env\nExec=/bin/x\nConsumer=a.service b@one.service\nOutputMode=0640\nOutputFormat=podman\nHoldConsumers=no\nPollInterval=500ms\nSettleTime=0\nExecTimeout=1min\n",
         ))
         .unwrap();
         assert!(d.wait_for.is_empty());
         assert!(d.wait_for_cloud_init);
         assert_eq!(d.required_files(), [PathBuf::from(CLOUD_INIT_RESULT)]);
         assert_eq!(d.output_mode, 0o640);
+        assert_eq!(d.output_format, OutputFormat::Podman);
         assert!(!d.hold_consumers);
         assert_eq!(d.consumers, ["a.service", "b@one.service"]);
         assert_eq!(d.poll_interval, Duration::from_millis(500));
@@ -640,6 +678,7 @@ WantedBy=multi-user.target
             ("Timeout=forever\n", "Timeout=forever"),
             ("Timeout=infinity\n", "bounded"),
             ("Timeout=0\n", "more than 0"),
+            ("OutputFormat=docker\n", "not a format: systemd"),
             ("OutputMode=0800\n", "octal"),
             ("OutputMode=0200\n", "owner must be able to read"),
             ("HoldConsumers=maybe\n", "not a boolean"),

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::json::Json;
+use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Severity {
     /// The unit does not run as its input says.
     Error,
@@ -27,7 +28,8 @@ impl Severity {
 }
 
 /// What kind of problem: stable names, used in `--json` and in the text output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Kind {
     /// The input could not be read, parsed or translated: the unit is a failure stub.
     Stub,
@@ -41,6 +43,9 @@ pub enum Kind {
     NotRead,
     /// A file that is not an input (wrong or misspelt extension, missing file).
     NotInput,
+    /// The input's unit would have a name systemd refuses, and no valid name can be made of
+    /// it: the generator writes no unit for it at all.
+    BadName,
     /// Two inputs would write the same unit; this one lost.
     Collision,
     /// A file hidden by an earlier file of the same name in the search path.
@@ -71,6 +76,7 @@ impl Kind {
             Kind::PodmanGenerator => "podman-generator",
             Kind::NotRead => "not-read",
             Kind::NotInput => "not-an-input",
+            Kind::BadName => "bad-name",
             Kind::Collision => "collision",
             Kind::Shadowed => "shadowed",
             Kind::NotLoaded => "not-loaded",
@@ -85,7 +91,21 @@ impl Kind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+// One spelling of each name, text and JSON alike.
+impl From<Severity> for &'static str {
+    fn from(s: Severity) -> &'static str {
+        s.as_str()
+    }
+}
+
+impl From<Kind> for &'static str {
+    fn from(k: Kind) -> &'static str {
+        k.as_str()
+    }
+}
+
+/// One problem, as `--json` prints it too (fields in this order).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Problem {
     pub kind: Kind,
     pub severity: Severity,
@@ -130,15 +150,6 @@ impl Problem {
             s.push_str(&format!("\n  hint: {h}"));
         }
         s
-    }
-
-    pub fn to_json(&self) -> Json {
-        Json::obj(vec![
-            ("kind", Json::str(self.kind.as_str())),
-            ("severity", Json::str(self.severity.as_str())),
-            ("message", Json::str(&self.message)),
-            ("hint", Json::opt(self.hint.clone())),
-        ])
     }
 }
 

@@ -476,6 +476,7 @@ mod tests {
             dirs: vec![read.clone(), read.join("sub")],
             from_env: true,
             podman_generator: None,
+            problems: Vec::new(),
         };
         let model = Model::from_search(false, search.clone());
         let cands = vec![

@@ -16,6 +16,9 @@ pub struct Model {
     pub outcome: Outcome,
     /// For each input (same index): the unit it is meant to give (`web.service`).
     pub unit_names: Vec<String>,
+    /// What could not be searched (directories not listed, inputs over the limit), as the
+    /// generator reports it.
+    pub problems: Vec<String>,
 }
 
 impl Model {
@@ -26,7 +29,14 @@ impl Model {
     }
 
     pub fn from_search(user: bool, search: SearchPaths) -> Model {
-        let inputs = sources::find_inputs(&search.dirs);
+        let scan = sources::scan(&search.dirs);
+        let mut problems = search.problems.clone();
+        for p in scan.problems {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+        let inputs = scan.inputs;
         let opts = Options {
             user,
             podman: std::env::var("PODMAN")
@@ -35,15 +45,19 @@ impl Model {
                 .unwrap_or_else(|| "/usr/bin/podman".into()),
             dirs: search.dirs.clone(),
             helper: unitsmith_generator::helper_path(),
+            deadline: None,
         };
         let outcome = generate::generate(&inputs, &opts);
-        let unit_names = inputs.iter().map(|i| unit_name(i, &search.dirs)).collect();
+        let unit_names = (inputs.iter())
+            .map(|i| generated_name(i, unit_name(i, &search.dirs), &outcome))
+            .collect();
         Model {
             user,
             search,
             inputs,
             outcome,
             unit_names,
+            problems,
         }
     }
 
@@ -108,6 +122,17 @@ pub fn unit_name(input: &Input, dirs: &[PathBuf]) -> String {
     }
 }
 
+/// A name systemd refuses gets its failure stub under the name `systemctl` makes of it
+/// (`sp\x20ace.service`): that is the unit to examine, when there is one.
+fn generated_name(input: &Input, name: String, outcome: &Outcome) -> String {
+    if !input.name_not_utf8 && unitsmith_generator::unitname::check(&name).is_ok() {
+        return name;
+    }
+    (outcome.units.iter())
+        .find(|u| u.source == input.path && !u.name.contains('/'))
+        .map_or(name, |u| u.name.clone())
+}
+
 /// The unit a file of that name gives (its content unread): None for a name that is no input.
 pub fn unit_name_from_filename(name: &str) -> Option<String> {
     match InputKind::from_filename(name)? {
@@ -162,6 +187,7 @@ mod tests {
             dirs: vec![a.clone(), b.clone()],
             from_env: true,
             podman_generator: None,
+            problems: Vec::new(),
         };
         let m = Model::from_search(false, search);
 

@@ -1,5 +1,6 @@
 //! Plain-text tables for the end of `reload` and `doctor`: left-aligned columns two spaces
-//! apart, the last column unpadded, and free-form detail lines under a row.
+//! apart, the last column unpadded, and free-form detail lines under a row. The status word
+//! of a STATUS or RESULT column is coloured when stdout takes colour (`term`).
 
 /// One row: its cells, then lines printed under it, indented (causes, hints).
 #[derive(Debug, Clone, Default)]
@@ -20,6 +21,12 @@ impl Row {
 /// Render `rows` under `headers`. Widths count characters, not bytes; cells holding a newline
 /// are cut at it (details are the place for more lines).
 pub fn render(headers: &[&str], rows: &[Row]) -> String {
+    render_with(headers, rows, crate::term::paint_status)
+}
+
+/// `render`, with `paint` applied to the cells of the STATUS and RESULT columns once they
+/// are measured (colour codes take no room on the screen).
+fn render_with(headers: &[&str], rows: &[Row], paint: impl Fn(&str) -> String) -> String {
     let ncols = headers.len();
     let cell = |r: &Row, i: usize| -> String {
         r.cells
@@ -33,21 +40,32 @@ pub fn render(headers: &[&str], rows: &[Row]) -> String {
             *w = (*w).max(cell(r, i).chars().count());
         }
     }
-    let line = |cells: Vec<String>| -> String {
+    let painted: Vec<bool> = headers
+        .iter()
+        .map(|h| matches!(*h, "STATUS" | "RESULT"))
+        .collect();
+    let line = |cells: Vec<String>, is_header: bool| -> String {
         let mut s = String::new();
         for (i, c) in cells.iter().enumerate() {
-            if i + 1 == ncols {
-                s.push_str(c);
+            let pad = if i + 1 == ncols {
+                0
+            } else {
+                widths[i] - c.chars().count() + 2
+            };
+            // Trailing blanks go before any colour code is added.
+            let c = if i + 1 == ncols { c.trim_end() } else { c };
+            if painted[i] && !is_header {
+                s.push_str(&paint(c));
             } else {
                 s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
             }
+            s.push_str(&" ".repeat(pad));
         }
         s.trim_end().to_string() + "\n"
     };
-    let mut out = line(headers.iter().map(|h| h.to_string()).collect());
+    let mut out = line(headers.iter().map(|h| h.to_string()).collect(), true);
     for r in rows {
-        out.push_str(&line((0..ncols).map(|i| cell(r, i)).collect()));
+        out.push_str(&line((0..ncols).map(|i| cell(r, i)).collect(), false));
         for d in &r.details {
             for l in d.lines() {
                 out.push_str("    ");
@@ -81,6 +99,23 @@ mod tests {
              \x20   error: x.container:2: unsupported key\n\
              \x20     hint: did you mean 'Image'?\n"
         );
+    }
+
+    #[test]
+    fn paints_status_cells_after_measuring_them() {
+        let rows = vec![
+            Row::new(vec!["a.service".into(), "ok".into(), "/x".into()]),
+            Row::new(vec!["bb.service".into(), "error".into(), "/y".into()]),
+        ];
+        let t = render_with(&["UNIT", "STATUS", "SOURCE"], &rows, |c| format!("<{c}>"));
+        assert_eq!(
+            t,
+            "UNIT        STATUS  SOURCE\n\
+             a.service   <ok>      /x\n\
+             bb.service  <error>   /y\n"
+        );
+        // Not a terminal (tests never call term::init): plain.
+        assert!(!render(&["UNIT", "STATUS"], &rows).contains('\x1b'));
     }
 
     #[test]

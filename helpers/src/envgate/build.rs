@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use unitsmith_generator::envgate::decl::OutputFormat;
 use unitsmith_generator::envgate::Decl;
 
 use super::envfile::{self, Env};
@@ -78,6 +79,16 @@ pub fn build(
             missing_stub.join(", ")
         );
     }
+    if d.output_format == OutputFormat::Podman {
+        let bad = envfile::podman_unwritable(&out);
+        if !bad.is_empty() {
+            return Err(format!(
+                "OutputFormat=podman: Podman's --env-file cannot hold a value with a newline ({}); \
+                 use OutputFormat=systemd with a service's EnvironmentFile=",
+                bad.join(", ")
+            ));
+        }
+    }
     let from = match (arrived, &d.exec) {
         (Some(p), Some(argv)) => format!("{} and {}", p.display(), argv[0]),
         (Some(p), None) => p.display().to_string(),
@@ -85,7 +96,7 @@ pub fn build(
         (None, None) => "nothing".into(),
     };
     Ok(Built {
-        text: envfile::real(&d.name, &from, &out),
+        text: envfile::real(&d.name, &from, &out, d.output_format),
         keys: out.keys().into_iter().map(String::from).collect(),
     })
 }

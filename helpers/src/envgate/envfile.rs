@@ -13,6 +13,7 @@
 //! readers unescape, so the consumer sees the bytes that arrived.
 
 use std::fmt;
+use unitsmith_generator::envgate::decl::OutputFormat;
 
 /// First line of a stub.
 pub const STUB_MARKER: &str = "# unitsmith env gate stub";
@@ -326,6 +327,33 @@ fn clip(s: &str) -> String {
     }
 }
 
+/// `KEY=VALUE` lines that `format`'s reader reads back as exactly `env`: systemd's
+/// EnvironmentFile= and sh (values quoted where needed), or Podman's --env-file (values as they
+/// are: Podman keeps quotes; it cannot hold a newline, which `podman_unwritable` finds first).
+pub fn render_as(env: &Env, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Systemd => render(env),
+        OutputFormat::Podman => {
+            let mut out = String::new();
+            for (k, v) in env.iter() {
+                out.push_str(k);
+                out.push('=');
+                out.push_str(v);
+                out.push('\n');
+            }
+            out
+        }
+    }
+}
+
+/// The keys whose values Podman's --env-file cannot hold (a newline ends its line).
+pub fn podman_unwritable(env: &Env) -> Vec<&str> {
+    env.iter()
+        .filter(|(_, v)| v.contains(['\n', '\r']))
+        .map(|(k, _)| k)
+        .collect()
+}
+
 /// `KEY=VALUE` lines that systemd's EnvironmentFile= and sh read back as exactly `env`.
 pub fn render(env: &Env) -> String {
     let mut out = String::new();
@@ -356,10 +384,10 @@ fn quote(v: &str) -> String {
 }
 
 /// Real content: the marker naming the gate and where it came from, then the variables.
-pub fn real(gate: &str, from: &str, env: &Env) -> String {
+pub fn real(gate: &str, from: &str, env: &Env, format: OutputFormat) -> String {
     format!(
         "{REAL_MARKER}: written by {gate} from {from}; it is rewritten when the gate opens again, do not edit\n{}",
-        render(env)
+        render_as(env, format)
     )
 }
 
@@ -499,6 +527,22 @@ mod tests {
     }
 
     #[test]
+    fn podman_format_writes_values_as_they_are() {
+        let mut env = Env::new();
+        env.set("GREETING", "hello from \"here\" $x");
+        env.set("ROLE", "front");
+        // Podman's --env-file keeps everything after '=': no quoting may be added.
+        assert_eq!(
+            render_as(&env, OutputFormat::Podman),
+            "GREETING=hello from \"here\" $x\nROLE=front\n"
+        );
+        assert_eq!(render_as(&env, OutputFormat::Systemd), render(&env));
+        assert!(podman_unwritable(&env).is_empty());
+        env.set("PEM", "a\nb");
+        assert_eq!(podman_unwritable(&env), ["PEM"]);
+    }
+
+    #[test]
     fn render_round_trips() {
         let mut env = Env::new();
         for (k, v) in [
@@ -519,7 +563,7 @@ mod tests {
         assert!(text.contains("EMPTY=\n"));
         assert!(text.contains("SPACE=\"a b\"\n"));
         assert_eq!(parse(text.as_bytes(), "r").unwrap(), env);
-        let real_text = real("g", "/x", &env);
+        let real_text = real("g", "/x", &env, OutputFormat::Systemd);
         assert_eq!(
             parse(real_text.as_bytes(), "r").unwrap(),
             env,
@@ -540,7 +584,9 @@ mod tests {
         assert_eq!(env.get("AXIOM_TOKEN"), Some(""));
         assert_eq!(Existing::of(Some(s.as_bytes())), Existing::Stub);
         assert_eq!(
-            Existing::of(Some(real("g", "/x", &env).as_bytes())),
+            Existing::of(Some(
+                real("g", "/x", &env, OutputFormat::Systemd).as_bytes()
+            )),
             Existing::Real
         );
         assert_eq!(Existing::of(Some(b"A=1\n")), Existing::Foreign);

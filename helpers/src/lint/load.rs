@@ -161,8 +161,22 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf], root: 
                 continue;
             }
         }
-        let Ok(data) = root.read(path) else {
-            continue;
+        // Never a blocking read (a FIFO named foo.service) nor an unbounded one.
+        let data = match root.read(path) {
+            Ok(data) => data,
+            Err(refused) => {
+                let (message, hint) = refused.describe(path);
+                tree.findings.push(Finding {
+                    rule: "parse-error",
+                    severity: Severity::Error,
+                    file: path.clone(),
+                    line: 0,
+                    unit: name.clone(),
+                    message,
+                    fix: hint.unwrap_or_else(|| "make it a readable regular file".into()),
+                });
+                continue;
+            }
         };
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             masked.insert(name.clone()); // an empty unit file masks the unit
@@ -300,10 +314,10 @@ fn read_unit_file(
     }
     match root.read(path) {
         Ok(data) => UnitFile::parse(&data, path),
-        Err(e) => Err(unitsmith_generator::unitfile::ParseError {
+        Err(refused) => Err(unitsmith_generator::unitfile::ParseError {
             path: path.to_path_buf(),
             line: 0,
-            message: format!("cannot read: {e}"),
+            message: refused.describe(path).0,
         }),
     }
 }
@@ -358,7 +372,9 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found, root: &Root) {
             } else if recursive {
                 subdirs.push(p);
             }
-        } else if InputKind::from_filename(&name).is_some() {
+        } else if InputKind::from_filename(&name).is_some()
+            || InputKind::from_bare_extension(&name).is_some()
+        {
             has_quadlet = true;
         } else if is_unit_name(&name) {
             found.units.push((name, p));

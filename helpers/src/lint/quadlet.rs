@@ -53,8 +53,13 @@ pub fn generate_units(
             .unwrap_or_else(|| "/usr/bin/podman".into()),
         dirs: dirs.to_vec(),
         helper: unitsmith_generator::helper_path(),
+        deadline: None,
     };
     let outcome = generate::generate_with(&inputs, &dropins, &opts, None);
+    // Inputs with no unit at all (no valid unit name can be made of theirs).
+    for ng in &outcome.not_generated {
+        findings.push(not_generated_finding(ng));
+    }
     for g in outcome.units.into_iter().filter(|g| !g.name.contains('/')) {
         match &g.error {
             Some(e) => findings.push(generator_finding(&g.name, &g.source, e)),
@@ -94,6 +99,30 @@ fn unreadable(unit: &str, path: &Path) -> Finding {
         unit: unit.to_string(),
         message: "a link that leads nowhere inside the image: the generator cannot read this input at boot".into(),
         fix: "point the link at a file inside the image (a relative link, or an absolute path as the booted image sees it)".into(),
+    }
+}
+
+/// A Quadlet input the generator makes no unit of at all: no valid unit name can be made of
+/// its name (`@.container`, over 255 bytes).
+fn not_generated_finding(ng: &unitsmith_generator::generate::NotGenerated) -> Finding {
+    let (message, fix) = match ng.error.split_once("\n  hint: ") {
+        Some((m, h)) => (m, h),
+        None => (ng.error.as_str(), "rename the file"),
+    };
+    // The message starts with the (escaped) path; the finding names the file already.
+    let message = message
+        .split_once(": cannot become a unit: ")
+        .map_or(message, |(_, m)| m);
+    Finding {
+        rule: "generator-error",
+        severity: Severity::Error,
+        file: ng.source.clone(),
+        line: 0,
+        unit: ng.unit.clone(),
+        message: format!(
+            "the generator makes no unit of this input (not even a failure stub): {message}"
+        ),
+        fix: fix.to_string(),
     }
 }
 

@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
+use unitsmith_generator::safe_read::{self, Refused};
 
 /// Links followed in one lookup before giving up, as the kernel's ELOOP limit.
 const MAX_LINKS: usize = 40;
@@ -151,12 +152,13 @@ impl Root {
         }
     }
 
-    pub fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+    /// Never a blocking read (a FIFO named like a unit) nor an unbounded one: `safe_read`.
+    pub fn read(&self, path: &Path) -> Result<Vec<u8>, Refused> {
         match &self.dir {
-            None => std::fs::read(path),
+            None => safe_read::read(path),
             Some(_) => match self.resolve(path) {
-                Some(p) => std::fs::read(p),
-                None => Err(not_in_image(path)),
+                Some(p) => safe_read::read(&p),
+                None => Err(Refused::Io(not_in_image(path))),
             },
         }
     }

@@ -47,6 +47,7 @@ impl Writer {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UnitRow {
     pub unit: String,
+    #[serde(serialize_with = "crate::json::serialize_path")]
     pub source: PathBuf,
     pub generated_by: Writer,
     /// systemd's `LoadState` (`loaded`, `not-found`, ...); empty when it could not be asked.

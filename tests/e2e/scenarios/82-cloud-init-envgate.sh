@@ -62,6 +62,13 @@ case $E2E_BOOT in
 	check_consumer_held
 	assert_eq "$(unit_prop "$WAIT" SubState)" running "$WAIT SubState (waiting, holding nothing)"
 	check_wait_holds_no_job
+	# Restarting a held consumer (a reload after an edit, say) holds it again: not an error.
+	rc=0
+	out=$(unitsmith reload --restart "$CONSUMER" 2>&1) || rc=$?
+	echo "$out" | sed 's/^/# reload: /'
+	assert_eq "$rc" 0 "unitsmith reload --restart $CONSUMER exit status while held"
+	assert_contains "$out" "held by env gate" "reload output"
+	check_consumer_held
 
 	step "cloud-init's runcmd writes the role file; the consumer runs on it within seconds"
 	wait_for --timeout 120 test -s "$ROLE_FILE" || fail "cloud-init did not write $ROLE_FILE"

@@ -1,0 +1,132 @@
+//! The limits of one run, so that no set of inputs can make the generator run for ever or
+//! take a small machine's memory at boot (each limit is documented in README.md):
+//!
+//! - time: [`DEFAULT_TIMEOUT`] (`UNITSMITH_GENERATOR_TIMEOUT=SECONDS` sets another). Past it,
+//!   no further directory is listed and no further input is read or converted: each such
+//!   input becomes a failure stub saying so, and what was listed is written. (A read stuck in
+//!   the kernel, on a hung network file system, is the watchdog's: see `watchdog.rs`.)
+//! - bytes: [`TOTAL_BYTES`] read in all (each file at most [`crate::safe_read::MAX_BYTES`]);
+//!   a file that would go over is not read and becomes a failure stub.
+//! - inputs: [`MAX_INPUTS`]; more are not read at all, and are reported, counted and named.
+//!
+//! Measured (README "Speed"): memory grows with the bytes read (about twice them) and with
+//! the number of inputs (about 4.5 KB each), so these two bound it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a run may take before it stops reading and writes what it has. systemd kills
+/// generators after 90 s (and the boot then has none of their units): well before that.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long after the time limit the watchdog ends a run that is still going (a read stuck
+/// in the kernel): stubs for what is missing, exit status 1, well before systemd's 90 s.
+pub const WATCHDOG_GRACE: Duration = Duration::from_secs(10);
+
+/// The variable that sets the time limit, in seconds (fractions allowed).
+pub const TIMEOUT_ENV: &str = "UNITSMITH_GENERATOR_TIMEOUT";
+
+/// Bytes read in one run, inputs and drop-ins together: thousands of typical Quadlet files
+/// are a few megabytes.
+pub const TOTAL_BYTES: u64 = 32 << 20;
+
+/// Inputs in one run: far more than anyone runs containers on one machine, and each input
+/// costs memory before it is read.
+pub const MAX_INPUTS: usize = 20_000;
+
+/// The time limit from the environment: [`DEFAULT_TIMEOUT`] unless [`TIMEOUT_ENV`] says
+/// otherwise (a bad value is reported and the default used).
+pub fn timeout_from_env() -> Duration {
+    let Ok(v) = std::env::var(TIMEOUT_ENV) else {
+        return DEFAULT_TIMEOUT;
+    };
+    match v.trim().parse::<f64>() {
+        Ok(s) if (0.0..1e9).contains(&s) => Duration::from_secs_f64(s),
+        _ => {
+            crate::log_warn!(
+                "{TIMEOUT_ENV}={v}: not a number of seconds; using {} s",
+                DEFAULT_TIMEOUT.as_secs()
+            );
+            DEFAULT_TIMEOUT
+        }
+    }
+}
+
+/// What is left of one run's limits; shared by the threads of the run.
+#[derive(Debug)]
+pub struct Budget {
+    deadline: Option<(Instant, Duration)>,
+    bytes_left: AtomicU64,
+}
+
+impl Budget {
+    /// A run that must end its reading by `deadline` (given with the limit it came from,
+    /// for messages); `None`: no time limit (doctor, lint, tests).
+    pub fn new(deadline: Option<(Instant, Duration)>) -> Budget {
+        Budget {
+            deadline,
+            bytes_left: AtomicU64::new(TOTAL_BYTES),
+        }
+    }
+
+    /// `Err(message)` once the time is up; `doing`: what was not done (`read`, `converted`).
+    pub fn check_time(&self, doing: &str) -> Result<(), String> {
+        match self.deadline {
+            Some((at, limit)) if Instant::now() >= at => Err(format!(
+                "not {doing}: the generator's time limit of {} s ran out first ({TIMEOUT_ENV} sets it); what it did before is generated",
+                limit.as_secs_f64()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Take `n` bytes from the run's allowance; `Err(message)` when they are not there (and
+    /// then nothing is taken, so that smaller files may still be read).
+    pub fn take_bytes(&self, n: u64) -> Result<(), String> {
+        let taken = self
+            .bytes_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(n)
+            });
+        taken.map(|_| ()).map_err(|_| {
+            format!(
+                "not read: with its {n} bytes, the files read in this run would be over the limit of {TOTAL_BYTES} bytes (32 MiB) for all inputs and drop-ins together"
+            )
+        })
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget::new(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_run_out_and_a_refusal_takes_nothing() {
+        let b = Budget::default();
+        assert!(b.take_bytes(TOTAL_BYTES - 10).is_ok());
+        assert!(b.take_bytes(11).unwrap_err().contains("32 MiB"));
+        assert!(b.take_bytes(10).is_ok());
+        assert!(b.take_bytes(1).is_err());
+    }
+
+    #[test]
+    fn time_runs_out() {
+        assert!(Budget::default().check_time("read").is_ok());
+        let later = Budget::new(Some((
+            Instant::now() + Duration::from_secs(60),
+            DEFAULT_TIMEOUT,
+        )));
+        assert!(later.check_time("read").is_ok());
+        let past = Budget::new(Some((Instant::now(), Duration::from_millis(1))));
+        assert!(past
+            .check_time("read")
+            .unwrap_err()
+            .contains("time limit of 0.001 s"));
+    }
+}
