@@ -97,7 +97,8 @@ impl Drop for Scene {
     }
 }
 
-/// systemd's stand-in: answers `show` with loaded units ($FAKE_LOAD, $FAKE_ACTIVE), records
+/// systemd's stand-in: answers `show` and `list-units` with loaded units ($FAKE_LOAD,
+/// $FAKE_ACTIVE), records
 /// every call in $FAKE_LOG (with the time, and the end of each daemon-reload), and hangs on the
 /// verbs listed in $FAKE_HANG (a child `sleep`, so only killing its process group ends it).
 const SYSTEMCTL: &str = r#"#!/bin/sh
@@ -122,6 +123,12 @@ show)
 			printf 'Id=%s\nLoadState=%s\nActiveState=%s\nSubState=x\nResult=success\n\n' \
 				"$a" "${FAKE_LOAD:-loaded}" "${FAKE_ACTIVE:-active}"
 		fi
+		[ "$a" = -- ] && seen=1
+	done ;;
+list-units)
+	seen=
+	for a in "$@"; do
+		[ -z "$seen" ] || printf '%s %s %s x %s\n' "$a" "${FAKE_LOAD:-loaded}" "${FAKE_ACTIVE:-active}" "$a"
 		[ "$a" = -- ] && seen=1
 	done ;;
 esac
@@ -278,8 +285,15 @@ fn sigterm_ends_reload_waiting_for_units_to_load() {
     let mut c = s.unitsmith(&["reload", "--timeout", "60s", "never.service"], "");
     c.env("FAKE_LOAD", "not-found");
     let mut r = Running::start(c);
+    // A look is a list-units (or, for what it does not list, a show) naming the unit.
     r.until("a few looks at never.service", |_| {
-        s.calls().matches(" show ").count() >= 3
+        s.calls()
+            .lines()
+            .filter(|l| {
+                (l.contains(" list-units ") || l.contains(" show ")) && l.contains("never.service")
+            })
+            .count()
+            >= 3
     });
     let (took, st, err) = r.terminate();
     assert_stopped(
@@ -516,9 +530,18 @@ fn sigterm_ends_reconcile_in_a_slow_start() {
 #[test]
 fn reload_is_bounded_by_its_timeout_when_systemctl_hangs() {
     let s = Scene::new("reload-timeout");
-    for verb in ["daemon-reload", "show"] {
+    // The daemon-reload; the look at the units (list-units, or show for --json's full state).
+    for (verb, json) in [
+        ("daemon-reload", false),
+        ("list-units", false),
+        ("show", true),
+    ] {
         let _ = std::fs::remove_file(s.path("systemctl.log"));
-        let r = Running::start(s.unitsmith(&["reload", "--timeout", "2s", "web.service"], verb));
+        let mut args = vec!["reload", "--timeout", "2s", "web.service"];
+        if json {
+            args.push("--json");
+        }
+        let r = Running::start(s.unitsmith(&args, verb));
         let (took, st, err) = r.finish(Duration::from_secs(10));
         println!(
             "systemctl {verb} hanging: reload --timeout 2s ended after {} ms ({st})",

@@ -58,7 +58,8 @@ pub fn show_many(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<
 /// `LoadState`, `ActiveState` and `SubState` of `units` from one `systemctl list-units` call
 /// (one D-Bus call for all; `show` makes a few per unit, 1-2 ms each on a busy machine), and
 /// `show` with `props` for the units it does not list (never loaded, templates). For callers
-/// that need no more than those three properties of most units.
+/// that need no more than those three properties of most units. When systemd does not answer
+/// within the call timeout, every map is empty (no LoadState), as with `show_many`.
 pub fn states(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<String, String>> {
     let mut args: Vec<&str> = vec![
         "list-units",
@@ -73,6 +74,12 @@ pub fn states(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<Str
     let mut listed: HashMap<String, HashMap<String, String>> = HashMap::new();
     if !plain.is_empty() {
         let out = systemctl::run(scope, &args);
+        if out.unanswered {
+            // systemd did not answer in time (or we are stopping): as `show_many` does, no
+            // state for anyone; asking again with show would only wait as long again.
+            log::warn!("{}", out.stderr.trim());
+            return units.iter().map(|_| HashMap::new()).collect();
+        }
         if out.success {
             listed = parse_list_units(&out.stdout);
         }

@@ -6,8 +6,9 @@
 #   - its state file impossible to replace (a file bind-mounted over it): the units are
 #     restarted, the error names the file, exit 1; the next reload restarts them again (the
 #     state never claims what was not recorded);
-#   - systemctl hanging (UNITSMITH_SYSTEMCTL, a wrapper that never answers one verb): reload
-#     ends after --timeout with the call named, exit 1, nothing restarted;
+#   - systemctl hanging (UNITSMITH_SYSTEMCTL, a wrapper that never answers one verb: the
+#     daemon-reload, reload's look at the units with list-units, and with --json its full look
+#     with show): reload ends after --timeout with the call named, exit 1, nothing restarted;
 #   - two reloads started at once: they take turns, both exit 0, each changed unit is
 #     restarted exactly once (the podman TEST STAND-IN's log, guest/podman-standin, NOT
 #     podman), the next reload has nothing to do.
@@ -90,10 +91,13 @@ EOF
 chmod +x /usr/local/bin/e2e-hanging-systemctl
 write f3 hang
 before=$(inv f3)
-for verb in daemon-reload show; do
+for hang in daemon-reload list-units show:--json; do
+	verb=${hang%%:*} json=
+	[ "$verb" = "$hang" ] || json=${hang#*:}
 	t0=$(now_s)
 	rc=0
-	out=$(HANG=$verb UNITSMITH_SYSTEMCTL=/usr/local/bin/e2e-hanging-systemctl unitsmith reload --restart-changed --timeout 2s 2>&1) || rc=$?
+	# shellcheck disable=SC2086 # $json: no word, or one
+	out=$(HANG=$verb UNITSMITH_SYSTEMCTL=/usr/local/bin/e2e-hanging-systemctl unitsmith reload --restart-changed --timeout 2s $json 2>&1) || rc=$?
 	took=$(seconds_between "$t0" "$(now_s)")
 	echo "$out" | head -n 4 | sed "s/^/# $verb hangs: /"
 	note "systemctl $verb hanging: reload --timeout 2s ended after ${took}s, exit $rc"
