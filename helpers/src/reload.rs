@@ -543,9 +543,15 @@ pub fn run(args: Args) -> ExitCode {
         .filter(|u| !is_loaded(&props[*u]) || env.facts(u).stub_error.is_some())
         .cloned()
         .collect();
-    // The causes, exactly as doctor gives them (from every property of the broken units).
-    let full = if args.json { Some(&props) } else { None };
-    let diagnosis = env.diagnose(&blocked, full);
+    // The causes, exactly as doctor gives them, from every property of the broken units: --json
+    // has them all, the others are asked now; a unit systemd told nothing of (it did not answer)
+    // is not asked again, and so is reported as one systemd cannot be asked about.
+    let known: HashMap<String, HashMap<String, String>> = props
+        .iter()
+        .filter(|(_, p)| args.json || p.is_empty())
+        .map(|(u, p)| (u.clone(), p.clone()))
+        .collect();
+    let diagnosis = env.diagnose(&blocked, Some(&known));
     for (u, d) in blocked.iter().zip(diagnosis) {
         let line = lines
             .iter_mut()
