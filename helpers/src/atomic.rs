@@ -14,7 +14,17 @@ use crate::safepath::{Dir, Error};
 
 /// Write `data` as `name` in `dir` (opened with `safepath::open_dir`) atomically, with
 /// permission bits `mode`.
+///
+/// A writer killed between the temporary file and the rename leaves that file behind (the
+/// target itself is untouched); the next write of the same name removes it. The temporary file
+/// stays open, and so `flock`ed, until the rename, so a live writer's is never taken for one.
 pub fn write_in(dir: &Dir, name: &OsStr, data: &[u8], mode: u32) -> Result<(), Error> {
+    for left in dir.remove_stale_temps(name) {
+        log::info!(
+            "removed {}: the temporary file of a write that was killed before it finished",
+            dir.path().join(left).display()
+        );
+    }
     let (mut file, tmp) = dir.create_temp(name, mode)?;
     let result = (|| {
         let at = |e| Error::Io {
@@ -23,13 +33,13 @@ pub fn write_in(dir: &Dir, name: &OsStr, data: &[u8], mode: u32) -> Result<(), E
         };
         file.write_all(data).map_err(at)?;
         file.sync_all().map_err(at)?;
-        drop(file);
         dir.rename(&tmp, name)?;
         dir.sync()
     })();
     if result.is_err() {
         dir.remove(&tmp);
     }
+    drop(file); // the lock on the temporary file ends here, after its rename or removal
     result
 }
 
@@ -64,6 +74,43 @@ mod tests {
             1,
             "no temporary file left behind"
         );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_writer_are_removed_a_live_ones_are_not() {
+        let dir =
+            std::env::temp_dir().join(format!("unitsmith-atomic-left-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let d = safepath::open_dir(&dir, &Trust::ours(), Missing::Create(0o755)).unwrap();
+        let name = OsStr::new("out.env");
+        // A writer killed mid-write: its temporary file, closed, so its lock gone.
+        let (f, dead) = d.create_temp(name, 0o600).unwrap();
+        drop(f);
+        // A writer still writing: its file open, locked.
+        let (live_file, live) = d.create_temp(name, 0o600).unwrap();
+        // Another name's temporary file is not ours to judge.
+        let (f, other) = d.create_temp(OsStr::new("other.env"), 0o600).unwrap();
+        drop(f);
+        write_in(&d, name, b"A=1\n", 0o600).unwrap();
+        let left: Vec<String> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !left.contains(&dead.to_string_lossy().into_owned()),
+            "{left:?}"
+        );
+        assert!(
+            left.contains(&live.to_string_lossy().into_owned()),
+            "{left:?}"
+        );
+        assert!(
+            left.contains(&other.to_string_lossy().into_owned()),
+            "{left:?}"
+        );
+        assert_eq!(fs::read_to_string(dir.join("out.env")).unwrap(), "A=1\n");
+        drop(live_file);
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -57,6 +57,7 @@ something is wrong, why:
   collision          two files would write the same unit
   overridden         a unit file of the same name hides the generated one
   stale              the input changed since the last daemon-reload
+  input-removed      the unit still runs, but its input (or its unit file) is gone
   not-loaded, masked, load-error, failed: systemd's own view
 
 ", doctor_examples!()))]
@@ -182,6 +183,9 @@ pub struct Env {
     pub cx: Context,
     /// Files our generator wrote at the last daemon-reload, by path relative to their dir.
     pub disk: BTreeMap<String, (PathBuf, String)>,
+    /// Units unitsmith generated that no input gives any more, and how we know
+    /// ([`Env::find_removed`]; empty until then).
+    pub removed: BTreeMap<String, String>,
 }
 
 impl Env {
@@ -203,7 +207,58 @@ impl Env {
             model,
             cx,
             disk,
+            removed: BTreeMap::new(),
         }
+    }
+
+    /// Find the units unitsmith generated that no input gives any more: generated files whose
+    /// input is gone (no daemon-reload since), and units the reload state remembers (the
+    /// file went with the last daemon-reload, the unit may still run). The same rule as
+    /// `reload --restart-changed` applies when it stops them.
+    pub fn find_removed(&mut self) {
+        let state = self.reload_state();
+        let mut known: crate::reload::state::Digests = crate::reload::state::digests(&self.disk);
+        if let Some((_, d)) = &state {
+            known.extend(d.iter().map(|(u, v)| (u.clone(), v.clone())));
+        }
+        for c in crate::reload::removed::gone(self.scope, self, &known) {
+            let how = match (&c.source, &state) {
+                (Some(src), _) => format!("its input {} is gone", src.display()),
+                (None, Some((path, _))) => format!(
+                    "no input gives it any more (unitsmith generated it: {} lists it)",
+                    path.display()
+                ),
+                (None, None) => "no input gives it any more".to_string(),
+            };
+            self.removed.insert(c.unit, how);
+        }
+    }
+
+    /// The reload state (read-only) and its path, when there is one.
+    fn reload_state(&self) -> Option<(PathBuf, crate::reload::state::Digests)> {
+        let dir = sd::state_dir(self.scope).ok()?;
+        let dir = crate::safepath::open_dir(
+            &dir,
+            &crate::safepath::Trust::ours(),
+            crate::safepath::Missing::Fail,
+        )
+        .ok()?;
+        let path = dir.path().join(crate::reload::state::FILE_NAME);
+        crate::reload::state::load(&dir).map(|d| (path, d))
+    }
+
+    /// The units to examine for [`Env::removed`]: each removed unit, a template's running
+    /// instances instead of the template.
+    pub fn removed_units(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for u in self.removed.keys() {
+            if sd::is_template(u) {
+                out.extend(sd::running_instances(self.scope, u));
+            } else {
+                out.push(u.clone());
+            }
+        }
+        out
     }
 
     /// Read the generator's output again (after a reload, or once units are loaded).
@@ -227,6 +282,11 @@ impl Env {
                 f.expected_text = Some(g.text());
             }
         }
+        f.input_removed = self
+            .removed
+            .get(unit)
+            .or_else(|| sd::template_of(unit).and_then(|t| self.removed.get(&t)))
+            .cloned();
         if let Some((path, text)) = self.disk.get(key) {
             if lookup.is_none() {
                 f.on_disk = Some((path.clone(), text.clone()));
@@ -235,6 +295,11 @@ impl Env {
             if f.stub_error.is_none() {
                 f.stub_error = stub_error_of(path, text);
             }
+            if f.source.is_none() {
+                f.source = source_of(path, text);
+            }
+        } else if let Some((path, text)) = sd::template_of(unit).and_then(|t| self.disk.get(&t)) {
+            // An instance of a template whose input is gone (no daemon-reload since).
             if f.source.is_none() {
                 f.source = source_of(path, text);
             }
@@ -266,6 +331,10 @@ impl Env {
                 .or_else(|| props.and_then(|p| p.get(&f.name)))
                 .cloned()
                 .unwrap_or_default();
+            let fragment = f.prop("FragmentPath");
+            f.fragment_gone = f.prop("LoadState") == "loaded"
+                && !fragment.is_empty()
+                && !Path::new(fragment).exists();
         }
         self.add_failed_deps(&mut facts);
         facts
@@ -336,7 +405,7 @@ pub fn stub_error_of(path: &Path, text: &str) -> Option<String> {
 }
 
 /// The input a generated file names (`SourcePath=`).
-fn source_of(path: &Path, text: &str) -> Option<PathBuf> {
+pub fn source_of(path: &Path, text: &str) -> Option<PathBuf> {
     let unit = unitsmith_generator::unitfile::UnitFile::parse(text.as_bytes(), path).ok()?;
     unit.lookup("Unit", "SourcePath").map(PathBuf::from)
 }
@@ -577,6 +646,10 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
             podman_owned.insert(unit.clone(), path.clone());
             want_unit(unit.clone(), &mut units);
         }
+        // Units whose input is gone: listed below only when they still run.
+        for u in env.removed_units() {
+            want_unit(u, &mut units);
+        }
         file_reports.extend(files::strays(&cands, &model.search, user));
         for (hidden, winner) in model.shadows() {
             file_reports.push(Stray {
@@ -717,6 +790,10 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
     }
 
     let mut reports = env.diagnose(&units, None);
+    if targets.is_empty() {
+        // A removed unit that no longer runs is nothing to report (systemd forgot it, or will).
+        reports.retain(|r| r.facts.input_removed.is_none() || !r.problems.is_empty());
+    }
     for r in reports.iter_mut() {
         if let Some(path) = podman_owned.get(&r.facts.name) {
             if r.facts.source.is_none() {
@@ -866,7 +943,8 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let env = Env::load(scope);
+    let mut env = Env::load(scope);
+    env.find_removed();
     let report = examine(&env, &args.targets);
     if args.json {
         if let Err(e) = crate::json::print(&report.to_json()) {

@@ -129,7 +129,7 @@ pub fn run(args: Args) -> ExitCode {
                 "stopped while waiting for {}; not running {command}",
                 path.display()
             );
-            die_of_sigterm();
+            crate::signals::die_of_sigterm();
         }
         Err(e) => {
             log::error!("{}: cannot lock: {e}", path.display());
@@ -498,26 +498,11 @@ fn restore_signals() {
         }
     }
     if crate::signals::stop_requested() {
-        die_of_sigterm();
+        crate::signals::die_of_sigterm();
     }
     // Anything that arrived since the handlers were reset is delivered now, with the default
     // action: the process ends, as the command would have.
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-}
-
-/// End the way a process stopped by SIGTERM does (systemd counts that as a clean stop).
-fn die_of_sigterm() -> ! {
-    use nix::sys::signal::{
-        raise, sigaction, sigprocmask, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal,
-    };
-    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-    // SAFETY: installing the default disposition.
-    unsafe {
-        let _ = sigaction(Signal::SIGTERM, &dfl);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    let _ = raise(Signal::SIGTERM);
-    std::process::exit(128 + 15);
 }
 
 fn exec_with_lock(file: File, path: &Path, command: &[OsString]) -> ExitCode {

@@ -93,7 +93,14 @@ fn main() -> ExitCode {
         _ => logging::Verbosity::Normal,
     });
     term::init(cli.quiet);
-    signals::install();
+    // The commands that wait end their waits on SIGTERM and stop cleanly; the others keep the
+    // default action, so SIGTERM ends them at once (see `signals`).
+    if matches!(
+        cli.command,
+        Command::Envgate(_) | Command::Reload(_) | Command::Lock(_) | Command::Reconcile(_)
+    ) {
+        signals::install();
+    }
     match cli.command {
         Command::Envgate(a) => envgate::run(a),
         Command::Reload(a) => reload::run(a),

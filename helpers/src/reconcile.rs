@@ -378,7 +378,9 @@ fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<String> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if Instant::now() < end && !crate::signals::stop_requested() => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -499,6 +501,8 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    crate::signals::exit_if_stopped(|| "after looking for lost units; nothing started".into());
+
     // 2. Decide.
     let jobs = pending_jobs(scope);
     let mut wanting: Vec<String> = targets.iter().flat_map(|t| t.wanted_by.clone()).collect();
@@ -608,7 +612,9 @@ pub fn run(args: Args) -> ExitCode {
         lines.push(line);
     }
 
-    // 3. Start, in parallel, each bounded; then read the states back.
+    crate::signals::exit_if_stopped(|| "before starting anything".to_string());
+
+    // 3. Start, in parallel, each bounded (and ended by SIGTERM); then read the states back.
     if !to_start.is_empty() {
         let units: Vec<String> = to_start
             .iter()
@@ -629,6 +635,12 @@ pub fn run(args: Args) -> ExitCode {
                 .into_iter()
                 .map(|h| h.join().expect("start thread"))
                 .collect()
+        });
+        crate::signals::exit_if_stopped(|| {
+            format!(
+                "while starting {}; the start jobs already queued go on in systemd",
+                units.join(" ")
+            )
         });
         let after = sd::show_many(scope, &units, PROPS);
         for ((k, out), props) in to_start.iter().zip(outputs).zip(after) {

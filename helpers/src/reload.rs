@@ -1,16 +1,24 @@
-//! `unitsmith reload [--user] [--restart UNIT]... [--restart-changed] [--timeout 5s] [UNIT...]`:
-//! the race-free apply. `systemctl daemon-reload` (which returns once every generator has
-//! run), then a check that every named unit and every unit the generator produced from our
-//! inputs is `LoadState=loaded` (retried with exponential backoff up to the timeout: belt and
-//! braces for older systemd and for units from other generators), then one `systemctl restart`
-//! of the requested units. `--restart-changed` restarts exactly the units whose generated
-//! content changed since the last reload (see `state`). A failure stub, or a unit not loaded at
-//! the deadline, is reported with its cause (the same diagnosis as `doctor`) and makes the exit
-//! status 1; the other units are still restarted. A short table ends the output.
+//! `unitsmith reload [--user] [--restart UNIT]... [--restart-changed [--keep-removed]]
+//! [--timeout 5s] [UNIT...]`: the race-free apply. `systemctl daemon-reload` (which returns
+//! once every generator has run), then a check that every named unit and every unit the
+//! generator produced from our inputs is `LoadState=loaded` (retried with exponential backoff
+//! up to the timeout: belt and braces for older systemd and for units from other generators),
+//! then one `systemctl restart` of the requested units. `--restart-changed` restarts exactly
+//! the units whose generated content changed since the last reload (see `state`), and stops the
+//! units whose input was removed (see `removed`), before the daemon-reload, while systemd still
+//! has their unit files. A failure stub, or a unit not loaded at the deadline, is reported with
+//! its cause (the same diagnosis as `doctor`) and makes the exit status 1; the other units are
+//! still restarted. A short table ends the output.
+//!
+//! Every wait for systemd is bounded by `--timeout` (restart and stop jobs by at least
+//! systemd's default job timeout), and SIGTERM ends the run at the next step, before anything
+//! more is changed: the state is then left as it was, so the next run does what this one did
+//! not.
 
-mod state;
+pub mod removed;
+pub mod state;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::path::PathBuf;
@@ -20,7 +28,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg};
 use serde::Serialize;
 
-use crate::doctor::classify::{Kind, Problem};
+use crate::doctor::classify::{Kind, Problem, Severity};
 use crate::doctor::table::{self, Row};
 use crate::doctor::{self, sd, Env};
 use crate::progress::Progress;
@@ -39,9 +47,10 @@ Examples:
   unitsmith reload --restart web.service      reload, check, restart web.service
   unitsmith reload --timeout 10s db.service   reload and wait until db.service is loaded
 
-Exit status: 0 every unit loaded and every restart succeeded; 1 a failure stub, a unit not
-loaded at the deadline, a failed restart or a failed daemon-reload (each listed with its
-cause); 2 bad usage. See unitsmith-reload(1)."
+Exit status: 0 every unit loaded and every restart and stop succeeded; 1 a failure stub, a
+unit not loaded at the deadline, a failed restart or stop, a failed daemon-reload or systemd
+not answering within --timeout (each listed with its cause); 2 bad usage. SIGTERM ends it at
+the next step (it dies of SIGTERM). See unitsmith-reload(1)."
     };
 }
 
@@ -58,7 +67,9 @@ A failure stub or a unit not loaded at the deadline is listed with its cause (as
 doctor` gives it) and is not restarted; the other units still are, and the exit status is 1. \
 --restart-changed keeps a digest of each generated unit in /run/unitsmith/reload.state \
 ($XDG_RUNTIME_DIR/unitsmith with --user); a unit keeps its old digest until a restart of it \
-succeeds, so a change that could not be applied is applied next time.
+succeeds, so a change that could not be applied is applied next time. A removed unit is one \
+the state lists (or our generator wrote) that no input gives any more and that no other unit \
+file provides; units we did not generate are never stopped.
 
 ", reload_examples!()))]
 pub struct Args {
@@ -73,13 +84,24 @@ pub struct Args {
     #[arg(long, value_name = "UNIT")]
     pub restart: Vec<String>,
     /// Restart exactly the units whose generated content (unit file and generated drop-ins)
-    /// changed since the last `unitsmith reload`; new units are started; for a changed
-    /// template, its running instances are restarted.
+    /// changed since the last `unitsmith reload`, and stop those whose input was removed.
+    ///
+    /// New units are started; for a changed template, its running instances are restarted. A
+    /// unit whose input was removed is stopped and its failed state cleared (--keep-removed
+    /// leaves it running); units our generator did not write are never stopped.
     #[arg(long)]
     pub restart_changed: bool,
-    /// How long to wait for the units to be loaded after the daemon-reload.
+    /// With --restart-changed: leave running the units whose input was removed.
     ///
-    /// A systemd time span: 500ms, 5s, 1min.
+    /// They are listed as kept running, and a later --restart-changed without this option
+    /// stops them.
+    #[arg(long, requires = "restart_changed")]
+    pub keep_removed: bool,
+    /// How long to wait for systemd: the daemon-reload, each query, and the units to be
+    /// loaded after it.
+    ///
+    /// A systemd time span: 500ms, 5s, 1min. Restart and stop jobs may take this long, and at
+    /// least 90s.
     #[arg(long, value_name = "TIME", default_value = "5s", value_parser = crate::duration::parse)]
     pub timeout: Duration,
     /// Print one JSON object instead of the table (fields: unitsmith-reload(1)).
@@ -104,6 +126,10 @@ enum Action {
     NotRestarted,
     /// A changed template with no running instance.
     NoInstances,
+    /// Removed units: stopped, stop failed, left running.
+    Stopped,
+    StopFailed,
+    KeptRunning,
     /// Restarted, and skipped by its env gate's ExecCondition= (the env is still the stub):
     /// the gate's wait unit starts it when the env arrives. Not a failure.
     Held,
@@ -117,6 +143,9 @@ impl Action {
             Action::RestartFailed => "restart failed",
             Action::NotRestarted => "not restarted",
             Action::NoInstances => "no instances",
+            Action::Stopped => "stopped",
+            Action::StopFailed => "stop failed",
+            Action::KeptRunning => "kept running",
             Action::Held => "held by env gate",
         }
     }
@@ -142,15 +171,14 @@ impl Line {
         self.props.get(k).map(String::as_str).unwrap_or("")
     }
     fn is_error(&self) -> bool {
-        self.problems
-            .iter()
-            .any(|p| p.severity == doctor::classify::Severity::Error)
+        self.problems.iter().any(|p| p.severity == Severity::Error)
     }
     fn result(&self) -> String {
         if let Some(p) = self.problems.iter().find(|p| p.is_problem()) {
             let what = match p.kind {
                 Kind::Stub => "failure stub".to_string(),
                 Kind::DependencyFailed => "failure stub (dependency)".to_string(),
+                Kind::Failed if self.action == Action::StopFailed => "stop failed".to_string(),
                 Kind::Failed => "restart failed".to_string(),
                 k => k.as_str().replace('-', " "),
             };
@@ -165,9 +193,17 @@ impl Line {
     fn interesting(&self) -> bool {
         self.named
             || self.action != Action::None
-            || self.change.is_some_and(Change::needs_restart)
+            || self.change.is_some_and(|c| c != Change::Unchanged)
             || self.problems.iter().any(Problem::is_problem)
     }
+}
+
+/// Up, or on its way up.
+fn is_up(props: &HashMap<String, String>) -> bool {
+    matches!(
+        props.get("ActiveState").map(String::as_str),
+        Some("active" | "activating" | "reloading")
+    )
 }
 
 /// What the load check waits for, for the progress line.
@@ -189,7 +225,12 @@ fn is_loaded(props: &HashMap<String, String>) -> bool {
 fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
     let name = OsStr::new("reload.lock");
     let path = dir.path().join(name);
-    let file = dir.open_lock_file(name, 0o600, &Trust::ours())?;
+    let file = dir.open_lock_file(name, 0o600, &Trust::ours()).map_err(|e| {
+        format!(
+            "cannot take the reload lock: {e} (hint: reload keeps its lock and state in {}, which must be a directory it can write)",
+            dir.path().display()
+        )
+    })?;
     let mut slot = Some(file);
     let mut said = false;
     crate::retry::with_backoff(
@@ -215,6 +256,9 @@ fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
         },
     )
     .ok_or_else(|| {
+        crate::signals::exit_if_stopped(|| {
+            "while waiting for another unitsmith reload; nothing done".into()
+        });
         format!(
             "another unitsmith reload still holds {} after {:?}",
             path.display(),
@@ -223,45 +267,34 @@ fn lock(dir: &Dir, wait: Duration) -> Result<Flock<File>, String> {
     })
 }
 
-/// Running instances of a template (`app@.service` → `app@one.service`, ...).
-fn running_instances(scope: Scope, template: &str) -> Vec<String> {
-    let Some((prefix, suffix)) = template.split_once("@.") else {
-        return Vec::new();
-    };
-    let pattern = format!("{prefix}@*.{suffix}");
-    let out = systemctl::run(
-        scope,
-        &[
-            "list-units",
-            "--all",
-            "--plain",
-            "--no-legend",
-            "--full",
-            "--",
-            &pattern,
-        ],
-    );
-    out.stdout
-        .lines()
-        .filter_map(|l| {
-            let mut cols = l.split_whitespace();
-            let (unit, _load, active) = (cols.next()?, cols.next()?, cols.next()?);
-            matches!(active, "active" | "activating" | "reloading").then(|| unit.to_string())
-        })
-        .collect()
-}
-
-/// Did the restart leave the unit running (or, for a oneshot, finished well)?
-fn restart_ok(before: &HashMap<String, String>, after: &HashMap<String, String>) -> bool {
-    let get = |m: &HashMap<String, String>, k: &str| m.get(k).cloned().unwrap_or_default();
-    match get(after, "ActiveState").as_str() {
+/// Did the restart leave the unit running (or, for a oneshot, finished well)? `job_ok`: systemctl
+/// said nothing against this unit's job; `since_us`: CLOCK_MONOTONIC (µs) just before the restart.
+fn restart_ok(after: &HashMap<String, String>, job_ok: bool, since_us: u64) -> bool {
+    let get = |k: &str| after.get(k).map(String::as_str).unwrap_or("");
+    match get("ActiveState") {
         "active" | "activating" | "reloading" => true,
         "inactive" => {
-            get(after, "Result") == "success"
-                && get(after, "InvocationID") != get(before, "InvocationID")
+            // An inactive unit ran again when it left the inactive state after the restart
+            // began (systemd stamps that with the same monotonic clock). A start that never
+            // happened (a dependency failed, the job was cancelled) leaves the old stamp, and
+            // the Result of the run before, which may well be "success".
+            let ran = get("InactiveExitTimestampMonotonic")
+                .parse::<u64>()
+                .is_ok_and(|t| t >= since_us);
+            // A unit that ran to its end and was unloaded (nothing references an env gate's
+            // wait unit) comes back without an InvocationID or stamps: its job's outcome says.
+            let unloaded = get("InvocationID").is_empty();
+            get("Result") == "success" && (ran || (unloaded && job_ok))
         }
         _ => false,
     }
+}
+
+/// CLOCK_MONOTONIC in µs: systemd's `*TimestampMonotonic` properties use this clock.
+fn monotonic_us() -> u64 {
+    let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .expect("CLOCK_MONOTONIC is always there on Linux");
+    t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000
 }
 
 /// systemctl's own messages about `unit` (e.g. "Job for web.service failed because ...").
@@ -285,9 +318,9 @@ fn held_by_gate(env: &Env, unit: &str, after: &HashMap<String, String>) -> bool 
 /// last daemon-reload, for the units systemd has started since it booted. A unit that was
 /// generated but never started (its files were written, then `takeover` or the package's
 /// postinst reloaded, as on a first boot driven by cloud-init) is new: it is started.
-fn first_baseline(scope: Scope, output_dirs: &[PathBuf]) -> state::Digests {
+fn first_baseline(scope: Scope, generated: &BTreeMap<String, (PathBuf, String)>) -> state::Digests {
     log::debug!("no reload state yet: the baseline is what the generator wrote at the last daemon-reload, for the units started since");
-    let mut digests = state::digests(&sd::scan_generated(output_dirs));
+    let mut digests = state::digests(generated);
     let plain: Vec<String> = digests
         .keys()
         .filter(|u| !sd::is_template(u))
@@ -312,6 +345,10 @@ pub fn run(args: Args) -> ExitCode {
         Scope::System
     };
     let t_start = Instant::now();
+    // Every wait for systemd's answer is bounded by --timeout; restart and stop jobs take what
+    // the units need, up to systemd's default job timeout at least.
+    systemctl::set_call_timeout(args.timeout);
+    let job_timeout = args.timeout.max(systemctl::CALL_TIMEOUT);
     let progress = Progress::stderr("reload");
 
     // Serialise reloads, and keep the state next to the lock.
@@ -326,7 +363,10 @@ pub fn run(args: Args) -> ExitCode {
     let state_dir = match safepath::open_dir(&state_dir, &Trust::ours(), Missing::Create(0o755)) {
         Ok(d) => d,
         Err(e) => {
-            log::error!("cannot use the state directory: {e}");
+            log::error!(
+                "cannot use the state directory: {e}; nothing done (hint: reload keeps its lock and state there: it must be a writable directory of {})",
+                if args.user { "yours" } else { "root's" }
+            );
             return ExitCode::from(2);
         }
     };
@@ -336,28 +376,62 @@ pub fn run(args: Args) -> ExitCode {
     let _lock = match held {
         Ok(l) => l,
         Err(e) => {
-            log::error!("{e}");
+            log::error!("{e}; nothing done");
             return ExitCode::from(1);
         }
     };
     let state_name = OsStr::new(state::FILE_NAME);
     let state_path = state_dir.path().join(state_name);
-    let output_dirs = sd::generator_output_dirs(scope);
-    let baseline = state::load(&state_dir).unwrap_or_else(|| first_baseline(scope, &output_dirs));
 
+    // 0. Before the reload: what the inputs give, what our generator wrote last time, and so
+    //    which units lost their input. Those are stopped now, while systemd still has their
+    //    unit files (ExecStop=, ExecStopPost=: a container is removed, not merely signalled).
+    let pre = Env::load(scope);
+    let baseline = state::load(&state_dir).unwrap_or_else(|| first_baseline(scope, &pre.disk));
+    let mut removed = removed::find(scope, &pre, &baseline);
+    drop(pre);
+    let mut stop_time = Duration::ZERO;
+    let stopped = if args.restart_changed && !args.keep_removed {
+        crate::signals::exit_if_stopped(|| "before stopping anything; nothing done".into());
+        let t = Instant::now();
+        progress.waiting("the units whose input was removed to stop");
+        let out = removed::stop(scope, &removed, job_timeout);
+        progress.done();
+        if out.is_some() {
+            stop_time = t.elapsed();
+        }
+        crate::signals::exit_if_stopped(|| {
+            "while stopping the units whose input was removed; the next reload finishes it".into()
+        });
+        out
+    } else {
+        None
+    };
+
+    let mut profile = Profile::new(t_start);
+    profile.mark("lock, state, stop of removed units");
     // 1. The reload: systemd runs every generator and loads the units before it returns.
     let t0 = Instant::now();
     progress.waiting("systemctl daemon-reload");
     let rl = systemctl::daemon_reload(scope);
     progress.done();
     let reload_time = t0.elapsed();
+    crate::signals::exit_if_stopped(|| "during the daemon-reload; nothing restarted".into());
     let mut global: Vec<Problem> = Vec::new();
     if !rl.success {
-        global.push(Problem::error(
-            Kind::Systemd,
-            format!("systemctl daemon-reload failed: {}", rl.stderr.trim()),
-        ));
+        global.push(
+            Problem::error(
+                Kind::Systemd,
+                format!("systemctl daemon-reload failed: {}", rl.stderr.trim()),
+            )
+            .hint(format!(
+                "nothing was restarted and the state is unchanged: run `unitsmith reload{}` again once systemd answers (`--timeout` waits longer)",
+                if args.user { " --user" } else { "" }
+            )),
+        );
     }
+    profile.mark("daemon-reload");
+    removed::finish(scope, &mut removed, stopped.as_ref());
 
     // 2. Which units must be loaded: ours (from the inputs, and whatever our generator wrote)
     //    and the named ones.
@@ -387,29 +461,56 @@ pub fn run(args: Args) -> ExitCode {
             check.push(u);
         }
     }
+    // A unit stopped as removed whose input came back meanwhile is started again below.
+    let back: BTreeSet<String> = removed
+        .iter()
+        .filter(|r| r.outcome == removed::Outcome::Stopped && ours.contains(&r.unit))
+        .map(|r| r.unit.clone())
+        .collect();
+    removed.retain(|r| !ours.contains(&r.unit));
 
     // 3. Wait (bounded) until all of them are loaded.
     let mut props: HashMap<String, HashMap<String, String>> = HashMap::new();
     let mut pending = check.clone();
     let mut tries = 0;
+    profile.mark("removed units, inputs");
     let t1 = Instant::now();
-    progress.waiting(to_be_loaded(&pending));
-    crate::retry::with_backoff(
-        args.timeout,
-        Duration::from_millis(20),
-        Duration::from_millis(500),
-        || {
-            tries += 1;
-            let shown = sd::show_many(scope, &pending, sd::PROPS);
-            for (u, p) in pending.iter().zip(shown) {
-                props.insert(u.clone(), p);
-            }
-            pending.retain(|u| !is_loaded(&props[u]));
-            progress.still_waiting(to_be_loaded(&pending));
-            pending.is_empty().then_some(())
-        },
-    );
-    progress.done();
+    // Three properties tell whether a unit is loaded and how it runs, and one list-units call
+    // gives them for all; --json reports each unit's full state (and costs a show per unit).
+    let look = |units: &[String]| {
+        if args.json {
+            sd::show_many(scope, units, sd::PROPS)
+        } else {
+            sd::states(scope, units, sd::PROPS)
+        }
+    };
+    if rl.success {
+        progress.waiting(to_be_loaded(&pending));
+        crate::retry::with_backoff(
+            args.timeout,
+            Duration::from_millis(20),
+            Duration::from_millis(500),
+            || {
+                tries += 1;
+                let shown = look(&pending);
+                for (u, p) in pending.iter().zip(shown) {
+                    props.insert(u.clone(), p);
+                }
+                pending.retain(|u| !is_loaded(&props[u]));
+                progress.still_waiting(to_be_loaded(&pending));
+                pending.is_empty().then_some(())
+            },
+        );
+        progress.done();
+    } else {
+        // systemd did not reload (or did not answer): one look, for the report.
+        for (u, p) in check.iter().zip(look(&check)) {
+            props.insert(u.clone(), p);
+        }
+    }
+    crate::signals::exit_if_stopped(|| {
+        "while waiting for the units to be loaded; nothing restarted".into()
+    });
     log::debug!(
         "{} units checked in {:?} ({tries} tries), {} not loaded",
         check.len(),
@@ -417,6 +518,7 @@ pub fn run(args: Args) -> ExitCode {
         pending.len()
     );
 
+    profile.mark("load check");
     // 4. What changed, what is broken.
     env.rescan();
     let now = state::digests(&env.disk);
@@ -441,8 +543,15 @@ pub fn run(args: Args) -> ExitCode {
         .filter(|u| !is_loaded(&props[*u]) || env.facts(u).stub_error.is_some())
         .cloned()
         .collect();
-    // The causes, exactly as doctor gives them.
-    let diagnosis = env.diagnose(&blocked, Some(&props));
+    // The causes, exactly as doctor gives them, from every property of the broken units: --json
+    // has them all, the others are asked now; a unit systemd told nothing of (it did not answer)
+    // is not asked again, and so is reported as one systemd cannot be asked about.
+    let known: HashMap<String, HashMap<String, String>> = props
+        .iter()
+        .filter(|(_, p)| args.json || p.is_empty())
+        .map(|(u, p)| (u.clone(), p.clone()))
+        .collect();
+    let diagnosis = env.diagnose(&blocked, Some(&known));
     for (u, d) in blocked.iter().zip(diagnosis) {
         let line = lines
             .iter_mut()
@@ -461,6 +570,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    profile.mark("changes, diagnosis");
     // 5. Restart what was asked for, in one systemctl call.
     let mut to_restart: Vec<String> = Vec::new();
     let mut restart_of: HashMap<String, String> = HashMap::new(); // restarted unit -> its line
@@ -474,11 +584,12 @@ pub fn run(args: Args) -> ExitCode {
         .map(|i| envgate::wait_service_name(&i.name))
         .collect();
     for line in lines.iter_mut() {
-        let changed = args.restart_changed
-            && line.change.is_some_and(Change::needs_restart)
-            && !gate_waits.contains(&line.unit);
-        let wanted = restart.contains(&line.unit) || changed;
-        if !wanted {
+        // A removed unit whose input came back is started again, as a changed one is.
+        let automatic = back.contains(&line.unit)
+            || (args.restart_changed && line.change.is_some_and(Change::needs_restart));
+        let wanted =
+            restart.contains(&line.unit) || (automatic && !gate_waits.contains(&line.unit));
+        if !wanted || !rl.success {
             continue;
         }
         if blocked.contains(&line.unit) {
@@ -486,7 +597,7 @@ pub fn run(args: Args) -> ExitCode {
             continue;
         }
         if sd::is_template(&line.unit) {
-            line.instances = running_instances(scope, &line.unit);
+            line.instances = sd::running_instances(scope, &line.unit);
             if line.instances.is_empty() {
                 line.action = Action::NoInstances;
             }
@@ -501,47 +612,48 @@ pub fn run(args: Args) -> ExitCode {
     }
     let mut restart_time = Duration::ZERO;
     if !to_restart.is_empty() {
-        let pre: HashMap<String, HashMap<String, String>> = to_restart
-            .iter()
-            .map(|u| (u.clone(), props.get(u).cloned().unwrap_or_default()))
-            .collect();
-        // Instances were not in the check: learn their InvocationID first.
-        let unknown: Vec<String> = to_restart
-            .iter()
-            .filter(|u| pre[*u].is_empty())
-            .cloned()
-            .collect();
-        let mut pre = pre;
-        for (u, p) in unknown
-            .iter()
-            .zip(sd::show_many(scope, &unknown, &["InvocationID"]))
-        {
-            pre.insert(u.clone(), p);
-        }
+        crate::signals::exit_if_stopped(|| "before restarting anything".into());
+        profile.mark("before the restart");
+        let since = monotonic_us();
         let t2 = Instant::now();
         let mut cmd: Vec<&str> = vec!["restart", "--"];
         cmd.extend(to_restart.iter().map(String::as_str));
         progress.waiting(format!("systemctl restart {}", to_restart.join(" ")));
-        let out = systemctl::run(scope, &cmd);
+        let out = systemctl::run_with_timeout(scope, &cmd, job_timeout);
         progress.done();
         restart_time = t2.elapsed();
-        let post = sd::show_many(
-            scope,
-            &to_restart,
-            &[
-                "LoadState",
-                "ActiveState",
-                "SubState",
-                "Result",
-                "InvocationID",
-            ],
-        );
+        profile.mark("restart");
+        crate::signals::exit_if_stopped(|| {
+            "while restarting; the state is unchanged, so the next reload restarts them again"
+                .into()
+        });
+        // How each runs now; what is not running is asked in full (did it run, and how).
+        const AFTER: &[&str] = &[
+            "LoadState",
+            "ActiveState",
+            "SubState",
+            "Result",
+            "InvocationID",
+            "InactiveExitTimestampMonotonic",
+        ];
+        let mut post = if args.json {
+            sd::show_many(scope, &to_restart, AFTER)
+        } else {
+            sd::states(scope, &to_restart, AFTER)
+        };
+        let unclear: Vec<usize> = (0..to_restart.len())
+            .filter(|&i| !post[i].contains_key("Result") && !is_up(&post[i]))
+            .collect();
+        let names: Vec<String> = unclear.iter().map(|&i| to_restart[i].clone()).collect();
+        for (i, p) in unclear.into_iter().zip(sd::show_many(scope, &names, AFTER)) {
+            post[i] = p;
+        }
         for (u, after) in to_restart.iter().zip(post) {
             let line = lines
                 .iter_mut()
                 .find(|l| Some(&l.unit) == restart_of.get(u))
                 .expect("a restarted unit's line");
-            let ok = restart_ok(&pre[u], &after);
+            let ok = restart_ok(&after, messages_about(&out.stderr, u).is_empty(), since);
             if !ok && held_by_gate(&env, u, &after) {
                 if line.action != Action::RestartFailed {
                     line.action = Action::Held;
@@ -556,6 +668,12 @@ pub fn run(args: Args) -> ExitCode {
                 for m in messages_about(&out.stderr, u) {
                     msg.push_str("\n  ");
                     msg.push_str(&m);
+                }
+                if !out.success && messages_about(&out.stderr, u).is_empty() {
+                    if let Some(first) = out.stderr.lines().find(|l| !l.trim().is_empty()) {
+                        msg.push_str("\n  ");
+                        msg.push_str(first.trim());
+                    }
                 }
                 line.problems
                     .push(Problem::error(Kind::Failed, msg).hint(format!(
@@ -572,13 +690,16 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
 
+    profile.mark("after the restart");
+    // The removed units, after the checked ones.
+    lines.extend(removed.iter().map(|r| removed_line(r, &args)));
+
     // 6. Remember what the units now run with (only after a good daemon-reload).
-    let removed = state::removed(&baseline, &now);
     if rl.success {
         let applied = |u: &str| match lines.iter().find(|l| l.unit == u) {
             None => false,
             Some(l) => match l.change {
-                Some(Change::Unchanged) => true,
+                Some(Change::Unchanged) => !back.contains(u),
                 // A held consumer starts with what is generated now when its gate opens.
                 _ => matches!(
                     l.action,
@@ -586,28 +707,46 @@ pub fn run(args: Args) -> ExitCode {
                 ),
             },
         };
-        let next = state::next_state(&baseline, &now, applied);
+        let still_running = |u: &str| {
+            removed.iter().any(|r| {
+                r.unit == u
+                    && matches!(
+                        r.outcome,
+                        removed::Outcome::StopFailed | removed::Outcome::KeptRunning
+                    )
+            })
+        };
+        let next = state::next_state(&baseline, &now, applied, still_running);
         if let Err(e) = crate::atomic::write_in(
             &state_dir,
             state_name,
             state::render(&next).as_bytes(),
             0o644,
         ) {
-            global.push(Problem::error(
-                Kind::Systemd,
-                format!(
-                    "{}: cannot write the reload state: {e}",
-                    state_path.display()
-                ),
-            ));
+            global.push(
+                Problem::error(
+                    Kind::Systemd,
+                    format!(
+                        "{}: cannot write the reload state: {e}",
+                        state_path.display()
+                    ),
+                )
+                .hint("the units were restarted; until the state can be written, the next reload restarts them again"),
+            );
         }
     }
 
+    profile.mark("state");
+    log::debug!("time spent: {}", profile.render());
     // 7. Report.
     let ok = global.iter().all(|p| !p.is_problem()) && !lines.iter().any(Line::is_error);
+    let count = |o: removed::Outcome| removed.iter().filter(|r| r.outcome == o).count();
     let summary = Summary {
-        checked: lines.len(),
-        not_loaded: lines.iter().filter(|l| !is_loaded(&l.props)).count(),
+        checked: check.len(),
+        not_loaded: lines
+            .iter()
+            .filter(|l| l.change != Some(Change::Removed) && !is_loaded(&l.props))
+            .count(),
         restarted: lines
             .iter()
             .filter(|l| l.action == Action::Restarted)
@@ -616,13 +755,17 @@ pub fn run(args: Args) -> ExitCode {
             + global.iter().filter(|p| p.is_problem()).count(),
         unchanged_quiet: lines.iter().filter(|l| !l.interesting()).count(),
         removed: removed.len(),
+        stopped: count(removed::Outcome::Stopped),
+        kept: count(removed::Outcome::KeptRunning),
         reload_time,
+        stop_time,
         restart_time,
         total: t_start.elapsed(),
     };
+    let removed_names: Vec<String> = removed.iter().map(|r| r.unit.clone()).collect();
     if args.json {
-        if let Err(e) = crate::json::print(&to_json(scope, ok, &global, &lines, &removed, &summary))
-        {
+        let doc = to_json(scope, ok, &global, &lines, &removed_names, &summary);
+        if let Err(e) = crate::json::print(&doc) {
             log::error!("{e}");
             return ExitCode::from(2);
         }
@@ -637,14 +780,110 @@ pub fn run(args: Args) -> ExitCode {
     }
 }
 
+/// The report's line for a removed unit.
+fn removed_line(r: &removed::Removed, args: &Args) -> Line {
+    let reload_cmd = if args.user {
+        "unitsmith reload --user --restart-changed"
+    } else {
+        "unitsmith reload --restart-changed"
+    };
+    let mut problems = Vec::new();
+    let action = match r.outcome {
+        removed::Outcome::NotRunning => Action::None,
+        removed::Outcome::Stopped => Action::Stopped,
+        removed::Outcome::StopFailed => {
+            for e in &r.errors {
+                problems.push(Problem::error(Kind::Failed, e.clone()).hint(format!(
+                    "journalctl{} -b -u {}; the next `{reload_cmd}` stops it again",
+                    if args.user { " --user" } else { "" },
+                    r.unit
+                )));
+            }
+            Action::StopFailed
+        }
+        removed::Outcome::KeptRunning => {
+            let what = if r.targets == [r.unit.clone()] {
+                r.unit.clone()
+            } else {
+                r.targets.join(" ")
+            };
+            problems.push(if args.keep_removed {
+                Problem::new(
+                    Kind::InputRemoved,
+                    Severity::Info,
+                    format!("{what} runs on although its input is gone (--keep-removed)"),
+                )
+                .hint(format!("`{reload_cmd}` without --keep-removed stops it"))
+            } else {
+                Problem::new(
+                    Kind::InputRemoved,
+                    Severity::Warning,
+                    format!("{what} still runs although its input is gone"),
+                )
+                .hint(format!("`{reload_cmd}` stops it"))
+            });
+            Action::KeptRunning
+        }
+    };
+    Line {
+        unit: r.unit.clone(),
+        source: r.source.clone(),
+        change: Some(Change::Removed),
+        action,
+        props: r.props.clone(),
+        problems,
+        instances: if sd::is_template(&r.unit) {
+            r.targets.clone()
+        } else {
+            Vec::new()
+        },
+        named: false,
+    }
+}
+
+/// Where a run spends its time (logged at debug level: `-v`, or RUST_LOG=debug): each step's
+/// wall-clock time.
+struct Profile {
+    last: Instant,
+    steps: Vec<(&'static str, Duration)>,
+}
+
+impl Profile {
+    fn new(start: Instant) -> Profile {
+        Profile {
+            last: start,
+            steps: Vec::new(),
+        }
+    }
+
+    /// The step that ends now.
+    fn mark(&mut self, step: &'static str) {
+        let now = Instant::now();
+        self.steps.push((step, now - self.last));
+        self.last = now;
+    }
+
+    fn render(&self) -> String {
+        self.steps
+            .iter()
+            .map(|(s, d)| format!("{s} {:.1} ms", d.as_secs_f64() * 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 struct Summary {
     checked: usize,
     not_loaded: usize,
     restarted: usize,
     errors: usize,
     unchanged_quiet: usize,
+    /// Units whose input was removed, how many of them were stopped, left running.
     removed: usize,
+    stopped: usize,
+    kept: usize,
     reload_time: Duration,
+    stop_time: Duration,
     restart_time: Duration,
     total: Duration,
 }
@@ -704,15 +943,24 @@ fn summary_line(s: &Summary) -> String {
         parts.push(format!("{} unchanged (not listed)", s.unchanged_quiet));
     }
     if s.removed > 0 {
-        parts.push(format!("{} removed since the last reload", s.removed));
+        let mut how = vec![format!("{} stopped", s.stopped)];
+        if s.kept > 0 {
+            how.push(format!("{} kept running", s.kept));
+        }
+        parts.push(format!("{} removed ({})", s.removed, how.join(", ")));
     }
     parts.push(match s.errors {
         0 => "no errors".to_string(),
         1 => "1 error".to_string(),
         n => format!("{n} errors"),
     });
+    let stop = if s.stop_time.is_zero() {
+        String::new()
+    } else {
+        format!("stop {:.2}s, ", s.stop_time.as_secs_f64())
+    };
     format!(
-        "reload: {} (daemon-reload {:.2}s, restart {:.2}s, total {:.2}s)\n",
+        "reload: {} ({stop}daemon-reload {:.2}s, restart {:.2}s, total {:.2}s)\n",
         parts.join(", "),
         s.reload_time.as_secs_f64(),
         s.restart_time.as_secs_f64(),
@@ -818,29 +1066,39 @@ mod tests {
 
     #[test]
     fn restart_outcome() {
-        let before = m(&[("InvocationID", "a")]);
-        assert!(restart_ok(&before, &m(&[("ActiveState", "active")])));
-        assert!(restart_ok(
-            &before,
-            &m(&[
-                ("ActiveState", "inactive"),
-                ("Result", "success"),
-                ("InvocationID", "b")
-            ])
-        ));
+        let since = 5_000_000;
+        assert!(restart_ok(&m(&[("ActiveState", "active")]), true, since));
+        // A oneshot that ran after the restart began.
+        let ran = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InvocationID", "b"),
+            ("InactiveExitTimestampMonotonic", "5000100"),
+        ]);
+        assert!(restart_ok(&ran, true, since));
+        // Its start never happened (a dependency failed): the stamp and Result are the old run's.
+        let old = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InvocationID", "a"),
+            ("InactiveExitTimestampMonotonic", "4000000"),
+        ]);
+        assert!(!restart_ok(&old, true, since));
+        // Ran to its end and unloaded: no InvocationID; ok only when its job did not fail.
+        let done = m(&[
+            ("ActiveState", "inactive"),
+            ("Result", "success"),
+            ("InactiveExitTimestampMonotonic", "0"),
+        ]);
+        assert!(restart_ok(&done, true, since));
+        assert!(!restart_ok(&done, false, since));
         assert!(!restart_ok(
-            &before,
-            &m(&[
-                ("ActiveState", "inactive"),
-                ("Result", "success"),
-                ("InvocationID", "a")
-            ])
+            &m(&[("ActiveState", "failed"), ("Result", "exit-code")]),
+            true,
+            since
         ));
-        assert!(!restart_ok(
-            &before,
-            &m(&[("ActiveState", "failed"), ("Result", "exit-code")])
-        ));
-        assert!(!restart_ok(&before, &m(&[])));
+        assert!(!restart_ok(&m(&[]), true, since));
+        assert!(monotonic_us() > 0);
     }
 
     #[test]
@@ -868,7 +1126,10 @@ mod tests {
             errors: 1,
             unchanged_quiet: 1,
             removed: 2,
+            stopped: 2,
+            kept: 0,
             reload_time: Duration::from_millis(90),
+            stop_time: Duration::ZERO,
             restart_time: Duration::from_millis(400),
             total: Duration::from_millis(600),
         };
@@ -879,7 +1140,7 @@ a.service  loaded  new     restarted      ok (active/running)
 t.service  loaded  new     not restarted  error: failure stub
     error (stub): /e/t.container:2: [Container] Imag: unsupported key 'Imag'
       hint: did you mean 'Image'?
-reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since the last reload, 1 error (daemon-reload 0.09s, restart 0.40s, total 0.60s)
+reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed (2 stopped), 1 error (daemon-reload 0.09s, restart 0.40s, total 0.60s)
 ";
         assert_eq!(t, expected);
         let removed = ["gone.service".to_string()];
@@ -896,6 +1157,131 @@ reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since 
             "{j}"
         );
         assert!(j.contains(r#""removed":["gone.service"]"#), "{j}");
+    }
+
+    fn args(keep_removed: bool) -> Args {
+        Args {
+            user: false,
+            restart: Vec::new(),
+            restart_changed: true,
+            keep_removed,
+            timeout: Duration::from_secs(5),
+            json: false,
+            units: Vec::new(),
+        }
+    }
+
+    fn removed_unit(
+        unit: &str,
+        targets: &[&str],
+        outcome: removed::Outcome,
+        active: &str,
+    ) -> removed::Removed {
+        removed::Removed {
+            unit: unit.into(),
+            source: Some(format!("/etc/containers/systemd/{unit}.container").into()),
+            targets: targets.iter().map(|t| t.to_string()).collect(),
+            outcome,
+            props: m(&[
+                ("LoadState", "not-found"),
+                ("ActiveState", active),
+                (
+                    "SubState",
+                    if active == "active" {
+                        "running"
+                    } else {
+                        "dead"
+                    },
+                ),
+            ]),
+            errors: if outcome == removed::Outcome::StopFailed {
+                vec![format!(
+                    "stop of {unit} failed: ActiveState=active, SubState=running"
+                )]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    #[test]
+    fn removed_units_are_listed_with_what_became_of_them() {
+        use removed::Outcome as O;
+        let lines = [
+            removed_line(
+                &removed_unit("gone.service", &["gone.service"], O::Stopped, "inactive"),
+                &args(false),
+            ),
+            removed_line(
+                &removed_unit(
+                    "app@.service",
+                    &["app@1.service", "app@2.service"],
+                    O::Stopped,
+                    "inactive",
+                ),
+                &args(false),
+            ),
+            removed_line(
+                &removed_unit("stuck.service", &["stuck.service"], O::StopFailed, "active"),
+                &args(false),
+            ),
+            removed_line(
+                &removed_unit("old.service", &[], O::NotRunning, "inactive"),
+                &args(false),
+            ),
+        ];
+        let s = Summary {
+            checked: 0,
+            not_loaded: 0,
+            restarted: 0,
+            errors: 1,
+            unchanged_quiet: 0,
+            removed: 4,
+            stopped: 2,
+            kept: 0,
+            reload_time: Duration::from_millis(90),
+            stop_time: Duration::from_millis(300),
+            restart_time: Duration::ZERO,
+            total: Duration::from_millis(600),
+        };
+        let t = render_text(&[], &lines, &s);
+        let expected = "\
+UNIT           LOAD       CHANGE   ACTION                                 RESULT
+gone.service   not-found  removed  stopped                                ok (inactive/dead)
+app@.service   not-found  removed  stopped (app@1.service app@2.service)  ok (inactive/dead)
+stuck.service  not-found  removed  stop failed                            error: stop failed
+    error (failed): stop of stuck.service failed: ActiveState=active, SubState=running
+      hint: journalctl -b -u stuck.service; the next `unitsmith reload --restart-changed` stops it again
+old.service    not-found  removed  -                                      ok (inactive/dead)
+reload: 0 units checked, 0 restarted, 4 removed (2 stopped), 1 error (stop 0.30s, daemon-reload 0.09s, restart 0.00s, total 0.60s)
+";
+        assert_eq!(t, expected);
+        assert!(lines[2].is_error());
+        let removed = ["gone.service".to_string()];
+        let j = serde_json::to_string(&to_json(Scope::System, false, &[], &lines, &removed, &s))
+            .unwrap();
+        assert!(
+            j.contains(r#""unit":"gone.service","source":"/etc/containers/systemd/gone.service.container","change":"removed","action":"stopped""#),
+            "{j}"
+        );
+        assert!(
+            j.contains(r#""action":"stopped","instances":["app@1.service","app@2.service"]"#),
+            "{j}"
+        );
+
+        // Left running: a warning without --keep-removed (it does not fail the run), a note with.
+        let kept = removed_unit("gone.service", &["gone.service"], O::KeptRunning, "active");
+        let l = removed_line(&kept, &args(false));
+        assert_eq!(l.action, Action::KeptRunning);
+        assert!(!l.is_error());
+        assert_eq!(l.result(), "warning: input removed");
+        assert_eq!(
+            l.problems[0].hint.as_deref(),
+            Some("`unitsmith reload --restart-changed` stops it")
+        );
+        let l = removed_line(&kept, &args(true));
+        assert_eq!(l.problems[0].severity, Severity::Info);
+        assert!(l.problems[0].message.contains("(--keep-removed)"));
     }
 
     #[test]
@@ -945,12 +1331,24 @@ reload: 3 units checked, 1 restarted, 1 unchanged (not listed), 2 removed since 
             errors: 2,
             unchanged_quiet: 0,
             removed: 1,
+            stopped: 1,
+            kept: 0,
             reload_time: Duration::from_millis(90),
+            stop_time: Duration::from_millis(40),
             restart_time: Duration::ZERO,
             total: Duration::from_millis(100),
         };
         let removed = ["gone.service".to_string()];
-        let lines = [l];
+        let gone = removed_line(
+            &removed_unit(
+                "gone.service",
+                &["gone.service"],
+                removed::Outcome::Stopped,
+                "inactive",
+            ),
+            &args(false),
+        );
+        let lines = [l, gone];
         let doc = to_json(Scope::System, false, &global, &lines, &removed, &s);
         let json = serde_json::to_string(&doc).unwrap();
         crate::json::fields::check_against_page(&json, "unitsmith-reload.1", true);

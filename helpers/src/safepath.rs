@@ -25,6 +25,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -594,13 +595,13 @@ impl Dir {
 
     /// Create a new temporary file for `name` with permission bits `mode`: an unpredictable
     /// name, `O_EXCL|O_NOFOLLOW` (nothing planted there is ever opened), a new name on a
-    /// collision. Returns the file and its name.
+    /// collision. Returns the file and its name. The file is `flock`ed for as long as it is
+    /// open, which tells a live writer's temporary file from one a killed writer left behind
+    /// (see [`Dir::remove_stale_temps`]).
     pub fn create_temp(&self, name: &OsStr, mode: u32) -> Result<(File, OsString), Error> {
         let mut last = Errno::EEXIST;
         for _ in 0..32 {
-            let mut tmp = OsString::from(".");
-            tmp.push(name);
-            tmp.push(format!(".unitsmith-{:016x}.tmp", random_u64()));
+            let tmp = temp_name(name, random_u64());
             match openat(
                 Some(self.fd.as_raw_fd()),
                 tmp.as_os_str(),
@@ -618,6 +619,9 @@ impl Dir {
                     // Exactly `mode`, whatever the umask: the file is never more open than that.
                     fchmod(file.as_raw_fd(), Mode::from_bits_truncate(mode))
                         .map_err(|e| Error::io(&self.path.join(&tmp), e))?;
+                    // SAFETY: flock on a descriptor we own. A file system without flock only
+                    // means its leftovers are never cleaned up, never that a live one is.
+                    let _ = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
                     return Ok((file, tmp));
                 }
                 Err(Errno::EEXIST) => last = Errno::EEXIST,
@@ -625,6 +629,47 @@ impl Dir {
             }
         }
         Err(Error::io(&self.path.join(name), last))
+    }
+
+    /// Remove the temporary files for `name` that a writer killed before its rename left
+    /// behind (`kill -9`, a crash, power loss): they may hold secrets, and nothing else ever
+    /// removes them. Only files of ours that no live writer holds (no `flock` on them) go;
+    /// returns their names.
+    pub fn remove_stale_temps(&self, name: &OsStr) -> Vec<OsString> {
+        let prefix = temp_name(name, 0);
+        let prefix = &prefix.as_bytes()[..prefix.len() - "0000000000000000.tmp".len()];
+        let Ok(mut listing) = nix::dir::Dir::openat(
+            Some(self.fd.as_raw_fd()),
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) else {
+            return Vec::new();
+        };
+        let stale: Vec<OsString> = listing
+            .iter()
+            .filter_map(Result::ok)
+            .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+            .filter(|n| n.as_bytes().starts_with(prefix) && n.as_bytes().ends_with(b".tmp"))
+            .collect();
+        let me = nix::unistd::geteuid().as_raw();
+        let mut removed = Vec::new();
+        for tmp in stale {
+            let Ok(o) = open_regular(Some(&self.fd), &tmp, &self.path.join(&tmp)) else {
+                continue;
+            };
+            if o.stat.st_uid != me {
+                continue;
+            }
+            // SAFETY: flock on a descriptor we own; the lock goes with it.
+            let free =
+                unsafe { libc::flock(o.file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+            if free {
+                self.remove(&tmp);
+                removed.push(tmp);
+            }
+        }
+        removed
     }
 
     /// Rename `from` over `to`, both in this directory (a link at `to` is replaced, not followed).
@@ -652,6 +697,14 @@ impl Dir {
         }
         Ok(())
     }
+}
+
+/// `.NAME.unitsmith-XXXXXXXXXXXXXXXX.tmp`: the temporary name of a file being written as NAME.
+fn temp_name(name: &OsStr, n: u64) -> OsString {
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".unitsmith-{n:016x}.tmp"));
+    tmp
 }
 
 /// 64 bits from the kernel's random pool (temporary names no other user can guess).

@@ -1,8 +1,14 @@
 //! The one way helpers talk to systemd: the `systemctl` command, with a bound on every call.
 
 use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 
 /// Which manager to talk to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -28,17 +34,64 @@ pub struct Output {
     pub success: bool,
     pub stdout: String,
     pub stderr: String,
+    /// It did not answer: killed at its time limit or by a stop, or never run.
+    pub unanswered: bool,
 }
 
-/// How long any one systemctl call may take before it is killed.
+/// How long one systemctl call may take before it is killed, unless the command sets its own
+/// bound ([`set_call_timeout`]): systemd's default start and stop job timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The bound [`run`] uses, in milliseconds (a command such as `reload --timeout` sets it).
+static CALL_TIMEOUT_MS: AtomicU64 = AtomicU64::new(CALL_TIMEOUT.as_millis() as u64);
+
+/// Bound every later [`run`] (and so every query built on it) by `timeout`.
+pub fn set_call_timeout(timeout: Duration) {
+    CALL_TIMEOUT_MS.store(timeout.as_millis() as u64, Ordering::Relaxed);
+}
+
+/// The bound [`run`] uses now.
+pub fn call_timeout() -> Duration {
+    Duration::from_millis(CALL_TIMEOUT_MS.load(Ordering::Relaxed))
+}
 
 fn binary() -> String {
     std::env::var("UNITSMITH_SYSTEMCTL").unwrap_or_else(|_| "systemctl".to_string())
 }
 
-/// Run `systemctl [--user] ARGS...`, killed after `timeout`.
+fn failed(stderr: String) -> Output {
+    Output {
+        success: false,
+        stdout: String::new(),
+        stderr,
+        unanswered: false,
+    }
+}
+
+fn unanswered(stderr: String) -> Output {
+    Output {
+        unanswered: true,
+        ..failed(stderr)
+    }
+}
+
+/// Run `systemctl [--user] ARGS...`, killed after `timeout`, or at once when a stop (SIGTERM)
+/// is requested. Its output is read while it runs (a `show` of many units is more than a pipe
+/// holds), and it runs in its own process group, so that whatever it started dies with it.
 pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Output {
+    let mut what = format!("systemctl {}", args.join(" "));
+    if what.len() > 160 {
+        // A show of many units: enough to recognise the call.
+        let cut = (0..=157)
+            .rev()
+            .find(|&i| what.is_char_boundary(i))
+            .unwrap_or(0);
+        what.truncate(cut);
+        what.push_str("...");
+    }
+    if crate::signals::stop_requested() {
+        return unanswered(format!("{what}: not run: stopping (SIGTERM)"));
+    }
     let mut cmd = Command::new(binary());
     if scope == Scope::User {
         cmd.arg("--user");
@@ -46,36 +99,57 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    log::debug!("systemctl {}", args.join(" "));
+        .stderr(Stdio::piped())
+        .process_group(0);
+    log::debug!("{what}");
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => {
-            return Output {
-                success: false,
-                stdout: String::new(),
-                stderr: format!("cannot run systemctl: {e}"),
-            }
-        }
+        Err(e) => return failed(format!("cannot run {}: {e}", binary())),
     };
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let start = Instant::now();
-    loop {
+    let kill = |child: &mut std::process::Child| {
+        let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+        let _ = child.wait();
+        // The readers are not joined: something that left the group could hold the pipes.
+    };
+    let status = loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(st)) => break st,
+            Ok(None) if crate::signals::stop_requested() => {
+                kill(&mut child);
+                return unanswered(format!("{what}: stopped (SIGTERM) before it finished"));
+            }
             Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Output {
-                    success: false,
-                    stdout: String::new(),
-                    stderr: format!("systemctl {} timed out after {:?}", args.join(" "), timeout),
-                };
+                kill(&mut child);
+                return unanswered(format!(
+                    "{what}: no answer within {timeout:?} (killed); is systemd busy or hung?"
+                ));
             }
             Ok(None) => {
                 // Most calls end within milliseconds (populate runs on the boot path): poll
                 // fast at first, then back off.
-                let waited = start.elapsed();
-                let pause = if waited < Duration::from_millis(20) {
+                let pause = if start.elapsed() < Duration::from_millis(20) {
                     1
                 } else {
                     10
@@ -83,35 +157,26 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
                 std::thread::sleep(Duration::from_millis(pause))
             }
             Err(e) => {
-                return Output {
-                    success: false,
-                    stdout: String::new(),
-                    stderr: e.to_string(),
-                }
+                kill(&mut child);
+                return failed(format!("{what}: {e}"));
             }
         }
-    }
-    match child.wait_with_output() {
-        Ok(o) => Output {
-            success: o.status.success(),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        },
-        Err(e) => Output {
-            success: false,
-            stdout: String::new(),
-            stderr: e.to_string(),
-        },
+    };
+    Output {
+        success: status.success(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        unanswered: false,
     }
 }
 
 pub fn run(scope: Scope, args: &[&str]) -> Output {
-    run_with_timeout(scope, args, CALL_TIMEOUT)
+    run_with_timeout(scope, args, call_timeout())
 }
 
 /// `systemctl show -p P1,P2 UNIT` as a map.
 pub fn show(scope: Scope, unit: &str, props: &[&str]) -> HashMap<String, String> {
-    show_bounded(scope, unit, props, CALL_TIMEOUT)
+    show_bounded(scope, unit, props, call_timeout())
 }
 
 /// [`show`], killed after `timeout` (an empty map then).

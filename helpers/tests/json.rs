@@ -88,6 +88,27 @@ fn reload_json_fields_are_documented() {
     check_against_page(&json, "unitsmith-reload.1", false);
 }
 
+/// A unit the last reload left running whose input is gone: listed in `units` (change
+/// "removed") and by name in `removed`, with only documented fields.
+#[test]
+fn reload_json_lists_removed_units() {
+    let t = Tmp::new("reload-removed");
+    std::fs::create_dir_all(t.0.join("state")).unwrap();
+    std::fs::write(
+        t.0.join("state/reload.state"),
+        "# unitsmith reload state v1: digest of the generated content each unit was last (re)started with\n0123456789abcdef gone.service\n",
+    )
+    .unwrap();
+    let o = t.run(&["reload", "--restart-changed", "--json", "--timeout", "50ms"]);
+    let json = stdout(&o);
+    assert!(
+        json.contains(r#""unit":"gone.service","source":null,"change":"removed""#),
+        "{json}"
+    );
+    assert!(json.contains(r#""removed":["gone.service"]"#), "{json}");
+    check_against_page(&json, "unitsmith-reload.1", false);
+}
+
 #[test]
 fn reconcile_json_fields_are_documented() {
     let t = Tmp::new("reconcile");

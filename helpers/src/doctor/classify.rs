@@ -59,6 +59,8 @@ pub enum Kind {
     Overridden,
     /// The input changed since the last daemon-reload.
     Stale,
+    /// The unit still runs, but its input (or its unit file) is gone.
+    InputRemoved,
     /// The unit failed in systemd.
     Failed,
     /// systemd could not be asked.
@@ -82,6 +84,7 @@ impl Kind {
             Kind::LoadError => "load-error",
             Kind::Overridden => "overridden",
             Kind::Stale => "stale",
+            Kind::InputRemoved => "input-removed",
             Kind::Failed => "failed",
             Kind::Systemd => "systemd",
         }
@@ -182,11 +185,23 @@ pub struct UnitFacts {
     pub props: HashMap<String, String>,
     /// Units it requires that failed or are not loaded: (unit, how).
     pub failed_deps: Vec<(String, String)>,
+    /// Set when unitsmith generated it and no input gives it any more: how we know.
+    pub input_removed: Option<String>,
+    /// systemd has it loaded from a `FragmentPath` that no longer exists.
+    pub fragment_gone: bool,
 }
 
 impl UnitFacts {
     pub fn prop(&self, key: &str) -> &str {
         self.props.get(key).map(String::as_str).unwrap_or("")
+    }
+
+    /// Running, in systemd's view (a stop would do something).
+    pub fn running(&self) -> bool {
+        matches!(
+            self.prop("ActiveState"),
+            "active" | "activating" | "reloading" | "deactivating" | "refreshing"
+        )
     }
 }
 
@@ -214,6 +229,50 @@ impl Context {
             "unitsmith reload"
         }
     }
+    /// The command that stops units whose input was removed.
+    fn removal_cmd(&self) -> String {
+        format!("{} --restart-changed", self.reload_cmd())
+    }
+}
+
+/// A running unit whose input or unit file is gone, when `f` is one.
+fn input_removed(f: &UnitFacts, cx: &Context) -> Option<Problem> {
+    if !f.running() {
+        return None;
+    }
+    let name = &f.name;
+    let (message, hint) = if let Some(how) = &f.input_removed {
+        (
+            format!("{name} still runs, but {how}"),
+            format!(
+                "`{}` stops it (`--keep-removed` would keep it running)",
+                cx.removal_cmd()
+            ),
+        )
+    } else if f.fragment_gone {
+        (
+            format!(
+                "{name} still runs, but its unit file {} is gone",
+                f.prop("FragmentPath")
+            ),
+            format!(
+                "`{}` generates it again, or stops it when its input is gone too",
+                cx.removal_cmd()
+            ),
+        )
+    } else if f.prop("LoadState") == "not-found" && f.source.is_none() {
+        (
+            format!("{name} still runs, but systemd has no unit file for it any more (LoadState=not-found): its file or input was removed"),
+            format!(
+                "when a Quadlet file gave it, `{}` stops it; otherwise `{} stop {name}`",
+                cx.removal_cmd(),
+                cx.systemctl()
+            ),
+        )
+    } else {
+        return None;
+    };
+    Some(Problem::new(Kind::InputRemoved, Severity::Warning, message).hint(hint))
 }
 
 /// A failure stub's error says whether it failed itself or because of a dependency.
@@ -255,9 +314,12 @@ pub fn classify(f: &UnitFacts, cx: &Context) -> Vec<Problem> {
         }
         out.push(p);
     }
+    let removed = input_removed(f, cx);
     let load = f.prop("LoadState");
     match load {
         "" | "loaded" => {}
+        // Its input is gone and it still runs: that is the problem, not the missing file.
+        "not-found" if removed.is_some() => {}
         "masked" => out.push(
             Problem::error(Kind::Masked, format!("{} is masked", f.name)).hint(format!(
                 "{} unmask {}",
@@ -306,6 +368,9 @@ pub fn classify(f: &UnitFacts, cx: &Context) -> Vec<Problem> {
                 )
                 .hint(format!("remove {fragment} (or rename the input) and run `{}`", cx.reload_cmd())),
             );
+        } else if removed.is_some() || f.input_removed.is_some() {
+            // Said below: the input (or the file) is gone, which is more than stale; or it is
+            // gone and the unit does not run, which the next reload tidies up.
         } else if f.prop("NeedDaemonReload") == "yes" {
             out.push(
                 Problem::new(
@@ -328,6 +393,7 @@ pub fn classify(f: &UnitFacts, cx: &Context) -> Vec<Problem> {
             }
         }
     }
+    out.extend(removed);
     let active = f.prop("ActiveState");
     let result = f.prop("Result");
     let failed =
@@ -606,6 +672,58 @@ mod tests {
             "failed (Result=exit-code)".into(),
         )];
         assert!(classify(&f, &cx()).is_empty());
+    }
+
+    #[test]
+    fn a_running_unit_whose_input_is_gone_is_named() {
+        // Its input removed, then daemon-reload: systemd knows it only as not-found, running.
+        let mut f = UnitFacts {
+            name: "gone.service".into(),
+            props: props(&[
+                ("LoadState", "not-found"),
+                ("ActiveState", "active"),
+                ("SubState", "running"),
+            ]),
+            input_removed: Some("no input gives it any more".into()),
+            ..UnitFacts::default()
+        };
+        let p = classify(&f, &cx());
+        assert_eq!(kinds(&p), [Kind::InputRemoved], "{p:?}");
+        assert_eq!(status(&p), "warning");
+        assert!(p[0]
+            .message
+            .contains("gone.service still runs, but no input"));
+        assert_eq!(
+            p[0].hint.as_deref(),
+            Some("`unitsmith reload --restart-changed` stops it (`--keep-removed` would keep it running)")
+        );
+        // Stopped: nothing to say about it.
+        f.props.insert("ActiveState".into(), "inactive".into());
+        assert_eq!(kinds(&classify(&f, &cx())), [Kind::NotLoaded]);
+
+        // Not ours as far as we know, but running without a unit file: still named.
+        let orphan = UnitFacts {
+            name: "orphan.service".into(),
+            props: props(&[("LoadState", "not-found"), ("ActiveState", "active")]),
+            ..UnitFacts::default()
+        };
+        let p = classify(&orphan, &cx());
+        assert_eq!(kinds(&p), [Kind::InputRemoved]);
+        assert!(p[0]
+            .hint
+            .as_ref()
+            .unwrap()
+            .contains("systemctl stop orphan.service"));
+
+        // Loaded from a file that is gone (no daemon-reload since).
+        let mut f = running("web.service");
+        f.fragment_gone = true;
+        f.props.insert("NeedDaemonReload".into(), "yes".into());
+        let p = classify(&f, &cx());
+        assert_eq!(kinds(&p), [Kind::InputRemoved], "not also stale");
+        assert!(p[0]
+            .message
+            .contains("its unit file /run/systemd/generator/web.service is gone"));
     }
 
     #[test]

@@ -58,8 +58,23 @@ impl Output {
             }
             return Ok(false);
         }
-        atomic::write_in(&self.dir, &self.name, text.as_bytes(), mode)
-            .map_err(|e| format!("cannot write {}: {e}", self.path.display()))?;
+        atomic::write_in(&self.dir, &self.name, text.as_bytes(), mode).map_err(|e| {
+            // The write is atomic: whatever failed, the file is as it was.
+            let full = matches!(&e, safepath::Error::Io { err, .. }
+                if matches!(err.raw_os_error(), Some(nix::libc::ENOSPC | nix::libc::EDQUOT)));
+            format!(
+                "cannot write {}: {e}; it keeps its old content{}",
+                self.path.display(),
+                if full {
+                    format!(
+                        " (the file system of {} is full: free space there)",
+                        self.dir.path().display()
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        })?;
         Ok(true)
     }
 }

@@ -25,6 +25,8 @@ pub enum Change {
     New,
     Changed,
     Unchanged,
+    /// No input gives it any more (see `removed`).
+    Removed,
 }
 
 impl Change {
@@ -33,11 +35,12 @@ impl Change {
             Change::New => "new",
             Change::Changed => "changed",
             Change::Unchanged => "unchanged",
+            Change::Removed => "removed",
         }
     }
 
     pub fn needs_restart(self) -> bool {
-        self != Change::Unchanged
+        matches!(self, Change::New | Change::Changed)
     }
 }
 
@@ -88,27 +91,28 @@ pub fn change(baseline: &Digests, unit: &str, now: &str) -> Change {
     }
 }
 
-/// Units in the baseline whose generated files are gone.
-pub fn removed(baseline: &Digests, now: &Digests) -> Vec<String> {
-    baseline
-        .keys()
-        .filter(|u| !now.contains_key(*u))
-        .cloned()
-        .collect()
-}
-
 /// The digests to keep: a unit's new digest once it is applied (unchanged, or restarted
-/// successfully), else its baseline one (absent for a new unit). Removed units are dropped.
-pub fn next_state(baseline: &Digests, now: &Digests, applied: impl Fn(&str) -> bool) -> Digests {
-    now.iter()
-        .filter_map(|(unit, d)| {
-            if applied(unit) {
-                Some((unit.clone(), d.clone()))
-            } else {
-                baseline.get(unit).map(|b| (unit.clone(), b.clone()))
-            }
-        })
-        .collect()
+/// successfully), else its baseline one (absent for a new unit). A unit whose generated files
+/// are gone is dropped, unless `still_running` says it runs on (left running, or its stop
+/// failed): it stays, so that the next reload finds it removed again.
+pub fn next_state(
+    baseline: &Digests,
+    now: &Digests,
+    applied: impl Fn(&str) -> bool,
+    still_running: impl Fn(&str) -> bool,
+) -> Digests {
+    let current = now.iter().filter_map(|(unit, d)| {
+        if applied(unit) {
+            Some((unit.clone(), d.clone()))
+        } else {
+            baseline.get(unit).map(|b| (unit.clone(), b.clone()))
+        }
+    });
+    let gone = baseline
+        .iter()
+        .filter(|(unit, _)| !now.contains_key(*unit) && still_running(unit))
+        .map(|(u, d)| (u.clone(), d.clone()));
+    current.chain(gone).collect()
 }
 
 pub fn render(d: &Digests) -> String {
@@ -219,17 +223,24 @@ mod tests {
         assert_eq!(change(&base, "a.service", "1"), Change::Unchanged);
         assert_eq!(change(&base, "b.service", "3"), Change::Changed);
         assert_eq!(change(&base, "c.service", "4"), Change::New);
-        assert_eq!(removed(&base, &now), ["gone.service"]);
 
         // b restarted fine, c failed to start: c stays "new" for next time.
-        let next = next_state(&base, &now, |u| u != "c.service");
+        let next = next_state(&base, &now, |u| u != "c.service", |_| false);
         assert_eq!(next.get("b.service").map(String::as_str), Some("3"));
         assert_eq!(next.get("c.service"), None);
-        assert_eq!(next.get("gone.service"), None);
+        assert_eq!(
+            next.get("gone.service"),
+            None,
+            "removed and stopped: forgotten"
+        );
         // b failed: it keeps its old digest, so it is still "changed" next time.
-        let next = next_state(&base, &now, |u| u == "a.service");
+        let next = next_state(&base, &now, |u| u == "a.service", |_| false);
         assert_eq!(change(&next, "b.service", "3"), Change::Changed);
         assert_eq!(change(&next, "c.service", "4"), Change::New);
+        // A removed unit that still runs (its stop failed, or it was kept) is remembered, so
+        // the next reload finds it removed again.
+        let next = next_state(&base, &now, |_| true, |u| u == "gone.service");
+        assert_eq!(next.get("gone.service").map(String::as_str), Some("9"));
     }
 
     #[test]
