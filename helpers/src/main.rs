@@ -3,6 +3,7 @@
 //! systemctl wrapper, durations, signals, retries) have one module each.
 
 mod atomic;
+mod child_exit;
 mod completions;
 mod json;
 mod safepath;

@@ -375,11 +375,12 @@ fn run_bounded(mut cmd: Command, timeout: Duration) -> Option<String> {
         s
     });
     let end = Instant::now() + timeout;
+    let exit = crate::child_exit::ChildExit::watch(&child);
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) if Instant::now() < end && !crate::signals::stop_requested() => {
-                std::thread::sleep(Duration::from_millis(10))
+                exit.wait(end.saturating_duration_since(Instant::now()))
             }
             _ => {
                 let _ = child.kill();

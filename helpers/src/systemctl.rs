@@ -133,6 +133,7 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
         let _ = child.wait();
         // The readers are not joined: something that left the group could hold the pipes.
     };
+    let exit = crate::child_exit::ChildExit::watch(&child);
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
@@ -146,16 +147,7 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
                     "{what}: no answer within {timeout:?} (killed); is systemd busy or hung?"
                 ));
             }
-            Ok(None) => {
-                // Most calls end within milliseconds (populate runs on the boot path): poll
-                // fast at first, then back off.
-                let pause = if start.elapsed() < Duration::from_millis(20) {
-                    1
-                } else {
-                    10
-                };
-                std::thread::sleep(Duration::from_millis(pause))
-            }
+            Ok(None) => exit.wait(timeout.saturating_sub(start.elapsed())),
             Err(e) => {
                 kill(&mut child);
                 return failed(format!("{what}: {e}"));

@@ -157,6 +157,7 @@ fn run_exec(
         let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
         let _ = child.wait();
     };
+    let exit = crate::child_exit::ChildExit::watch(&child);
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s,
@@ -177,7 +178,7 @@ fn run_exec(
                 fmt_duration(timeout)
             ));
         }
-        std::thread::sleep(Duration::from_millis(5));
+        exit.wait(timeout.saturating_sub(start.elapsed()));
     };
     // Children it left behind in its process group would hold the pipe open.
     let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
