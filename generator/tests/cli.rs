@@ -322,17 +322,22 @@ extern "C" {
     fn geteuid() -> u32;
 }
 
+/// Whether the tests run as root; a test that needs root says it was skipped when not.
+fn running_as_root(test: &str) -> bool {
+    // SAFETY: no preconditions.
+    let root = unsafe { geteuid() } == 0;
+    if !root {
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED {test}: needs root");
+    }
+    root
+}
+
 /// Run as root, an input or drop-in that another user owns or can write would let that user
 /// run commands as root: it becomes a failure stub naming the file, owner and fix.
 #[test]
 fn inputs_other_users_can_write_are_not_used_by_root() {
-    // SAFETY: no preconditions.
-    if unsafe { geteuid() } != 0 {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED inputs_other_users_can_write_are_not_used_by_root: needs root"
-        );
+    if !running_as_root("inputs_other_users_can_write_are_not_used_by_root") {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
@@ -376,13 +381,7 @@ fn inputs_other_users_can_write_are_not_used_by_root() {
 /// other services are generated.
 #[test]
 fn compose_files_other_users_can_write_are_not_used_by_root() {
-    // SAFETY: no preconditions.
-    if unsafe { geteuid() } != 0 {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED compose_files_other_users_can_write_are_not_used_by_root: needs root"
-        );
+    if !running_as_root("compose_files_other_users_can_write_are_not_used_by_root") {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
