@@ -61,19 +61,14 @@ pub fn show_many(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<
 /// that need no more than those three properties of most units. When systemd does not answer
 /// within the call timeout, every map is empty (no LoadState), as with `show_many`.
 pub fn states(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<String, String>> {
-    let mut args: Vec<&str> = vec![
-        "list-units",
-        "--all",
-        "--plain",
-        "--no-legend",
-        "--full",
-        "--",
-    ];
-    let plain: Vec<&String> = units.iter().filter(|u| !is_template(u)).collect();
-    args.extend(plain.iter().map(|u| u.as_str()));
+    let plain: Vec<&str> = units
+        .iter()
+        .filter(|u| !is_template(u))
+        .map(String::as_str)
+        .collect();
     let mut listed: HashMap<String, HashMap<String, String>> = HashMap::new();
     if !plain.is_empty() {
-        let out = systemctl::run(scope, &args);
+        let out = list_units(scope, &plain);
         if out.unanswered {
             // systemd did not answer in time (or we are stopping): as `show_many` does, no
             // state for anyone; asking again with show would only wait as long again.
@@ -103,6 +98,20 @@ pub fn states(scope: Scope, units: &[String], props: &[&str]) -> Vec<HashMap<Str
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// `systemctl list-units` of the units (or glob patterns) given, loaded or not, one per line.
+fn list_units(scope: Scope, patterns: &[&str]) -> systemctl::Output {
+    let mut args = vec![
+        "list-units",
+        "--all",
+        "--plain",
+        "--no-legend",
+        "--full",
+        "--",
+    ];
+    args.extend_from_slice(patterns);
+    systemctl::run(scope, &args)
 }
 
 /// `systemctl list-units --plain --no-legend --full` lines: UNIT LOAD ACTIVE SUB DESCRIPTION.
@@ -236,26 +245,19 @@ pub fn running_instances(scope: Scope, template: &str) -> Vec<String> {
         return Vec::new();
     };
     let pattern = format!("{prefix}@*.{suffix}");
-    let out = systemctl::run(
-        scope,
-        &[
-            "list-units",
-            "--all",
-            "--plain",
-            "--no-legend",
-            "--full",
-            "--",
-            &pattern,
-        ],
-    );
-    out.stdout
-        .lines()
-        .filter_map(|l| {
-            let mut cols = l.split_whitespace();
-            let (unit, _load, active) = (cols.next()?, cols.next()?, cols.next()?);
-            matches!(active, "active" | "activating" | "reloading").then(|| unit.to_string())
+    let out = list_units(scope, &[&pattern]);
+    let mut running: Vec<String> = parse_list_units(&out.stdout)
+        .into_iter()
+        .filter(|(_, props)| {
+            matches!(
+                props["ActiveState"].as_str(),
+                "active" | "activating" | "reloading"
+            )
         })
-        .collect()
+        .map(|(unit, _)| unit)
+        .collect();
+    running.sort(); // list-units' order, which the map lost
+    running
 }
 
 /// `XDG_RUNTIME_DIR` for the user manager's files.
