@@ -207,6 +207,33 @@ podman_image_ready() {
 	note "imported $E2E_IMAGE from /usr/share/e2e/images/busybox.tar"
 }
 
+# A container's ID, or "none" when it does not exist.
+container_id() { podman inspect --format '{{.Id}}' "$1" 2>/dev/null || echo none; }
+
+# "NAME ID" for each container in the scenario's CONTAINERS array: taken before a change, then
+# given to assert_only_replaced.
+container_ids() {
+	local c
+	for c in "${CONTAINERS[@]}"; do echo "$c $(container_id "$c")"; done
+}
+
+# After a change: each container named is a new one (its unit was restarted), every other
+# container of CONTAINERS is the one of BEFORE (its unit was left alone).
+assert_only_replaced() { # BEFORE [CONTAINER...]
+	local before=$1 c id now
+	shift
+	local -A old=()
+	while read -r c id; do old[$c]=$id; done <<<"$before"
+	for c in "${CONTAINERS[@]}"; do
+		now=$(container_id "$c")
+		if [[ " $* " == *" $c "* ]]; then
+			[ "$now" != "${old[$c]}" ] && ok "$c: new container" || check_failed "$c was not restarted"
+		else
+			assert_eq "$now" "${old[$c]}" "$c container (untouched)"
+		fi
+	done
+}
+
 # --- user managers -----------------------------------------------------------------------------
 
 # A user (uid 1000, /home/NAME) whose own service manager runs (lingering), as systemd starts one

@@ -52,7 +52,6 @@ running_containers() {
 all_containers() {
 	if [ -n "$REAL" ]; then podman ps -a --format '{{.Names}}'; fi
 }
-container_id() { podman inspect --format '{{.Id}}' "$1" 2>/dev/null || echo none; }
 
 state_of() { echo "$(unit_prop "$1" LoadState)/$(unit_prop "$1" ActiveState)"; }
 
