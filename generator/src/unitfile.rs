@@ -825,7 +825,7 @@ fn assign(key: &str, value: &str) -> Assign {
 /// continuation) nor contain a newline (it would end the line): escape both.
 fn protect_value(v: &str) -> Cow<'_, str> {
     let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing % 2 == 0 && find_newline(v.as_bytes()).is_none() {
+    if trailing.is_multiple_of(2) && find_newline(v.as_bytes()).is_none() {
         return Cow::Borrowed(v);
     }
     let mut s = v.replace('\n', " ");

@@ -27,8 +27,8 @@ impl ChildExit {
                 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
                 use std::os::fd::AsFd;
                 let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-                let ms = PollTimeout::try_from(slice.as_millis().max(1) as u16)
-                    .unwrap_or(PollTimeout::MAX);
+                // At most 100 ms (the slice), so it fits.
+                let ms = PollTimeout::from(slice.as_millis().clamp(1, 100) as u16);
                 let _ = poll(&mut fds, ms);
             }
             // No pidfd (a kernel older than 5.3): look again shortly.

@@ -213,7 +213,7 @@ pub fn parse(unit: &UnitFile) -> Result<Decl, ConvertError> {
         None => DEFAULT_OUTPUT_MODE,
         Some(v) => parse_mode(v).map_err(|e| ConvertError::new(e).at(GROUP, "OutputMode"))?,
     };
-    let output_format = match unit.lookup_last(GROUP, "OutputFormat").as_deref() {
+    let output_format = match unit.lookup_last(GROUP, "OutputFormat") {
         None | Some("") | Some("systemd") => OutputFormat::Systemd,
         Some("podman") => OutputFormat::Podman,
         Some(v) => {
