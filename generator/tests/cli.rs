@@ -322,6 +322,15 @@ extern "C" {
     fn geteuid() -> u32;
 }
 
+/// One unit's text from `--dry-run` output (`---NAME---` before each unit).
+fn dry_run_unit(out: &str, name: &str) -> String {
+    out.split(&format!("---{name}---\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("\n---").next())
+        .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
+        .to_string()
+}
+
 /// Whether the tests run as root; a test that needs root says it was skipped when not.
 fn running_as_root(test: &str) -> bool {
     // SAFETY: no preconditions.
@@ -354,13 +363,7 @@ fn inputs_other_users_can_write_are_not_used_by_root() {
     let input = t.0.join("in");
     let o = run(&["--dry-run"], &[("QUADLET_UNIT_DIRS", &input)]);
     let out = text(&o.stdout);
-    let unit = |name: &str| {
-        out.split(&format!("---{name}---\n"))
-            .nth(1)
-            .and_then(|rest| rest.split("\n---").next())
-            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
-            .to_string()
-    };
+    let unit = |name: &str| dry_run_unit(&out, name);
     assert!(unit("good.service").contains("ExecStart=/usr/bin/podman run"));
     let stub = unit("theirs.service");
     assert!(
@@ -403,13 +406,7 @@ fn compose_files_other_users_can_write_are_not_used_by_root() {
     let input = t.0.join("in");
     let o = run(&["--dry-run"], &[("QUADLET_UNIT_DIRS", &input)]);
     let out = text(&o.stdout);
-    let unit = |name: &str| {
-        out.split(&format!("---{name}---\n"))
-            .nth(1)
-            .and_then(|rest| rest.split("\n---").next())
-            .unwrap_or_else(|| panic!("no {name} in:\n{out}"))
-            .to_string()
-    };
+    let unit = |name: &str| dry_run_unit(&out, name);
     let runs = "ExecStart=/usr/bin/podman run";
     assert!(unit("good-web.service").contains(runs));
     assert!(unit("envfile-db.service").contains(runs));
