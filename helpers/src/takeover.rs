@@ -564,7 +564,10 @@ mod tests {
 
     #[test]
     fn unitsmiths_own_directories_stay_unitsmiths_after_undo() {
-        let own = [PathBuf::from("/etc/unitsmith"), PathBuf::from("/run/unitsmith")];
+        let own = [
+            PathBuf::from("/etc/unitsmith"),
+            PathBuf::from("/run/unitsmith"),
+        ];
         let mine = Path::new("/etc/unitsmith/probe.container");
         let podmans = Path::new("/etc/containers/systemd/web.container");
         assert_eq!(expected_for(mine, &own, "podman"), "unitsmith");
