@@ -55,6 +55,8 @@ case $E2E_BOOT in
 	image=$(ls /var/lib/e2e/unitsmith-*.raw)
 	note "image: $(basename "$image"), $(stat -c %s "$image") bytes"
 	mkdir -p /var/lib/extensions
+	# Under its versioned name: systemd-sysext takes extension-release.unitsmith for it only
+	# through the xattr user.extension-release.strict=0 (without it, merge refuses the image).
 	cp "$image" /var/lib/extensions/
 	rc=0
 	out=$(systemd-sysext merge 2>&1) || rc=$?
