@@ -85,6 +85,17 @@ deb:
 	  TARGET_DIR=$(DEB_DIR) >$(DEB_DIR).log 2>&1 || { tail -n 30 $(DEB_DIR).log; exit 1; }
 	@packaging/deb/build-deb.sh $(DEB_DIR)/stage $(CURDIR)/$(DEB_DIR)
 
+# The system extension image for image-based hosts (systemd-sysext(8); README.md, "Image-based
+# hosts"): the package's /usr tree, from the package's build, as an EROFS image
+# (packaging/sysext/). The last line printed is the path of the image.
+.PHONY: sysext
+SYSEXT_DIR = target/sysext
+sysext:
+	@rm -rf $(SYSEXT_DIR)/stage && mkdir -p $(SYSEXT_DIR)
+	@$(MAKE) --no-print-directory install PREFIX=/usr DESTDIR=$(CURDIR)/$(SYSEXT_DIR)/stage \
+	  TARGET_DIR=$(DEB_DIR) >$(SYSEXT_DIR).log 2>&1 || { tail -n 30 $(SYSEXT_DIR).log; exit 1; }
+	@packaging/sysext/build-sysext.sh $(SYSEXT_DIR)/stage $(CURDIR)/$(SYSEXT_DIR)
+
 # The package as Debian's tools judge it: lintian (every tag fixed or justified in
 # packaging/deb/lintian-overrides) and its contents.
 deb-check:

@@ -16,6 +16,8 @@
 #   E2E_GENERATOR_OVERRIDE=PATH  install PATH instead of the packaged generator (e.g. /bin/true,
 #                                to check that the scenarios really fail without it)
 #   E2E_DEB=FILE                 install this .deb instead of building one with `make deb`
+#   E2E_SYSEXT=FILE              the system extension image for "# e2e-sysext: yes" scenarios,
+#                                instead of building one with `make sysext`
 #   E2E_KEEP=1                   keep each guest's disk (overlay upper dir) for inspection
 #   E2E_ALLOW_SKIP=1             a skipped scenario does not make the run fail
 #   E2E_CACHE_DIR=DIR            rootfs cache (default /var/cache/unitsmith-e2e)
@@ -160,6 +162,20 @@ build_deb() {
 	[ -f "$DEB" ] || die "make deb did not end with the path of a package (log: $OUT_DIR/install.log)"
 }
 
+# Sets SYSEXT to the system extension image (`make sysext`; its last line is the path), for the
+# scenarios that declare "# e2e-sysext: yes" (their setup.sh gets it as E2E_SYSEXT_FILE).
+build_sysext() {
+	if [ -n "${E2E_SYSEXT:-}" ]; then
+		[ -f "$E2E_SYSEXT" ] || die "E2E_SYSEXT=$E2E_SYSEXT: no such file"
+		SYSEXT=$E2E_SYSEXT
+		return
+	fi
+	make -C "$REPO" --no-print-directory sysext >"$OUT_DIR/sysext.log" 2>&1 ||
+		{ tail -n 30 "$OUT_DIR/sysext.log" >&2; die "make sysext failed (log: $OUT_DIR/sysext.log)"; }
+	SYSEXT=$(tail -n 1 "$OUT_DIR/sysext.log")
+	[ -f "$SYSEXT" ] || die "make sysext did not end with the path of an image (log: $OUT_DIR/sysext.log)"
+}
+
 # Sets PKG_LAYER[GUEST]: the guest's root as `dpkg -i` of our package leaves it, as an overlay
 # layer of its own (once per run and guest, ~1 s), so that every boot of every scenario starts
 # with unitsmith installed the way users install it, and the cached root is never modified.
@@ -301,7 +317,12 @@ make_seed_layer() { # DIR SCENARIO_FILE LOG
 	mkdir -p "$layer"
 	if [ -d "$d/root" ]; then cp -a "$d/root/." "$layer/" || return 1; fi
 	# E2E_DEB_FILE: the package, for scenarios that install it themselves (# e2e-package: none).
-	if [ -x "$d/setup.sh" ]; then E2E_DEB_FILE=$DEB "$d/setup.sh" "$layer" >"$3" 2>&1 || return 1; fi
+	# E2E_SYSEXT_FILE: the system extension image, for scenarios with "# e2e-sysext: yes".
+	# E2E_GUEST_ROOT: the guest's cached root, to read (never to write) its own files.
+	if [ -x "$d/setup.sh" ]; then
+		E2E_DEB_FILE=$DEB E2E_SYSEXT_FILE=${SYSEXT:-} E2E_GUEST_ROOT=${SEED_GUEST_ROOT:-} \
+			"$d/setup.sh" "$layer" >"$3" 2>&1 || return 1
+	fi
 }
 
 # A machine name per guest: nspawn keeps per-machine state under /run/systemd/nspawn/, so two
@@ -378,6 +399,7 @@ run_scenario() { # SCENARIO_FILE@GUEST
 	state=$WORK/guests/$name
 	mkdir -p "$state/layers"
 	make_harness_layer "$state/layers/harness" "$file" "$boots" "$guest"
+	SEED_GUEST_ROOT=${ROOTFS[$guest]}
 	if ! make_seed_layer "$state/layers/seed" "$file" "$out/setup.log"; then
 		RESULT=FAIL DETAIL="preparing its files failed (see $out/setup.log)"
 		boots=0
@@ -488,9 +510,22 @@ main() {
 	declare -gA ROOTFS=() PKG_LAYER=() IMAGE_LAYER=()
 	KEEP_CACHES=()
 	t0=$(now_ms)
+	# What a selected scenario needs on the host besides ("# e2e-host-packages: erofs-utils").
+	local extra
+	for s in "${runs[@]}"; do
+		read -ra extra <<<"$(sed -n '1,30s/^# e2e-host-packages: *\([a-z0-9 .+-]*\)$/\1/p' "${s%@*}" | head -n 1)"
+		HOST_PACKAGES+=(${extra[@]+"${extra[@]}"})
+	done
 	install_host_packages
 	build_deb
 	say "e2e: package $DEB"
+	SYSEXT=
+	for s in "${runs[@]}"; do
+		grep -q '^# e2e-sysext: yes$' "${s%@*}" || continue
+		build_sysext
+		say "e2e: system extension $SYSEXT"
+		break
+	done
 	guests=$(printf '%s\n' "${runs[@]##*@}" | sort -u)
 	for guest in $guests; do
 		prepare_rootfs "$guest"
