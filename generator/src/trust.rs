@@ -5,20 +5,17 @@
 //! an input or drop-in that another user owns, or that a group other than root's or every
 //! user can write, is not used: it becomes a failure stub that says why and how to fix it.
 //! The file is checked through the descriptor it is read from (no race with a rename), so
-//! a file swapped in by another user is seen as theirs. A user manager's generator runs as
+//! a file swapped in by another user is seen as theirs. Every directory and link on the way to
+//! it is checked too, before it is opened (see `walk.rs`). A user manager's generator runs as
 //! that user and reads that user's files: nothing to check there.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
-extern "C" {
-    fn geteuid() -> u32;
-}
-
 /// Whether inputs are checked: we run as root (the system generator, root's helpers).
 pub fn enforced() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { geteuid() == 0 }
+    unsafe { nix::libc::geteuid() == 0 }
 }
 
 /// Who a file read as an input may come from.
