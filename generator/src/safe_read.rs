@@ -20,29 +20,7 @@ use std::path::Path;
 /// could push a small machine into the OOM killer.
 pub const MAX_BYTES: u64 = 1 << 20;
 
-// The generator has no dependencies (no libc crate): the open flags, per architecture.
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const O_NONBLOCK: i32 = 0x80;
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const O_NOCTTY: i32 = 0x800;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const O_NONBLOCK: i32 = 0x4004;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const O_NOCTTY: i32 = 0x8000;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const O_NOCTTY: i32 = 0o400;
+use nix::libc::{O_NOCTTY, O_NOFOLLOW, O_NONBLOCK};
 
 /// Why a file was not read.
 #[derive(Debug)]
@@ -108,7 +86,8 @@ impl From<io::Error> for Refused {
     }
 }
 
-fn kind_of(meta: &Metadata) -> Option<&'static str> {
+/// What `meta` shows when it is not a regular file (`None` for one).
+pub(crate) fn kind_of(meta: &Metadata) -> Option<&'static str> {
     let t = meta.file_type();
     Some(if t.is_file() {
         return None;
@@ -145,6 +124,17 @@ pub fn with_contents_admitted<R>(
     admit: impl FnOnce(&Metadata) -> Result<(), Refused>,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Refused> {
+    read_opened(path, listed_regular, 0, admit, f)
+}
+
+/// [`with_contents_admitted`], opening with `extra` flags too (`O_NOFOLLOW`).
+fn read_opened<R>(
+    path: &Path,
+    listed_regular: bool,
+    extra: i32,
+    admit: impl FnOnce(&Metadata) -> Result<(), Refused>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Refused> {
     if !listed_regular {
         // Look before opening: a device is never opened.
         if let Some(what) = kind_of(&std::fs::metadata(path)?) {
@@ -153,7 +143,7 @@ pub fn with_contents_admitted<R>(
     }
     let mut file = OpenOptions::new()
         .read(true)
-        .custom_flags(O_NONBLOCK | O_NOCTTY)
+        .custom_flags(O_NONBLOCK | O_NOCTTY | extra)
         .open(path)?;
     let meta = file.metadata()?;
     if let Some(what) = kind_of(&meta) {
@@ -184,6 +174,9 @@ pub fn with_contents_admitted<R>(
 /// and only a file that `owner` allows and the run's byte allowance holds, both judged on
 /// the opened file before a byte of it is read. Every input goes through here (Quadlet
 /// files, drop-ins, env gates, Compose files and what they name), so none escapes a limit.
+/// For root ([`Owner::Root`](crate::trust::Owner)), the path is walked first (see `walk.rs`:
+/// every directory and link on the way root's, no kernel file system) and the file is then
+/// opened with `O_NOFOLLOW`.
 pub fn input_contents<R>(
     path: &Path,
     listed_regular: bool,
@@ -192,9 +185,19 @@ pub fn input_contents<R>(
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Refused> {
     budget.check_time("read").map_err(Refused::OverBudget)?;
-    with_contents_admitted(
+    let walked;
+    let (path, listed_regular, extra) = match owner {
+        crate::trust::Owner::Anyone => (path, listed_regular, 0),
+        crate::trust::Owner::Root => {
+            walked = budget.paths().file(path, listed_regular)?;
+            // What is not a regular file was refused by the walk, before it was opened.
+            (walked.as_path(), true, O_NOFOLLOW)
+        }
+    };
+    read_opened(
         path,
         listed_regular,
+        extra,
         |meta| {
             owner.check(meta).map_err(Refused::Untrusted)?;
             budget.take_bytes(meta.len()).map_err(Refused::OverBudget)
