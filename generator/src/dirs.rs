@@ -319,11 +319,26 @@ impl Walk {
             return;
         }
         self.seen.insert(resolved.clone());
-        self.dirs.push(resolved.clone());
         if let Ok(mut now) = LISTING.lock() {
             now.clone_from(&Some(resolved.clone()));
         }
-        let (entries, refused) = match sources::list_found(&found, &mut self.untrusted) {
+        let listing = sources::list_found(&found, &mut self.untrusted);
+        // Below a refused directory the walk looked at nothing: a link named like an input
+        // (to a file, to /proc/PID/cmdline ...) is found to be no directory only here. It is
+        // an input, refused when read; not a search path to report.
+        if let sources::Listing::Failed(e) = &listing {
+            let not_dir = matches!(
+                e.raw_os_error(),
+                Some(nix::libc::ENOTDIR | nix::libc::ENOENT)
+            );
+            let input_name = (path.file_name().and_then(|n| n.to_str()))
+                .is_some_and(|n| sources::InputKind::from_filename(n).is_some());
+            if found.refusal().is_some() && not_dir && input_name {
+                return;
+            }
+        }
+        self.dirs.push(resolved.clone());
+        let (entries, refused) = match listing {
             sources::Listing::Listed { entries, refused } => (entries, refused),
             sources::Listing::NotListed(why) => {
                 self.problems.extend(why);
