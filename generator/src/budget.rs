@@ -56,7 +56,14 @@ pub const MAX_UNTRUSTED_ENTRIES: usize = 10_000;
 /// The time limit from the environment: [`DEFAULT_TIMEOUT`] unless [`TIMEOUT_ENV`] says
 /// otherwise (a bad value is reported and the default used).
 pub fn timeout_from_env() -> Duration {
-    let Ok(v) = std::env::var(TIMEOUT_ENV) else {
+    timeout_from(std::env::var(TIMEOUT_ENV).ok().as_deref())
+}
+
+/// The time limit [`TIMEOUT_ENV`] set to `v` gives: seconds from 0 up to (not including) a
+/// billion; anything else (negative, huge, infinite, not a number) is reported and the
+/// default used, never a panic at boot (`Duration::from_secs_f64` panics on those).
+fn timeout_from(v: Option<&str>) -> Duration {
+    let Some(v) = v else {
         return DEFAULT_TIMEOUT;
     };
     match v.trim().parse::<f64>() {
@@ -145,6 +152,22 @@ mod tests {
         assert!(b.take_bytes(11).unwrap_err().contains("32 MiB"));
         assert!(b.take_bytes(10).is_ok());
         assert!(b.take_bytes(1).is_err());
+    }
+
+    #[test]
+    fn the_time_limit_from_the_environment() {
+        assert_eq!(timeout_from(None), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some("0")), Duration::ZERO);
+        assert_eq!(timeout_from(Some(" 2.5 ")), Duration::from_millis(2500));
+        assert_eq!(
+            timeout_from(Some("999999999")),
+            Duration::from_secs(999_999_999)
+        );
+        for bad in [
+            "-1", "-0.5", "1e9", "1e300", "inf", "-inf", "NaN", "", "30s", "x",
+        ] {
+            assert_eq!(timeout_from(Some(bad)), DEFAULT_TIMEOUT, "{bad:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! - A file over [`MAX_BYTES`] is refused from its size before a byte of it is read, and no
 //!   read goes past the limit whatever the size said (files in `/proc` say 0).
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -207,7 +207,7 @@ pub fn input_contents<R>(
 }
 
 /// Read until `buf` is full or the file ends.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
         match file.read(free) {
@@ -338,6 +338,33 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A small input is read in one go into a buffer of its size: an interrupted read is
+    /// retried, a short one read on, and an error is the error, not what was read so far.
+    #[test]
+    fn small_reads_retry_and_fail_as_they_should() {
+        struct Script(Vec<io::Result<&'static [u8]>>);
+        impl Read for Script {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.remove(0) {
+                    Ok(b) => {
+                        buf[..b.len()].copy_from_slice(b);
+                        Ok(b.len())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        let mut buf = [0u8; 6];
+        let interrupted = || Err(io::Error::from(io::ErrorKind::Interrupted));
+        let mut r = Script(vec![Ok(b"ab"), interrupted(), Ok(b"cd"), Ok(b"")]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"abcd");
+        let mut r = Script(vec![Ok(b"abc"), Ok(b"def")]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap(), 6);
+        let mut r = Script(vec![Ok(b"ab"), Err(io::Error::other("EIO"))]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap_err().to_string(), "EIO");
     }
 
     /// `/proc` files say they are empty: they are still read, up to the limit.

@@ -187,6 +187,16 @@ mod tests {
             "a\\x0ab.container"
         );
         assert_eq!(display(OsStr::new("café.container")), "café.container");
+        // A sequence cut at the end of the name (no byte after it to tell it is bad), and in
+        // the middle; the valid text around each is kept.
+        assert_eq!(display(OsStr::from_bytes(b"caf\xc3")), "caf\\xc3");
+        assert_eq!(display(OsStr::from_bytes(b"x\xe2\x82")), "x\\xe2\\x82");
+        assert_eq!(display(OsStr::from_bytes(b"\xe2\x82y")), "\\xe2\\x82y");
+        assert_eq!(
+            display(OsStr::from_bytes(b"\xf0\x9f\x98")),
+            "\\xf0\\x9f\\x98"
+        );
+        assert_eq!(display(OsStr::from_bytes(b"")), "");
         assert_eq!(
             escaped_file_name("sp ace@.container"),
             "sp\\x20ace@.container"
