@@ -313,7 +313,9 @@ impl Paths {
     /// Walk the directory `path` from `/` (see the module comment).
     fn chase(&self, path: &Path) -> Result<Dir, i32> {
         if !path.is_absolute() {
-            return Err(nix::libc::EINVAL);
+            // (`unitsmith lint ./units`): from the working directory, itself walked from `/`.
+            let cwd = std::env::current_dir().map_err(|e| errno(&e))?;
+            return self.chase(&cwd.join(path));
         }
         let mut stack = vec![self.root()?];
         let mut todo = components_reversed(path);
