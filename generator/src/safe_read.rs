@@ -375,17 +375,26 @@ mod tests {
         std::os::unix::fs::symlink("missing.container", &link).unwrap();
         let nf = || Refused::Io(io::Error::from(io::ErrorKind::NotFound));
         let (msg, hint) = nf().describe(&link);
-        assert_eq!(msg, "not read: a symlink to missing.container, which does not exist");
+        assert_eq!(
+            msg,
+            "not read: a symlink to missing.container, which does not exist"
+        );
         assert_eq!(hint.as_deref(), Some("fix or remove the symlink"));
         let (msg, hint) = nf().describe(&d.join("gone.container"));
         assert!(msg.starts_with("cannot read: "), "{msg}");
         assert_eq!(hint, None);
         let denied = Refused::Io(io::Error::from(io::ErrorKind::PermissionDenied));
         let (msg, hint) = denied.describe(&link);
-        assert!(msg.starts_with("cannot read: ") && !msg.contains("symlink"), "{msg}");
+        assert!(
+            msg.starts_with("cannot read: ") && !msg.contains("symlink"),
+            "{msg}"
+        );
         assert!(hint.unwrap().contains("make it readable by the generator"));
         let other = Refused::Io(io::Error::other("boom"));
-        assert_eq!(other.describe(&link), ("cannot read: boom".to_string(), None));
+        assert_eq!(
+            other.describe(&link),
+            ("cannot read: boom".to_string(), None)
+        );
         let (_, hint) = Refused::NotRegular("a directory").describe(&d);
         assert!(hint.unwrap().starts_with("rename it"));
         let (_, hint) = Refused::NotRegular("a socket").describe(&d);

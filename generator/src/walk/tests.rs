@@ -117,6 +117,19 @@ fn a_directory_another_user_owns_or_can_write_is_refused_with_everything_below()
         "{why}"
     );
     assert!(why.contains("chmod go-w"), "{why}");
+    // Another group that cannot write it: root's alone still (root:1000 0755, 2755).
+    for mode in [0o755, 0o2755] {
+        mkdir(&b.join("grp-ro"), mode);
+        chown(b.join("grp-ro"), None, Some(1000)).unwrap();
+        assert!(
+            Paths::default()
+                .dir(&b.join("grp-ro"))
+                .unwrap()
+                .refusal()
+                .is_none(),
+            "{mode:o}"
+        );
+    }
     mkdir(&b.join("all"), 0o777);
     let why = refusal(&paths.dir(&b.join("all")).unwrap());
     assert!(why.contains("can be written by every user"), "{why}");
