@@ -8,12 +8,20 @@
 //! - bytes: [`TOTAL_BYTES`] read in all (each file at most [`crate::safe_read::MAX_BYTES`]);
 //!   a file that would go over is not read and becomes a failure stub.
 //! - inputs: [`MAX_INPUTS`]; more are not read at all, and are reported, counted and named.
+//! - what root does not trust (directories another user owns or can write, see `walk.rs`) is
+//!   bounded apart, so that no user can starve root's own inputs: [`MAX_REFUSED_INPUTS`]
+//!   inputs there get a failure stub, and at most [`MAX_UNTRUSTED_DIRS`] such directories and
+//!   [`MAX_UNTRUSTED_ENTRIES`] entries in them are listed; past either, they are reported,
+//!   counted and named. None of them counts toward [`MAX_INPUTS`].
 //!
 //! Measured (README "Speed"): memory grows with the bytes read (about twice them) and with
 //! the number of inputs (about 4.5 KB each), so these two bound it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::walk::Paths;
 
 /// How long a run may take before it stops reading and writes what it has. systemd kills
 /// generators after 90 s (and the boot then has none of their units): well before that.
@@ -34,10 +42,28 @@ pub const TOTAL_BYTES: u64 = 32 << 20;
 /// costs memory before it is read.
 pub const MAX_INPUTS: usize = 20_000;
 
+/// Inputs in directories root does not trust (see `walk.rs`), each of which becomes a
+/// failure stub saying why, in one run. Counted apart from [`MAX_INPUTS`]: however many a
+/// user puts in a directory of theirs, root's own inputs are all read.
+pub const MAX_REFUSED_INPUTS: usize = 1_000;
+
+/// Directories root does not trust that are listed in one run (for the stubs of the inputs
+/// they hold), and entries read from them in all: a user may make theirs as large and as deep
+/// as they like, and listing it must not take the time root's own inputs need.
+pub const MAX_UNTRUSTED_DIRS: usize = 100;
+pub const MAX_UNTRUSTED_ENTRIES: usize = 10_000;
+
 /// The time limit from the environment: [`DEFAULT_TIMEOUT`] unless [`TIMEOUT_ENV`] says
 /// otherwise (a bad value is reported and the default used).
 pub fn timeout_from_env() -> Duration {
-    let Ok(v) = std::env::var(TIMEOUT_ENV) else {
+    timeout_from(std::env::var(TIMEOUT_ENV).ok().as_deref())
+}
+
+/// The time limit [`TIMEOUT_ENV`] set to `v` gives: seconds from 0 up to (not including) a
+/// billion; anything else (negative, huge, infinite, not a number) is reported and the
+/// default used, never a panic at boot (`Duration::from_secs_f64` panics on those).
+fn timeout_from(v: Option<&str>) -> Duration {
+    let Some(v) = v else {
         return DEFAULT_TIMEOUT;
     };
     match v.trim().parse::<f64>() {
@@ -52,21 +78,34 @@ pub fn timeout_from_env() -> Duration {
     }
 }
 
-/// What is left of one run's limits; shared by the threads of the run.
+/// What is left of one run's limits, and what the run learned of the paths it reads (so
+/// that each directory is walked once: see `walk.rs`); shared by the threads of the run.
 #[derive(Debug)]
 pub struct Budget {
     deadline: Option<(Instant, Duration)>,
     bytes_left: AtomicU64,
+    paths: Arc<Paths>,
 }
 
 impl Budget {
     /// A run that must end its reading by `deadline` (given with the limit it came from,
     /// for messages); `None`: no time limit (doctor, lint, tests).
     pub fn new(deadline: Option<(Instant, Duration)>) -> Budget {
+        Budget::with_paths(deadline, Arc::default())
+    }
+
+    /// [`Budget::new`], going on from what a scan learned of the paths already.
+    pub fn with_paths(deadline: Option<(Instant, Duration)>, paths: Arc<Paths>) -> Budget {
         Budget {
             deadline,
             bytes_left: AtomicU64::new(TOTAL_BYTES),
+            paths,
         }
+    }
+
+    /// The run's verdicts on directories (see `walk.rs`).
+    pub fn paths(&self) -> &Paths {
+        &self.paths
     }
 
     /// `Err(message)` once the time is up; `doing`: what was not done (`read`, `converted`).
@@ -113,6 +152,22 @@ mod tests {
         assert!(b.take_bytes(11).unwrap_err().contains("32 MiB"));
         assert!(b.take_bytes(10).is_ok());
         assert!(b.take_bytes(1).is_err());
+    }
+
+    #[test]
+    fn the_time_limit_from_the_environment() {
+        assert_eq!(timeout_from(None), DEFAULT_TIMEOUT);
+        assert_eq!(timeout_from(Some("0")), Duration::ZERO);
+        assert_eq!(timeout_from(Some(" 2.5 ")), Duration::from_millis(2500));
+        assert_eq!(
+            timeout_from(Some("999999999")),
+            Duration::from_secs(999_999_999)
+        );
+        for bad in [
+            "-1", "-0.5", "1e9", "1e300", "inf", "-inf", "NaN", "", "30s", "x",
+        ] {
+            assert_eq!(timeout_from(Some(bad)), DEFAULT_TIMEOUT, "{bad:?}");
+        }
     }
 
     #[test]

@@ -64,9 +64,11 @@ pub fn search_and_scan(user: bool) -> (SearchPaths, Scan) {
 /// [`search_and_scan`] that lists no further directory once `deadline` has passed (they
 /// are reported in [`SearchPaths::problems`]).
 pub fn search_and_scan_until(user: bool, deadline: Option<Instant>) -> (SearchPaths, Scan) {
+    let walk_paths = std::sync::Arc::<crate::walk::Paths>::default();
     let mut walk = Walk {
-        scanner: Some(Scanner::default()),
+        scanner: Some(Scanner::with_paths(std::sync::Arc::clone(&walk_paths))),
         deadline,
+        paths: Some(walk_paths),
         ..Walk::default()
     };
     let paths = search(&mut walk, user, Containers::UnlessPodman);
@@ -226,34 +228,68 @@ struct Walk {
     /// Directories not listed because the deadline had passed.
     not_searched: Vec<PathBuf>,
     problems: Vec<String>,
+    /// The trust walk's verdicts, shared with the scan (see `walk.rs`); `None` until needed.
+    paths: Option<std::sync::Arc<crate::walk::Paths>>,
+    /// Whether directories are checked: we run as root (`None` until first asked).
+    enforced: Option<bool>,
+    /// How much of the directories root does not trust has been listed.
+    untrusted: crate::walk::UntrustedListing,
 }
 
 impl Walk {
-    /// `path` is a search path, or (`listed`) an entry of a directory already searched.
-    fn add(&mut self, path: &Path, keep: &dyn Fn(&Path) -> bool) {
-        self.add_entry(path, false, false, keep);
+    /// Where `path` leads, and whether root may use what it holds. `listed_dir`: a real
+    /// directory in the listing of one already resolved. Not as root: resolved as the kernel
+    /// does, nothing checked.
+    fn find(
+        &mut self,
+        path: &Path,
+        listed_dir: bool,
+        parent: Option<&crate::walk::Dir>,
+    ) -> std::io::Result<crate::walk::Dir> {
+        let enforced = *self.enforced.get_or_insert_with(crate::trust::enforced);
+        if !enforced {
+            // A real directory in a resolved one is resolved already: resolving it again
+            // costs a `stat` per level of the path, quadratic in the depth (88 s for a tree
+            // 2000 deep).
+            let resolved = match listed_dir {
+                true => Ok(path.to_path_buf()),
+                false => std::fs::canonicalize(path),
+            };
+            return resolved.map(crate::walk::Dir::unchecked);
+        }
+        // An entry of a directory just listed is one step from it: the tree is walked in
+        // linear time however deep it is.
+        let paths = self.paths.get_or_insert_with(Default::default);
+        match (parent, path.file_name()) {
+            (Some(parent), Some(name)) => paths.child(parent, name),
+            _ => paths.dir(path),
+        }
     }
 
-    /// `listed_dir`: the listing of a resolved directory showed `path` as a directory.
+    /// `path` is a search path, or (`listed`) an entry of a directory already searched.
+    fn add(&mut self, path: &Path, keep: &dyn Fn(&Path) -> bool) {
+        self.add_entry(path, None, false, keep);
+    }
+
+    /// `listed_in`: the directory whose listing showed `path` (`None` for a search path);
+    /// `listed_dir`: that listing showed it as a directory.
     fn add_entry(
         &mut self,
         path: &Path,
-        listed: bool,
+        listed_in: Option<&crate::walk::Dir>,
         listed_dir: bool,
         keep: &dyn Fn(&Path) -> bool,
     ) {
+        let listed = listed_in.is_some();
         if self.deadline.is_some_and(|d| Instant::now() >= d) {
             self.not_searched.push(path.to_path_buf());
             return;
         }
-        // A real directory in a resolved one is resolved already: resolving it again costs a
-        // `stat` per level of the path, quadratic in the depth (88 s for a tree 2000 deep).
-        let resolved = match listed_dir {
-            true => Ok(path.to_path_buf()),
-            false => std::fs::canonicalize(path),
-        };
-        let resolved = match resolved {
+        let found = match self.find(path, listed_dir, listed_in) {
             Ok(r) => r,
+            // A file (or a link to one) is an input, not a search path; the trust walk says
+            // so where resolving did not.
+            Err(e) if e.raw_os_error() == Some(nix::libc::ENOTDIR) => return,
             Err(e) => {
                 // An entry that is there but cannot be resolved (a symlink loop, a path over
                 // PATH_MAX in a deep tree, no search permission) may be a directory of
@@ -271,27 +307,50 @@ impl Walk {
                 return;
             }
         };
+        let resolved = found.path.clone();
+        // (What the trust walk found is a directory already; below a refused one, only real
+        // directories of its listings get here.)
+        let walked = self.enforced == Some(true);
         if self.seen.contains(&resolved)
             || resolved.to_string_lossy().ends_with(".d")
             || !keep(&resolved)
-            || !(listed_dir || resolved.is_dir())
+            || !(listed_dir || walked || resolved.is_dir())
         {
             return;
         }
         self.seen.insert(resolved.clone());
-        self.dirs.push(resolved.clone());
         if let Ok(mut now) = LISTING.lock() {
             now.clone_from(&Some(resolved.clone()));
         }
-        let entries = match sources::list(&resolved) {
-            Ok(entries) => entries,
-            Err(e) => {
+        let listing = sources::list_found(&found, &mut self.untrusted);
+        // Below a refused directory the walk looked at nothing: a link named like an input
+        // (to a file, to /proc/PID/cmdline ...) is found to be no directory only here. It is
+        // an input, refused when read; not a search path to report.
+        if let sources::Listing::Failed(e) = &listing {
+            let not_dir = matches!(
+                e.raw_os_error(),
+                Some(nix::libc::ENOTDIR | nix::libc::ENOENT)
+            );
+            let input_name = (path.file_name().and_then(|n| n.to_str()))
+                .is_some_and(|n| sources::InputKind::from_filename(n).is_some());
+            if found.refusal().is_some() && not_dir && input_name {
+                return;
+            }
+        }
+        self.dirs.push(resolved.clone());
+        let (entries, refused) = match listing {
+            sources::Listing::Listed { entries, refused } => (entries, refused),
+            sources::Listing::NotListed(why) => {
+                self.problems.extend(why);
+                return;
+            }
+            sources::Listing::Failed(e) => {
                 self.problems.extend(sources::list_problem(&resolved, &e));
                 return;
             }
         };
         if let Some(scanner) = &mut self.scanner {
-            scanner.add_dir(&resolved, &entries);
+            scanner.add_dir(&resolved, &entries, refused);
         }
         // A Compose project's subdirectories hold its data (bind-mounted directories, build
         // contexts): never walked, so a database directory is not listed at every boot.
@@ -304,19 +363,21 @@ impl Walk {
             return;
         }
         // Plain files are inputs, not search paths: skip them without resolving each one.
+        // Below a directory root does not trust, no link is followed (see `walk.rs`).
         let mut subdirs: Vec<(PathBuf, bool)> = entries
             .iter()
-            .filter(|e| !e.plain_file)
+            .filter(|e| !e.plain_file && (!refused || e.dir))
             .map(|e| (resolved.join(&e.name), e.dir))
             .collect();
         subdirs.sort();
         for (d, is_dir) in subdirs {
-            self.add_entry(&d, true, is_dir, keep);
+            self.add_entry(&d, Some(&found), is_dir, keep);
         }
     }
 
     fn take_problems(&mut self) -> Vec<String> {
         let mut problems = std::mem::take(&mut self.problems);
+        problems.extend(self.untrusted.report());
         if let Some(first) = self.not_searched.first() {
             let more = match self.not_searched.len() - 1 {
                 0 => String::new(),

@@ -157,8 +157,18 @@ pub fn generate_with(
     opts: &Options,
     sink: Option<Sink>,
 ) -> Outcome {
+    generate_within(inputs, dropins, opts, sink, Budget::new(opts.deadline))
+}
+
+/// [`generate_with`] within `budget` (which may hold what a scan learned of the paths).
+fn generate_within(
+    inputs: &[Input],
+    dropins: &HashSet<PathBuf>,
+    opts: &Options,
+    sink: Option<Sink>,
+    budget: Budget,
+) -> Outcome {
     let mut out = Outcome::default();
-    let budget = Budget::new(opts.deadline);
     for input in inputs.iter().filter(|i| i.kind == InputKind::EnvGate) {
         envgate_units(input, opts, dropins, &budget, &mut out);
     }
@@ -770,5 +780,7 @@ pub fn run(scan: &sources::Scan, opts: &Options, sink: Option<Sink>) -> Outcome 
             crate::log_debug!("{} is hidden by {}", s.display(), i.path.display());
         }
     }
-    generate_with(&scan.inputs, &scan.dropins, opts, sink)
+    // The directories the scan walked are not walked again (see `walk.rs`).
+    let budget = Budget::with_paths(opts.deadline, std::sync::Arc::clone(&scan.paths));
+    generate_within(&scan.inputs, &scan.dropins, opts, sink, budget)
 }

@@ -7,7 +7,8 @@
 //!
 //! Hostile inputs: [`safe_read`] reads only regular files of at most 1 MiB and never blocks;
 //! [`unitname`] holds systemd's unit-name rules and [`badname`] reports inputs that break them;
-//! [`budget`] bounds a run in time, bytes and inputs.
+//! [`budget`] bounds a run in time, bytes and inputs; [`trust`] and [`walk`] keep root from
+//! acting on what another user could write, file or directory on the way.
 
 pub mod badname;
 pub mod budget;
@@ -31,6 +32,7 @@ pub mod stub;
 pub mod trust;
 pub mod unitfile;
 pub mod unitname;
+pub mod walk;
 pub mod watchdog;
 
 /// The Podman release whose Quadlet this generator matches (its keys in `quadlet/keys.rs`,

@@ -1,27 +1,195 @@
 //! Writing generated units into the directory systemd hands the generator.
 //!
-//! Files are created with O_EXCL: another generator's unit of the same name is a collision
-//! to report, never something to overwrite. No fsync: the output is on tmpfs (/run) and is
-//! rebuilt at every boot and reload.
+//! The directory is opened once ([`OutputDir`]); every file, `.wants/` (`.requires/`, ...)
+//! directory and link is made relative to it (`openat`, `mkdirat`, `symlinkat`, `unlinkat`),
+//! one component at a time, never following a link, and a name with an empty, `.` or `..`
+//! component is refused: whatever a name says (an input's, a Compose project's), nothing is
+//! written, made or removed outside the directory. Files are created with `O_EXCL`: another
+//! generator's unit of the same name is a collision to report, never something to overwrite.
+//! No fsync: the output is on tmpfs (/run) and is rebuilt at every boot and reload.
 
 use std::collections::HashMap;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
-use std::path::Path;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use crate::generate::Generated;
 
-/// Write one unit and its `TARGET.wants/` (`.requires/`, `.upholds/`) links under `dir` (the
+/// The directory the units go to, held open.
+pub struct OutputDir {
+    fd: OwnedFd,
+    path: PathBuf,
+    /// Its subdirectories made or opened so far (`multi-user.target.wants` ...): most units'
+    /// links go to the same few.
+    subdirs: Mutex<HashMap<String, Arc<OwnedFd>>>,
+}
+
+/// The directory a relative output path goes to.
+enum Parent {
+    Top,
+    Sub(Arc<OwnedFd>),
+    /// Deeper than one level (an `Alias=` with a directory in it): opened for this use only.
+    Deep(OwnedFd),
+}
+
+impl OutputDir {
+    /// Open `path` (the directory systemd gave, which exists).
+    pub fn open(path: &Path) -> io::Result<OutputDir> {
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(OutputDir {
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            path: path.to_path_buf(),
+            subdirs: Mutex::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn raw(&self, parent: &Parent) -> i32 {
+        match parent {
+            Parent::Top => self.fd.as_raw_fd(),
+            Parent::Sub(fd) => fd.as_raw_fd(),
+            Parent::Deep(fd) => fd.as_raw_fd(),
+        }
+    }
+
+    /// The directory of `rel` and its last component, the directories on the way made when
+    /// missing (`create`). Refused: an absolute name, or one with an empty, `.` or `..`
+    /// component.
+    fn parent<'r>(&self, rel: &'r str, create: bool) -> io::Result<(Parent, &'r str)> {
+        let mut parts: Vec<&str> = rel.split('/').collect();
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == "..")
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a name inside the output directory (an empty, '.' or '..' component)",
+            ));
+        }
+        let name = parts.pop().unwrap_or_default();
+        match parts.as_slice() {
+            [] => Ok((Parent::Top, name)),
+            [dir] => {
+                if let Some(fd) = self.subdirs.lock().ok().and_then(|m| m.get(*dir).cloned()) {
+                    return Ok((Parent::Sub(fd), name));
+                }
+                let fd = Arc::new(subdir(&self.fd, dir, create)?);
+                if let Ok(mut m) = self.subdirs.lock() {
+                    m.insert(dir.to_string(), Arc::clone(&fd));
+                }
+                Ok((Parent::Sub(fd), name))
+            }
+            [first, rest @ ..] => {
+                let mut fd = subdir(&self.fd, first, create)?;
+                for d in rest {
+                    fd = subdir(&fd, d, create)?;
+                }
+                Ok((Parent::Deep(fd), name))
+            }
+        }
+    }
+
+    /// Create the file `rel` holding `text` (never overwriting: see the module comment).
+    fn create(&self, rel: &str, text: &str) -> io::Result<()> {
+        let (parent, name) = self.parent(rel, true)?;
+        let fd = nix::fcntl::openat(
+            Some(self.raw(&parent)),
+            name,
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC
+                | OFlag::O_NOCTTY,
+            // As a plain create: what the umask leaves of rw-rw-rw-.
+            Mode::from_bits_truncate(0o666),
+        )?;
+        // SAFETY: openat returned a new descriptor that nothing else owns.
+        unsafe { File::from_raw_fd(fd) }.write_all(text.as_bytes())
+    }
+
+    /// Make the link `rel` → `target`, replacing a link or file of that name (Quadlet
+    /// replaces an existing link: several inputs may share a target's .wants/); never a
+    /// directory.
+    fn symlink_replacing(&self, target: &str, rel: &str) -> io::Result<()> {
+        let (parent, name) = self.parent(rel, true)?;
+        let at = Some(self.raw(&parent));
+        match nix::unistd::symlinkat(target, at, name) {
+            Err(Errno::EEXIST) => {
+                let _ = nix::unistd::unlinkat(at, name, nix::unistd::UnlinkatFlags::NoRemoveDir);
+                nix::unistd::symlinkat(target, at, name).map_err(io::Error::from)
+            }
+            r => r.map_err(io::Error::from),
+        }
+    }
+
+    /// Whether `rel` exists (as anything), not following a link.
+    fn exists(&self, rel: &str) -> bool {
+        self.parent(rel, false).is_ok_and(|(parent, name)| {
+            nix::sys::stat::fstatat(
+                Some(self.raw(&parent)),
+                name,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .is_ok()
+        })
+    }
+}
+
+/// The directory `name` in `at`, opened without following a link; made (0777 less the
+/// umask, as `mkdir` does) when missing and `create`.
+fn subdir(at: &OwnedFd, name: &str, create: bool) -> io::Result<OwnedFd> {
+    let open = || {
+        nix::fcntl::openat(
+            Some(at.as_raw_fd()),
+            name,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let fd = match open() {
+        Err(Errno::ENOENT) if create => {
+            match nix::sys::stat::mkdirat(
+                Some(at.as_raw_fd()),
+                name,
+                Mode::from_bits_truncate(0o777),
+            ) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(e.into()),
+            }
+            open()?
+        }
+        r => r?,
+    };
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Write one unit and its `TARGET.wants/` (`.requires/`, `.upholds/`) links in `dir` (the
 /// generator's sink: called from worker threads as units become final). Missing
 /// subdirectories are made on the way. One message per failure. Other links (`Alias=`) wait
 /// for [`settle_links`]: they may name another unit's file.
-pub fn write_unit(dir: &Path, u: &Generated) -> Result<(), String> {
+pub fn write_unit(dir: &OutputDir, u: &Generated) -> Result<(), String> {
     let mut errors: Vec<String> = Vec::new();
     if let Err(e) = write_text(dir, u) {
         errors.push(e);
     }
     for (link, target) in u.symlinks.iter().filter(|(l, _)| is_dependency_link(l)) {
-        if let Err(e) = symlink_replacing(target, &dir.join(link)) {
+        if let Err(e) = symlink_replacing(dir, target, link) {
             errors.push(e);
         }
     }
@@ -31,48 +199,26 @@ pub fn write_unit(dir: &Path, u: &Generated) -> Result<(), String> {
     }
 }
 
-fn write_text(dir: &Path, u: &Generated) -> Result<(), String> {
+fn write_text(dir: &OutputDir, u: &Generated) -> Result<(), String> {
     TEXT.with_borrow_mut(|text| {
         text.clear();
         u.write_text(text);
-        let path = dir.join(&u.name);
-        with_parent(&path, || write_file(&path, text)).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists => format!(
-                "{}: already exists (written by another generator?); not overwritten",
-                path.display()
-            ),
-            _ => format!("{}: cannot write: {e}", path.display()),
+        dir.create(&u.name, text).map_err(|e| {
+            let path = dir.path.join(&u.name);
+            match e.kind() {
+                io::ErrorKind::AlreadyExists => format!(
+                    "{}: already exists (written by another generator?); not overwritten",
+                    path.display()
+                ),
+                _ => format!("{}: cannot write: {e}", path.display()),
+            }
         })
     })
-}
-
-/// Run `make`; when it fails because `path`'s directory is missing, make that and retry.
-/// (Asking first would cost a syscall per file; most files go to directories that exist.)
-fn with_parent(path: &Path, make: impl Fn() -> io::Result<()>) -> io::Result<()> {
-    match make() {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => match path.parent() {
-            Some(parent) => {
-                fs::create_dir_all(parent)?;
-                make()
-            }
-            None => Err(e),
-        },
-        r => r,
-    }
 }
 
 thread_local! {
     /// The text of the unit being written: one buffer per thread, reused for every unit.
     static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-}
-
-/// Create `path` (never overwriting: another generator's file of that name is a collision).
-fn write_file(path: &Path, text: &str) -> io::Result<()> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?
-        .write_all(text.as_bytes())
 }
 
 /// A link in a target's `.wants/`, `.requires/` or `.upholds/` directory: never the name of
@@ -90,7 +236,7 @@ fn is_dependency_link(link: &str) -> bool {
 /// that several units claim (made by their threads in whatever order they ran). The last
 /// claim in unit order wins, as in Quadlet, and an alias replaces a unit file of its name.
 /// One message per failure.
-pub fn settle_links(dir: &Path, units: &[Generated]) -> Vec<String> {
+pub fn settle_links(dir: &OutputDir, units: &[Generated]) -> Vec<String> {
     let n = units.iter().map(|u| u.symlinks.len()).sum();
     let mut claims: HashMap<&str, (&str, usize)> = HashMap::with_capacity(n);
     let mut order: Vec<&str> = Vec::with_capacity(n);
@@ -109,7 +255,7 @@ pub fn settle_links(dir: &Path, units: &[Generated]) -> Vec<String> {
             continue;
         };
         if n > 1 || !is_dependency_link(link) {
-            if let Err(e) = symlink_replacing(target, &dir.join(link)) {
+            if let Err(e) = symlink_replacing(dir, target, link) {
                 errors.push(e);
             }
         }
@@ -117,17 +263,14 @@ pub fn settle_links(dir: &Path, units: &[Generated]) -> Vec<String> {
     errors
 }
 
-/// Quadlet replaces an existing link: several inputs may share a target's .wants/.
-fn symlink_replacing(target: &str, link: &Path) -> Result<(), String> {
-    let make = || std::os::unix::fs::symlink(target, link);
-    let made = match with_parent(link, make) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            let _ = fs::remove_file(link);
-            make()
-        }
-        r => r,
-    };
-    made.map_err(|e| format!("{}: cannot create symlink: {e}", link.display()))
+/// [`OutputDir::symlink_replacing`], its failure as a message.
+fn symlink_replacing(dir: &OutputDir, target: &str, link: &str) -> Result<(), String> {
+    dir.symlink_replacing(target, link).map_err(|e| {
+        format!(
+            "{}: cannot create symlink: {e}",
+            dir.path.join(link).display()
+        )
+    })
 }
 
 /// The unit `input` is meant to give, from its name alone (for stubs made without reading
@@ -152,14 +295,15 @@ pub fn unit_name_of(input: &crate::sources::Input) -> Option<String> {
 /// yet (the watchdog's last act: see `watchdog.rs`). Returns how many were written and the
 /// inputs left without a unit (no valid name, or the stub could not be written).
 pub fn write_missing_stubs(
-    dir: &Path,
+    dir: &OutputDir,
     inputs: &[crate::sources::Input],
     why: &str,
 ) -> (usize, Vec<String>) {
     let (mut written, mut left) = (0, Vec::new());
     for input in inputs {
         let path = crate::badname::shown_path(&input.path);
-        if input.kind == crate::sources::InputKind::Compose && has_unit_from(dir, &input.path) {
+        if input.kind == crate::sources::InputKind::Compose && has_unit_from(&dir.path, &input.path)
+        {
             continue;
         }
         let Some(name) = unit_name_of(input) else {
@@ -177,7 +321,7 @@ pub fn write_missing_stubs(
         match write_text(dir, &stub) {
             Ok(()) => written += 1,
             // Written already (O_EXCL): the unit is there, real or stub.
-            Err(_) if fs::symlink_metadata(dir.join(&stub.name)).is_ok() => {}
+            Err(_) if dir.exists(&stub.name) => {}
             Err(_) => left.push(path),
         }
     }
@@ -240,7 +384,8 @@ mod tests {
             InputKind::Quadlet(crate::quadlet::Kind::Volume),
         )])
         .collect();
-        let (written, left) = write_missing_stubs(&dir, &inputs, "not generated: timed out");
+        let out = OutputDir::open(&dir).unwrap();
+        let (written, left) = write_missing_stubs(&out, &inputs, "not generated: timed out");
         assert_eq!(written, 3, "hung, sp ace, db");
         assert_eq!(left, vec!["/in/@.container".to_string()]);
         assert_eq!(
@@ -274,7 +419,8 @@ mod tests {
             crate::compose::input("/in/compose/Hung/compose.yaml".into()).unwrap(),
         ];
         assert!(inputs.iter().all(|i| i.kind == InputKind::Compose));
-        let (written, left) = write_missing_stubs(&dir, &inputs, "not generated: timed out");
+        let out = OutputDir::open(&dir).unwrap();
+        let (written, left) = write_missing_stubs(&out, &inputs, "not generated: timed out");
         assert_eq!((written, left), (1, Vec::<String>::new()));
         assert!(!dir.join("done.service").exists());
         let stub = fs::read_to_string(dir.join("hung.service")).unwrap();
@@ -299,14 +445,15 @@ mod tests {
             &[(link, "../t@x.service"), ("alias.service", "t@x.service")],
         );
         // The later unit written first: its link is then replaced by the earlier unit's.
-        write_unit(&dir, &later).unwrap();
-        write_unit(&dir, &first).unwrap();
+        let out = OutputDir::open(&dir).unwrap();
+        write_unit(&out, &later).unwrap();
+        write_unit(&out, &first).unwrap();
         assert_eq!(
             fs::read_link(dir.join(link)).unwrap(),
             Path::new("../t@.service")
         );
         assert!(fs::symlink_metadata(dir.join("alias.service")).is_err());
-        let errors = settle_links(&dir, &[first, later]);
+        let errors = settle_links(&out, &[first, later]);
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             fs::read_link(dir.join(link)).unwrap(),
@@ -317,5 +464,60 @@ mod tests {
             Path::new("t@x.service")
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Whatever a name says, nothing is written, made or removed outside the directory: a
+    /// unit, a `.wants/` directory and links named with `..` are refused (a Compose project
+    /// named `../x` once made root write all three next to the output directory), and a
+    /// link planted where a `.wants/` directory goes is not followed.
+    #[test]
+    fn names_cannot_leave_the_output_directory() {
+        let base = std::env::temp_dir().join(format!("unitsmith-out-esc-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        let dir = base.join("out");
+        fs::create_dir_all(&dir).unwrap();
+        fs::create_dir_all(base.join("elsewhere")).unwrap();
+        fs::write(base.join("victim.target"), "precious\n").unwrap();
+        let out = OutputDir::open(&dir).unwrap();
+        for name in [
+            "../x.target",
+            "a/../../x.service",
+            "/abs.service",
+            "a//b.service",
+            ".",
+        ] {
+            let u = unit(name, &[]);
+            let e = write_unit(&out, &u).unwrap_err();
+            assert!(
+                e.contains("not a name inside the output directory"),
+                "{name}: {e}"
+            );
+        }
+        let escaping = unit(
+            "ok.target",
+            &[
+                ("../victim.target", "ok.target"),
+                ("../x.target.wants/a.service", "../a.service"),
+                ("multi-user.target.wants/../../victim.target", "x"),
+            ],
+        );
+        let errors = settle_links(&out, std::slice::from_ref(&escaping));
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(
+            fs::read_to_string(base.join("victim.target")).unwrap(),
+            "precious\n"
+        );
+        assert!(!base.join("x.target").exists() && !base.join("x.target.wants").exists());
+        // A link where a .wants/ directory goes (only root could plant one here; still, the
+        // writer never goes through it).
+        std::os::unix::fs::symlink(base.join("elsewhere"), dir.join("evil.target.wants")).unwrap();
+        let u = unit(
+            "a.service",
+            &[("evil.target.wants/a.service", "../a.service")],
+        );
+        assert!(write_unit(&out, &u).is_err());
+        assert_eq!(fs::read_dir(base.join("elsewhere")).unwrap().count(), 0);
+        assert!(dir.join("a.service").is_file());
+        fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -10,7 +10,7 @@
 //! - A file over [`MAX_BYTES`] is refused from its size before a byte of it is read, and no
 //!   read goes past the limit whatever the size said (files in `/proc` say 0).
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{Metadata, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -20,29 +20,7 @@ use std::path::Path;
 /// could push a small machine into the OOM killer.
 pub const MAX_BYTES: u64 = 1 << 20;
 
-// The generator has no dependencies (no libc crate): the open flags, per architecture.
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const O_NONBLOCK: i32 = 0x80;
-#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
-const O_NOCTTY: i32 = 0x800;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const O_NONBLOCK: i32 = 0x4004;
-#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
-const O_NOCTTY: i32 = 0x8000;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const O_NONBLOCK: i32 = 0o4000;
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips64",
-    target_arch = "sparc",
-    target_arch = "sparc64"
-)))]
-const O_NOCTTY: i32 = 0o400;
+use nix::libc::{O_NOCTTY, O_NOFOLLOW, O_NONBLOCK};
 
 /// Why a file was not read.
 #[derive(Debug)]
@@ -108,7 +86,8 @@ impl From<io::Error> for Refused {
     }
 }
 
-fn kind_of(meta: &Metadata) -> Option<&'static str> {
+/// What `meta` shows when it is not a regular file (`None` for one).
+pub(crate) fn kind_of(meta: &Metadata) -> Option<&'static str> {
     let t = meta.file_type();
     Some(if t.is_file() {
         return None;
@@ -145,6 +124,17 @@ pub fn with_contents_admitted<R>(
     admit: impl FnOnce(&Metadata) -> Result<(), Refused>,
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Refused> {
+    read_opened(path, listed_regular, 0, admit, f)
+}
+
+/// [`with_contents_admitted`], opening with `extra` flags too (`O_NOFOLLOW`).
+fn read_opened<R>(
+    path: &Path,
+    listed_regular: bool,
+    extra: i32,
+    admit: impl FnOnce(&Metadata) -> Result<(), Refused>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> Result<R, Refused> {
     if !listed_regular {
         // Look before opening: a device is never opened.
         if let Some(what) = kind_of(&std::fs::metadata(path)?) {
@@ -153,7 +143,7 @@ pub fn with_contents_admitted<R>(
     }
     let mut file = OpenOptions::new()
         .read(true)
-        .custom_flags(O_NONBLOCK | O_NOCTTY)
+        .custom_flags(O_NONBLOCK | O_NOCTTY | extra)
         .open(path)?;
     let meta = file.metadata()?;
     if let Some(what) = kind_of(&meta) {
@@ -184,6 +174,9 @@ pub fn with_contents_admitted<R>(
 /// and only a file that `owner` allows and the run's byte allowance holds, both judged on
 /// the opened file before a byte of it is read. Every input goes through here (Quadlet
 /// files, drop-ins, env gates, Compose files and what they name), so none escapes a limit.
+/// For root ([`Owner::Root`](crate::trust::Owner)), the path is walked first (see `walk.rs`:
+/// every directory and link on the way root's, no kernel file system) and the file is then
+/// opened with `O_NOFOLLOW`.
 pub fn input_contents<R>(
     path: &Path,
     listed_regular: bool,
@@ -192,9 +185,19 @@ pub fn input_contents<R>(
     f: impl FnOnce(&[u8]) -> R,
 ) -> Result<R, Refused> {
     budget.check_time("read").map_err(Refused::OverBudget)?;
-    with_contents_admitted(
+    let walked;
+    let (path, listed_regular, extra) = match owner {
+        crate::trust::Owner::Anyone => (path, listed_regular, 0),
+        crate::trust::Owner::Root => {
+            walked = budget.paths().file(path, listed_regular)?;
+            // What is not a regular file was refused by the walk, before it was opened.
+            (walked.as_path(), true, O_NOFOLLOW)
+        }
+    };
+    read_opened(
         path,
         listed_regular,
+        extra,
         |meta| {
             owner.check(meta).map_err(Refused::Untrusted)?;
             budget.take_bytes(meta.len()).map_err(Refused::OverBudget)
@@ -204,7 +207,7 @@ pub fn input_contents<R>(
 }
 
 /// Read until `buf` is full or the file ends.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+fn read_up_to(file: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut filled = 0;
     while let Some(free) = buf.get_mut(filled..).filter(|f| !f.is_empty()) {
         match file.read(free) {
@@ -334,6 +337,68 @@ mod tests {
                 "{n} bytes"
             );
         }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A small input is read in one go into a buffer of its size: an interrupted read is
+    /// retried, a short one read on, and an error is the error, not what was read so far.
+    #[test]
+    fn small_reads_retry_and_fail_as_they_should() {
+        struct Script(Vec<io::Result<&'static [u8]>>);
+        impl Read for Script {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.remove(0) {
+                    Ok(b) => {
+                        buf[..b.len()].copy_from_slice(b);
+                        Ok(b.len())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        }
+        let mut buf = [0u8; 6];
+        let interrupted = || Err(io::Error::from(io::ErrorKind::Interrupted));
+        let mut r = Script(vec![Ok(b"ab"), interrupted(), Ok(b"cd"), Ok(b"")]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap(), 4);
+        assert_eq!(&buf[..4], b"abcd");
+        let mut r = Script(vec![Ok(b"abc"), Ok(b"def")]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap(), 6);
+        let mut r = Script(vec![Ok(b"ab"), Err(io::Error::other("EIO"))]);
+        assert_eq!(read_up_to(&mut r, &mut buf).unwrap_err().to_string(), "EIO");
+    }
+
+    /// Each refusal says what it was, with the hint that fits it.
+    #[test]
+    fn refusals_say_what_and_how_to_fix() {
+        let d = tmp("describe");
+        let link = d.join("dangling.container");
+        std::os::unix::fs::symlink("missing.container", &link).unwrap();
+        let nf = || Refused::Io(io::Error::from(io::ErrorKind::NotFound));
+        let (msg, hint) = nf().describe(&link);
+        assert_eq!(
+            msg,
+            "not read: a symlink to missing.container, which does not exist"
+        );
+        assert_eq!(hint.as_deref(), Some("fix or remove the symlink"));
+        let (msg, hint) = nf().describe(&d.join("gone.container"));
+        assert!(msg.starts_with("cannot read: "), "{msg}");
+        assert_eq!(hint, None);
+        let denied = Refused::Io(io::Error::from(io::ErrorKind::PermissionDenied));
+        let (msg, hint) = denied.describe(&link);
+        assert!(
+            msg.starts_with("cannot read: ") && !msg.contains("symlink"),
+            "{msg}"
+        );
+        assert!(hint.unwrap().contains("make it readable by the generator"));
+        let other = Refused::Io(io::Error::other("boom"));
+        assert_eq!(
+            other.describe(&link),
+            ("cannot read: boom".to_string(), None)
+        );
+        let (_, hint) = Refused::NotRegular("a directory").describe(&d);
+        assert!(hint.unwrap().starts_with("rename it"));
+        let (_, hint) = Refused::NotRegular("a socket").describe(&d);
+        assert!(hint.unwrap().starts_with("replace it with a regular file"));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -83,9 +83,13 @@ pub struct Scan {
     /// listed, inputs over [`budget::MAX_INPUTS`], directories left when time ran out):
     /// inputs there are unknown, so this is the only report of them.
     pub problems: Vec<String>,
+    /// What the scan learned of the directories (run as root: see `walk.rs`), for the reads
+    /// that follow in the same run.
+    pub paths: std::sync::Arc<crate::walk::Paths>,
 }
 
 /// One directory entry, as listed.
+#[derive(Debug)]
 pub struct Entry {
     pub name: std::ffi::OsString,
     /// A regular file: never a directory to descend into or a drop-in directory.
@@ -121,6 +125,55 @@ pub fn list_problem(dir: &Path, e: &std::io::Error) -> Option<String> {
     })
 }
 
+/// A directory listed as root lists it: a trusted one as it is, one root does not trust (see
+/// `walk.rs`) without following any link, within the limits for such directories.
+pub enum Listing {
+    /// Its entries; `refused`: the directory is not trusted (its inputs become stubs).
+    Listed {
+        entries: Vec<Entry>,
+        refused: bool,
+    },
+    /// Not listed, and why (a link that was not followed; the limits for untrusted
+    /// directories, reported by [`crate::walk::UntrustedListing::report`]).
+    NotListed(Option<String>),
+    Failed(std::io::Error),
+}
+
+/// List `dir` (found by the walk as `found`); see [`Listing`].
+pub fn list_found(
+    found: &crate::walk::Dir,
+    untrusted: &mut crate::walk::UntrustedListing,
+) -> Listing {
+    match &found.verdict {
+        crate::walk::Verdict::Trusted { .. } => match list(&found.path) {
+            Ok(entries) => Listing::Listed {
+                entries,
+                refused: false,
+            },
+            Err(e) => Listing::Failed(e),
+        },
+        crate::walk::Verdict::Refused {
+            list_from: Some(base),
+            ..
+        } => match untrusted.list(&found.path, base) {
+            Some(Ok(entries)) => Listing::Listed {
+                entries,
+                refused: true,
+            },
+            Some(Err(e)) => Listing::Failed(e),
+            None => Listing::NotListed(None),
+        },
+        crate::walk::Verdict::Refused {
+            why,
+            list_from: None,
+            ..
+        } => Listing::NotListed(Some(format!(
+            "{}: not searched: {why}; if it holds inputs, they are not generated",
+            found.path.display()
+        ))),
+    }
+}
+
 /// Builds a [`Scan`] from directory listings given in search order, so that whoever lists
 /// the directories anyway (the search-path walk) need not list them twice.
 #[derive(Default)]
@@ -129,12 +182,27 @@ pub struct Scanner {
     /// Names taken so far, by index in `inputs`. Names within one directory are unique, so
     /// the map is only built when a second directory has inputs: most runs never hash one.
     taken: Option<HashMap<String, usize>>,
+    /// Inputs counted toward [`budget::MAX_INPUTS`]: those in trusted directories.
+    trusted: usize,
+    /// Inputs in directories root does not trust (see `walk.rs`), counted apart.
+    refused: usize,
     /// Inputs found over [`budget::MAX_INPUTS`]: how many, and the first few.
     over_limit: (usize, Vec<PathBuf>),
+    /// The same for [`budget::MAX_REFUSED_INPUTS`].
+    over_refused: (usize, Vec<PathBuf>),
 }
 
 impl Scanner {
-    pub fn add_dir(&mut self, dir: &Path, entries: &[Entry]) {
+    /// The scanner of a run that walked its paths with `paths` (kept for its reads).
+    pub fn with_paths(paths: std::sync::Arc<crate::walk::Paths>) -> Scanner {
+        let mut s = Scanner::default();
+        s.scan.paths = paths;
+        s
+    }
+
+    /// Add the listing of `dir`; `refused`: root does not trust it (its inputs are counted
+    /// apart, see [`budget::MAX_REFUSED_INPUTS`], and become failure stubs when read).
+    pub fn add_dir(&mut self, dir: &Path, entries: &[Entry], refused: bool) {
         // (name, kind, entry); names borrowed when they can be.
         let mut found: Vec<(Cow<str>, InputKind, &Entry)> = Vec::new();
         for e in entries {
@@ -166,12 +234,21 @@ impl Scanner {
                 _ => matches!(name, Cow::Owned(_)),
             };
             let path = dir.join(&entry.name);
-            if inputs.len() >= budget::MAX_INPUTS {
+            // Inputs root does not trust never take the place of its own (see `budget.rs`).
+            let (count, limit, over) = match refused {
+                false => (&mut self.trusted, budget::MAX_INPUTS, &mut self.over_limit),
+                true => (
+                    &mut self.refused,
+                    budget::MAX_REFUSED_INPUTS,
+                    &mut self.over_refused,
+                ),
+            };
+            if *count >= limit {
                 // Not read at all: each input costs memory before it is read. Counted and
                 // reported (see `finish`).
-                self.over_limit.0 += 1;
-                if self.over_limit.1.len() < 5 {
-                    self.over_limit.1.push(path);
+                over.0 += 1;
+                if over.1.len() < 5 {
+                    over.1.push(path);
                 }
                 continue;
             }
@@ -187,6 +264,7 @@ impl Scanner {
                 }
                 taken.insert(name.to_string(), inputs.len());
             }
+            *count += 1;
             inputs.push(Input {
                 name: name.into_owned(),
                 path,
@@ -206,32 +284,71 @@ impl Scanner {
     pub fn finish(mut self) -> Scan {
         let (n, first) = &self.over_limit;
         if *n > 0 {
-            let first: Vec<String> = first.iter().map(|p| p.display().to_string()).collect();
             let (inputs, are) = if *n == 1 {
                 ("input", "is")
             } else {
                 ("inputs", "are")
             };
             self.scan.problems.push(format!(
-                "{n} {inputs} over the limit of {} inputs {are} not read, so not generated: {}{}\n  hint: remove inputs that are not used; `unitsmith doctor` lists them",
+                "{n} {inputs} over the limit of {} inputs {are} not read, so not generated: {}\n  hint: remove inputs that are not used; `unitsmith doctor` lists them",
                 budget::MAX_INPUTS,
-                first.join(", "),
-                if *n > first.len() { ", ..." } else { "" }
+                first_names(*n, first),
+            ));
+        }
+        let (n, first) = &self.over_refused;
+        if *n > 0 {
+            self.scan.problems.push(format!(
+                "{n} more input{} in directories that root does not trust get no failure stub (over the limit of {} such inputs in one run; none of them would be used): {}\n  hint: make those directories root's (chown root:root), or move what they hold to the users' own Quadlet directories",
+                if *n == 1 { "" } else { "s" },
+                budget::MAX_REFUSED_INPUTS,
+                first_names(*n, first),
             ));
         }
         self.scan
     }
 }
 
-/// List every directory of `dirs` once, for its inputs and its drop-in directories.
+/// `a, b, c, ...`: the first few of `n` paths.
+fn first_names(n: usize, first: &[PathBuf]) -> String {
+    let names: Vec<String> = first.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "{}{}",
+        names.join(", "),
+        if n > first.len() { ", ..." } else { "" }
+    )
+}
+
+/// List every directory of `dirs` once, for its inputs and its drop-in directories. Run as
+/// root, each is walked first (see `walk.rs`), as the generator's own search does, so that
+/// doctor and lint see the same refusals.
 pub fn scan(dirs: &[PathBuf]) -> Scan {
     let mut scanner = Scanner::default();
+    if !crate::trust::enforced() {
+        for dir in dirs {
+            match list(dir) {
+                Ok(entries) => scanner.add_dir(dir, &entries, false),
+                Err(e) => scanner.cannot_list(dir, &e),
+            }
+        }
+        return scanner.finish();
+    }
+    let paths = std::sync::Arc::clone(&scanner.scan.paths);
+    let mut untrusted = crate::walk::UntrustedListing::default();
     for dir in dirs {
-        match list(dir) {
-            Ok(entries) => scanner.add_dir(dir, &entries),
-            Err(e) => scanner.cannot_list(dir, &e),
+        let found = match paths.dir(dir) {
+            Ok(found) => found,
+            Err(e) => {
+                scanner.cannot_list(dir, &e);
+                continue;
+            }
+        };
+        match list_found(&found, &mut untrusted) {
+            Listing::Listed { entries, refused } => scanner.add_dir(dir, &entries, refused),
+            Listing::NotListed(why) => scanner.scan.problems.extend(why),
+            Listing::Failed(e) => scanner.cannot_list(dir, &e),
         }
     }
+    scanner.scan.problems.extend(untrusted.report());
     scanner.finish()
 }
 
@@ -285,6 +402,19 @@ pub fn load_within(
             let d = dir.join(&dropin_dir);
             if !index.contains(&d) {
                 continue;
+            }
+            // Run as root, a drop-in directory is there to change a unit that runs as root:
+            // one that another user could fill fails the unit, without a look inside.
+            if owner == crate::trust::Owner::Root {
+                if let Ok(found) = budget.paths().dir(&d) {
+                    if let Some(why) = found.refusal() {
+                        return Err(ParseError {
+                            path: d,
+                            line: 0,
+                            message: why.to_string(),
+                        });
+                    }
+                }
             }
             let Ok(rd) = std::fs::read_dir(&d) else {
                 continue;

@@ -5,20 +5,17 @@
 //! an input or drop-in that another user owns, or that a group other than root's or every
 //! user can write, is not used: it becomes a failure stub that says why and how to fix it.
 //! The file is checked through the descriptor it is read from (no race with a rename), so
-//! a file swapped in by another user is seen as theirs. A user manager's generator runs as
+//! a file swapped in by another user is seen as theirs. Every directory and link on the way to
+//! it is checked too, before it is opened (see `walk.rs`). A user manager's generator runs as
 //! that user and reads that user's files: nothing to check there.
 
 use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt;
 
-extern "C" {
-    fn geteuid() -> u32;
-}
-
 /// Whether inputs are checked: we run as root (the system generator, root's helpers).
 pub fn enforced() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { geteuid() == 0 }
+    unsafe { nix::libc::geteuid() == 0 }
 }
 
 /// Who a file read as an input may come from.
@@ -70,4 +67,102 @@ pub fn check_input(m: &Metadata) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{chown, PermissionsExt};
+
+    /// A file with `mode`, owned by `uid:gid` (needs root; `None` without it).
+    fn file_with(name: &str, uid: u32, gid: u32, mode: u32) -> Option<Metadata> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { nix::libc::geteuid() } != 0 {
+            eprintln!("SKIPPED trust::tests: needs root (chown)");
+            return None;
+        }
+        let p = std::env::temp_dir().join(format!("unitsmith-trust-{}-{name}", std::process::id()));
+        std::fs::write(&p, "[Container]\n").unwrap();
+        chown(&p, Some(uid), Some(gid)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        let m = std::fs::metadata(&p).unwrap();
+        std::fs::remove_file(&p).unwrap();
+        Some(m)
+    }
+
+    /// Root's alone: owned by root, writable by root and root's group only. A group-readable
+    /// file of another group (root:wheel 0644) is root's as well.
+    #[test]
+    fn what_root_may_act_on() {
+        for (name, uid, gid, mode) in [
+            ("root-0644", 0, 0, 0o644),
+            ("root-0664", 0, 0, 0o664),
+            ("wheel-0644", 0, 10, 0o644),
+            ("root-0600", 0, 1000, 0o600),
+        ] {
+            let Some(m) = file_with(name, uid, gid, mode) else {
+                return;
+            };
+            assert_eq!(check_input(&m), Ok(()), "{name}");
+            assert_eq!(Owner::Root.check(&m), Ok(()), "{name}");
+        }
+    }
+
+    #[test]
+    fn what_root_refuses() {
+        for (name, uid, gid, mode, says) in [
+            (
+                "user-0644",
+                1000,
+                1000,
+                0o644,
+                "owned by uid 1000, mode 0644",
+            ),
+            (
+                "user-as-root-group",
+                1000,
+                0,
+                0o600,
+                "owned by uid 1000, mode 0600",
+            ),
+            (
+                "group-1000-0664",
+                0,
+                1000,
+                0o664,
+                "its group can write it (mode 0664, group 1000)",
+            ),
+            (
+                "world-0666",
+                0,
+                0,
+                0o666,
+                "every user can write it (mode 0666, group 0)",
+            ),
+            ("world-0602", 0, 0, 0o602, "every user can write it"),
+        ] {
+            let Some(m) = file_with(name, uid, gid, mode) else {
+                return;
+            };
+            let e = check_input(&m).unwrap_err();
+            assert!(e.contains(says), "{name}: {e}");
+            assert!(e.starts_with("not used: "), "{name}: {e}");
+            assert_eq!(Owner::Root.check(&m), Err(e), "{name}");
+            // Anyone's files are anyone's (a user manager reads its user's own).
+            assert_eq!(Owner::Anyone.check(&m), Ok(()), "{name}");
+        }
+        let dir = std::fs::metadata("/").unwrap();
+        assert!(check_input(&dir)
+            .unwrap_err()
+            .contains("not a regular file"));
+    }
+
+    #[test]
+    fn enforced_only_as_root() {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { nix::libc::geteuid() } == 0;
+        assert_eq!(enforced(), root);
+        let want = if root { Owner::Root } else { Owner::Anyone };
+        assert_eq!(Owner::for_inputs(), want);
+    }
 }

@@ -166,6 +166,44 @@ mod tests {
         assert_eq!(check(&long), Err(Problem::TooLong(MAX_LEN + 1)));
     }
 
+    /// What each refusal says, and how a character is named in it.
+    #[test]
+    fn problems_say_what_is_wrong() {
+        assert_eq!(
+            Problem::NoStem.to_string(),
+            "it has no name before its type suffix"
+        );
+        assert!(Problem::NoPrefix
+            .to_string()
+            .starts_with("it starts with '@'"));
+        assert_eq!(
+            Problem::TooLong(300).to_string(),
+            "it is 300 bytes long, over systemd's limit of 255"
+        );
+        for (c, says) in [
+            (' ', "a space is not allowed"),
+            ('\n', "the control character U+000A is not allowed"),
+            ('\u{7f}', "the control character U+007F"),
+            ('é', "the character 'é' (U+00E9) is not allowed"),
+            ('\u{85}', "the control character U+0085"),
+            ('*', "the character '*' is not allowed"),
+        ] {
+            let m = Problem::BadChar(c).to_string();
+            assert!(m.starts_with(says), "{c:?}: {m}");
+        }
+    }
+
+    #[test]
+    fn the_name_to_rename_to_keeps_its_extension() {
+        assert_eq!(escaped_file_name("a b.container"), "a\\x20b.container");
+        assert_eq!(escaped_file_name("a.b c.volume"), "a.b\\x20c.volume");
+        // The extension is kept as it is (the generator's are known types); a name with
+        // nothing before its dot, or no dot, is escaped whole.
+        assert_eq!(escaped_file_name("a.b c"), "a.b c");
+        assert_eq!(escaped_file_name(". x"), ".\\x20x");
+        assert_eq!(escaped_file_name("no ext"), "no\\x20ext");
+    }
+
     #[test]
     fn mangles_as_systemctl_does() {
         // Compared with `systemd-escape --mangle` (systemd 252).
@@ -187,6 +225,16 @@ mod tests {
             "a\\x0ab.container"
         );
         assert_eq!(display(OsStr::new("café.container")), "café.container");
+        // A sequence cut at the end of the name (no byte after it to tell it is bad), and in
+        // the middle; the valid text around each is kept.
+        assert_eq!(display(OsStr::from_bytes(b"caf\xc3")), "caf\\xc3");
+        assert_eq!(display(OsStr::from_bytes(b"x\xe2\x82")), "x\\xe2\\x82");
+        assert_eq!(display(OsStr::from_bytes(b"\xe2\x82y")), "\\xe2\\x82y");
+        assert_eq!(
+            display(OsStr::from_bytes(b"\xf0\x9f\x98")),
+            "\\xf0\\x9f\\x98"
+        );
+        assert_eq!(display(OsStr::from_bytes(b"")), "");
         assert_eq!(
             escaped_file_name("sp ace@.container"),
             "sp\\x20ace@.container"

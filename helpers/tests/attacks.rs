@@ -536,3 +536,50 @@ fn waitfor_written_by_another_user_is_refused_unless_allowed() {
         "with AllowUntrustedWaitFor=yes the gate opens:\n{written}\n{log}"
     );
 }
+
+// ---- issue 20: paths (sec-generator)
+
+/// A directory delegated to nobody in the search paths, holding nobody's link to a Quadlet
+/// file root owns elsewhere: the generator refuses it (its stub names the directory and its
+/// owner, generator/tests/attacks.rs), and `doctor` and `lint`, which read the inputs with
+/// the generator's library, report the very same refusal rather than a unit that looks fine.
+#[test]
+fn doctor_and_lint_report_the_generators_path_refusals() {
+    require_root!("doctor_and_lint_report_the_generators_path_refusals");
+    let s = Scene::new("paths");
+    let real = s.path("elsewhere/real.container");
+    std::fs::create_dir_all(real.parent().unwrap()).unwrap();
+    std::fs::write(
+        &real,
+        "[Container]\nImage=docker.io/library/busybox:latest\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(s.path("in")).unwrap();
+    let team = s.nobody_dir("in/team");
+    as_nobody(&[
+        "ln",
+        "-s",
+        real.to_str().unwrap(),
+        team.join("linked.container").to_str().unwrap(),
+    ]);
+    let refusal = format!(
+        "not used: {} is owned by uid {}, mode 0755",
+        team.display(),
+        nobody_ids().0
+    );
+    let mut doctor = unitsmith();
+    doctor
+        .arg("doctor")
+        .env("QUADLET_UNIT_DIRS", s.path("in"))
+        .env("UNITSMITH_GENERATOR_DIRS", s.path("no-generators"));
+    let (o, _) = run_bounded(doctor, Duration::from_secs(30));
+    let out = text(&o);
+    assert!(out.contains("linked.service"), "{out}");
+    assert!(out.contains(&refusal), "doctor does not say why:\n{out}");
+    let mut lint = unitsmith();
+    lint.arg("lint").arg(s.path("in"));
+    let (o, _) = run_bounded(lint, Duration::from_secs(30));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains(&refusal), "lint does not say why:\n{out}");
+}

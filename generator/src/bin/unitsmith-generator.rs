@@ -180,16 +180,19 @@ fn real_main() -> ExitCode {
     // Units and their links are written as they become final (writing overlaps
     // converting); the output directory must exist first.
     let write_to = if args.dry_run { None } else { output_dir };
-    if let Some(dir) = &write_to {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            log_error!("{}: cannot create output directory: {e}", dir.display());
+    let out = match write_to.as_deref().map(open_output).transpose() {
+        Ok(out) => out,
+        Err(e) => {
+            log_error!("{e}");
             return ExitCode::from(1);
         }
-    }
-    let dir = write_to.clone().unwrap_or_default();
-    let write = |u: &generate::Generated| output::write_unit(&dir, u);
+    };
+    let write = |u: &generate::Generated| match &out {
+        Some(out) => output::write_unit(out, u),
+        None => Ok(()),
+    };
     // A dry run keeps every unit to print; otherwise each is written and let go.
-    let sink: Option<generate::Sink> = write_to.as_ref().map(|_| &write as generate::Sink);
+    let sink: Option<generate::Sink> = out.as_ref().map(|_| &write as generate::Sink);
     let outcome = generate::run(&scan, &opts, sink);
     for w in &outcome.warnings {
         log_warn!("{w}");
@@ -205,8 +208,8 @@ fn real_main() -> ExitCode {
             out.push_str(&format!("---{}---\n{}\n", u.name, u.text()));
         }
         print!("{out}");
-    } else if let Some(dir) = &write_to {
-        let link_errors = output::settle_links(dir, &outcome.units);
+    } else if let Some(out) = &out {
+        let link_errors = output::settle_links(out, &outcome.units);
         for e in outcome.sink_errors.iter().chain(&link_errors) {
             log_error!("{e}");
             failed = true;
@@ -222,6 +225,14 @@ fn real_main() -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// The output directory systemd gave (made when missing, as for a dry run's tests), held open:
+/// every unit and link is written relative to it (see `output.rs`).
+fn open_output(dir: &Path) -> Result<output::OutputDir, String> {
+    std::fs::create_dir_all(dir)
+        .and_then(|()| output::OutputDir::open(dir))
+        .map_err(|e| format!("{}: cannot create output directory: {e}", dir.display()))
 }
 
 /// The watchdog's action: the run is still going well past its time limit, so a read or a
@@ -246,7 +257,14 @@ fn last_resort(published: &OnceLock<Arc<Scan>>, dir: Option<&Path>, limit: Durat
         Some(scan) => {
             log_error!("{why}; writing a failure stub for every input without a unit, and exiting");
             if let Some(dir) = dir {
-                let (written, left) = output::write_missing_stubs(dir, &scan.inputs, &why);
+                let out = match open_output(dir) {
+                    Ok(out) => out,
+                    Err(e) => {
+                        log_error!("{e}");
+                        std::process::exit(1);
+                    }
+                };
+                let (written, left) = output::write_missing_stubs(&out, &scan.inputs, &why);
                 log_error!("{written} failure stubs written");
                 for path in left {
                     log_error!("{path}: no unit written for it");

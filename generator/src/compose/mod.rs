@@ -342,8 +342,11 @@ impl<'b> Project<'b> {
         // .env: the only source of variables (see dotenv.rs).
         let env_path = dir.join(".env");
         let mut vars = Vars::new();
+        // Where .env sets COMPOSE_PROJECT_NAME (its last line that does), for its errors.
+        let mut name_line = 0;
         if std::fs::symlink_metadata(&env_path).is_ok() {
             let text = read(&env_path, false, budget)?;
+            name_line = last_line_setting(&text, "COMPOSE_PROJECT_NAME");
             let (v, w) = dotenv::parse(&text).map_err(|e| {
                 format!(
                     "{}:{}: {}\n  hint: .env holds VAR=VALUE lines (05-services.md, \"Env_file format\")",
@@ -383,6 +386,14 @@ impl<'b> Project<'b> {
             .rev()
             .find_map(|t| t.get("name").map(|n| ((n.file, n.line), n.clone())));
         let name = if let Some(n) = vars.get("COMPOSE_PROJECT_NAME").filter(|n| !n.is_empty()) {
+            // It names files root writes (PROJECT.target, its .wants/) and goes into units:
+            // held to the rule of `name:` (the value is not quoted: .env may hold secrets).
+            if normalise_name(n) != *n {
+                return Err(format!(
+                    "{}:{name_line}: COMPOSE_PROJECT_NAME is not a project name; nothing of the project is generated\n  hint: use lower-case letters, digits, '-' and '_', starting with a letter or digit",
+                    env_path.display()
+                ));
+            }
             n.clone()
         } else if let Some(((file, line), node)) = declared {
             let raw = node.as_str().unwrap_or_default();
@@ -465,6 +476,21 @@ impl<'b> Project<'b> {
         u.sources = self.files.clone();
         u
     }
+}
+
+/// The number of the last line of an env file that sets `var` (`VAR=...`, `export VAR=...`);
+/// 0 when none does.
+fn last_line_setting(text: &str, var: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("export ").unwrap_or(l).trim_start();
+            l.strip_prefix(var)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .last()
+        .map_or(0, |(i, _)| i + 1)
 }
 
 /// Interpolate every scalar value under `node` (keys are left alone); failures are kept by

@@ -13,12 +13,51 @@
 #   - env gate Exec=: that role file carries LD_PRELOAD and BASH_ENV; Exec= (root) sees neither.
 #   - a gate whose Output= directory belongs to a user who is not its consumer's is refused,
 #     the journal naming the directory and its owner.
+#   - the generator (issue 20): /etc/unitsmith/team, delegated to nobody, where nobody links
+#     to a Quadlet file root owns (and, where the guest has python3, to /proc/PID/cmdline of
+#     a non-dumpable process of theirs, which the kernel shows as root's with nobody's
+#     bytes: a unit with ExecStartPre=): at daemon-reload and at the next boot each is a
+#     failure stub naming the directory and its owner; no unit runs nobody's command.
+# e2e-boots: 2
 # e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
 VICTIM=/etc/e2e-victim
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
+
+# The generator's refusals (boot 1 after a daemon-reload, boot 2 at boot): each planted
+# input is a failure stub naming the delegated directory and its owner.
+PWNED=/etc/e2e-pwned
+TEAM=/etc/unitsmith/team
+check_generator_refusals() { # UNIT...
+	local u path
+	for u in "$@"; do
+		path=$(generated_unit_path "$u") || {
+			check_failed "$u: not generated"
+			continue
+		}
+		assert_file_matches "$path" '^\[X-Unitsmith\]' "$u is a failure stub"
+		assert_file_matches "$path" "^Error=.*not used: $TEAM is owned by uid 65534" "$u names $TEAM and its owner"
+		assert_fails systemctl start "$u"
+		systemctl reset-failed "$u" 2>/dev/null || true
+	done
+	if grep -rl "$PWNED" /run/systemd/generator* 2>/dev/null; then
+		check_failed "a generated unit runs nobody's command"
+	else
+		ok "no generated unit mentions $PWNED"
+	fi
+	assert_fails test -e "$PWNED"
+}
+
+if [ "${E2E_BOOT:-1}" = 2 ]; then
+	step "generator at boot: what nobody planted in $TEAM is refused"
+	units=(linked.service)
+	[ -L "$TEAM/evil.container" ] && units+=(evil.service)
+	check_generator_refusals "${units[@]}"
+	note "$(grep -m1 '^Error=' "$(generated_unit_path linked.service)")"
+	exit 0
+fi
 victim_untouched() {
 	assert_eq "$(cat "$VICTIM")" "precious" "$VICTIM content"
 	assert_eq "$(stat -c '%U %a' "$VICTIM")" "root 644" "$VICTIM owner and mode"
@@ -108,3 +147,42 @@ assert_eq "$(stat -c %F /var/lib/e2e-other/other.env)" "symbolic link" "the plan
 victim_untouched
 note "journal: $(grep -m1 'is owned by nobody' <<<"$log")"
 systemctl stop svc-creds-wait.service other-creds-wait.service e2e-svc.service 2>/dev/null || true
+
+step "generator: inputs nobody plants in a directory delegated to them"
+install -d -m 0755 /usr/local/share/e2e
+cat >/usr/local/share/e2e/real.container <<UNIT
+[Container]
+Image=docker.io/library/busybox:latest
+[Service]
+ExecStartPre=/bin/touch $PWNED
+UNIT
+install -d -o nobody -g nogroup -m 0755 "$TEAM"
+as_nobody ln -s /usr/local/share/e2e/real.container "$TEAM/linked.container"
+units=(linked.service)
+if command -v python3 >/dev/null; then
+	# A process of nobody's whose /proc/PID/cmdline is a unit (its argument area rewritten,
+	# no NUL in it) and which is not dumpable: the kernel shows the file as root's, 0444.
+	payload=$(printf '\n[Container]\nImage=docker.io/library/busybox:latest\n[Service]\nExecStartPre=/bin/touch %s\n[Install]\nWantedBy=multi-user.target\n#' "$PWNED")
+	# (setpriv itself in the background, not the as_nobody function: $! is then the process
+	# that becomes python3.)
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- env -i python3 -c '
+import ctypes, sys, time
+p = sys.argv[1].encode()
+f = open("/proc/self/stat").read().rsplit(")", 1)[1].split()
+a, b = int(f[45]), int(f[46])
+ctypes.memmove(a, p + b"#" * (b - a - len(p)), b - a)
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+time.sleep(300)' "$payload" "$(printf '%*s' 300 '')" &
+	evil_pid=$!
+	wait_for --timeout 10 sh -c "grep -q '^ExecStartPre=' /proc/$evil_pid/cmdline && [ \"\$(stat -c %U /proc/$evil_pid/cmdline)\" = root ]" ||
+		check_failed "nobody's process did not become non-dumpable"
+	as_nobody ln -s "/proc/$evil_pid/cmdline" "$TEAM/evil.container"
+	units+=(evil.service)
+	note "/proc/$evil_pid/cmdline: $(stat -c '%U %a' "/proc/$evil_pid/cmdline"), starts with $(head -c 40 "/proc/$evil_pid/cmdline" | tr '\n' ' ')"
+else
+	note "no python3 in this guest: the /proc/PID/cmdline link is tried where there is one (and in generator/tests/attacks.rs)"
+fi
+systemctl daemon-reload
+check_generator_refusals "${units[@]}"
+note "$(grep -m1 '^Error=' "$(generated_unit_path linked.service)")"
+[ -z "${evil_pid:-}" ] || kill "$evil_pid" 2>/dev/null || true
