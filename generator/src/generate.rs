@@ -52,10 +52,12 @@ impl Generated {
     }
 
     /// [`Generated::text`] appended to `s` (lets a writer reuse one buffer for every unit).
+    /// The header is Podman's, byte for byte: its second line is `# ` (an empty comment as
+    /// Quadlet writes one), so that a unit differs from Quadlet's in its first line only.
     pub fn write_text(&self, s: &mut String) {
         s.push_str("# ");
         s.push_str(HEADER);
-        s.push_str("\n#\n");
+        s.push_str("\n# \n");
         self.unit.write_text(s);
     }
 }
