@@ -54,6 +54,7 @@ pub fn generate_units(
         dirs: dirs.to_vec(),
         helper: unitsmith_generator::helper_path(),
         deadline: None,
+        flavor: unitsmith_generator::quadlet::Flavor::selected(),
     };
     let outcome = generate::generate_with(&inputs, &dropins, &opts, None);
     // Inputs with no unit at all (no valid unit name can be made of theirs).
