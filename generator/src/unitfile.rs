@@ -1,10 +1,11 @@
 //! The systemd unit-file model: parse, query, edit and serialise.
 //!
 //! Follows systemd.syntax(7) and the semantics Podman's Quadlet gives its inputs:
-//! `#`/`;` comments, trailing-backslash continuations (the backslash becomes a space and
-//! comment lines inside a continuation are skipped, as systemd does), repeated keys kept in
-//! order, an empty assignment resetting a list, sections kept in input order (a repeated
-//! section header continues the earlier one), `%` specifiers left untouched.
+//! `#`/`;` comments, trailing-backslash continuations, repeated keys kept in order, an empty
+//! assignment resetting a list, sections kept in input order (a repeated section header
+//! continues the earlier one), `%` specifiers left untouched. Continuations are read by one
+//! of two rules (see [`Continuation`]): systemd's for unit files and `.envgate` declarations,
+//! Podman's for Quadlet inputs, whose meaning is what Podman's parser makes of them.
 //!
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
@@ -38,6 +39,20 @@ fn trim_ws_start(s: &str) -> &str {
 fn trim_ws_end(s: &str) -> &str {
     let keep = s.len() - s.bytes().rev().take_while(|&b| is_ws_byte(b)).count();
     s.get(..keep).unwrap_or_default()
+}
+
+/// How a line ending in a backslash continues on the next one. The two readers of unit
+/// files disagree, and a file means what its reader makes of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Continuation {
+    /// systemd.syntax(7): an odd run of trailing backslashes continues the line and the
+    /// backslash becomes a space; a blank line ends the continuation.
+    #[default]
+    Systemd,
+    /// Podman's Quadlet parser (pkg/systemd/parser): any trailing backslash continues the
+    /// line and is dropped, the next line is appended with nothing between (`A=1\` + `B=2`
+    /// is `A=1B=2`), and blank lines inside the continuation are skipped like comments.
+    Podman,
 }
 
 /// A parse failure, located.
@@ -272,19 +287,22 @@ impl UnitFile {
     /// opened without a `stat` first; what was opened is still checked).
     pub fn load_listed(path: &Path, listed_regular: bool) -> Result<UnitFile, ParseError> {
         let budget = crate::budget::Budget::default();
-        UnitFile::load_within(path, listed_regular, &budget, crate::trust::Owner::Anyone)
+        let owner = crate::trust::Owner::Anyone;
+        UnitFile::load_within(path, listed_regular, &budget, owner, Continuation::Systemd)
     }
 
-    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`), and
-    /// with `owner` judged on the opened file (an input root acts on: see `trust.rs`).
+    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`), with
+    /// `owner` judged on the opened file (an input root acts on: see `trust.rs`), and its
+    /// continuation lines read by `rule`.
     pub fn load_within(
         path: &Path,
         listed_regular: bool,
         budget: &crate::budget::Budget,
         owner: crate::trust::Owner,
+        rule: Continuation,
     ) -> Result<UnitFile, ParseError> {
         let read = crate::safe_read::input_contents(path, listed_regular, budget, owner, |data| {
-            UnitFile::parse(data, path)
+            UnitFile::parse_as(data, path, rule)
         });
         match read {
             Ok(parsed) => parsed,
@@ -303,8 +321,18 @@ impl UnitFile {
         }
     }
 
-    /// Parse `data` as the contents of `path`.
+    /// Parse `data` as the contents of `path`, a systemd unit file (or `.envgate`).
     pub fn parse(data: &[u8], path: &Path) -> Result<UnitFile, ParseError> {
+        UnitFile::parse_as(data, path, Continuation::Systemd)
+    }
+
+    /// Parse `data` as the contents of `path`, a Quadlet input or one of its drop-ins.
+    pub fn parse_quadlet(data: &[u8], path: &Path) -> Result<UnitFile, ParseError> {
+        UnitFile::parse_as(data, path, Continuation::Podman)
+    }
+
+    /// Parse `data` as the contents of `path`, continuation lines read by `rule`.
+    pub fn parse_as(data: &[u8], path: &Path, rule: Continuation) -> Result<UnitFile, ParseError> {
         let mut unit = UnitFile {
             filename: path
                 .file_name()
@@ -318,6 +346,7 @@ impl UnitFile {
             unit: &mut unit,
             current: None,
             pending_comments: Vec::new(),
+            rule,
         }
         .run(data, path)?;
         Ok(unit)
@@ -882,6 +911,7 @@ struct Parser<'a> {
     unit: &'a mut UnitFile,
     current: Option<usize>,
     pending_comments: Vec<String>,
+    rule: Continuation,
 }
 
 impl Parser<'_> {
@@ -916,21 +946,30 @@ impl Parser<'_> {
                 break; // the newline that ends the last line
             }
             let line = trim_ws(text);
-            if line.starts_with('#') || line.starts_with(';') {
-                if continuation.is_none() {
-                    self.pending_comments.push(line.to_string());
-                }
-                continue; // comments inside a continuation are skipped, as systemd does
+            let skipped_inside = match self.rule {
+                Continuation::Systemd => is_comment(line),
+                // Podman reads an empty line as a comment, and skips it the same way.
+                Continuation::Podman => is_comment(line) || line.is_empty(),
+            };
+            if skipped_inside && continuation.is_some() {
+                continue; // comments inside a continuation are skipped, by both readers
             }
-            if ends_in_odd_backslashes(line) {
-                // systemd replaces the continuation backslash with a space
-                let part = &line[..line.len() - 1];
+            if is_comment(line) {
+                self.pending_comments.push(line.to_string());
+                continue;
+            }
+            if let Some(part) = self.continued(line) {
+                // The backslash is replaced: by a space (systemd), by nothing (Podman).
+                let joint = match self.rule {
+                    Continuation::Systemd => " ",
+                    Continuation::Podman => "",
+                };
                 match &mut continuation {
                     Some((_, acc)) => {
                         acc.push_str(part);
-                        acc.push(' ');
+                        acc.push_str(joint);
                     }
-                    None => continuation = Some((nr, format!("{part} "))),
+                    None => continuation = Some((nr, [part, joint].concat())),
                 }
                 continue;
             }
@@ -958,6 +997,16 @@ impl Parser<'_> {
         self.current = Some(self.unit.groups.len() - 1);
         self.flush_comments(false);
         Ok(())
+    }
+
+    /// The line without its continuation backslash, when it continues on the next line.
+    fn continued<'l>(&self, line: &'l str) -> Option<&'l str> {
+        let continues = match self.rule {
+            Continuation::Systemd => ends_in_odd_backslashes(line),
+            // Podman: any trailing backslash, even an escaped one (`\\` ends in `\`).
+            Continuation::Podman => line.ends_with('\\'),
+        };
+        continues.then(|| &line[..line.len() - 1])
     }
 
     fn line(
@@ -1129,6 +1178,10 @@ fn find_newline(bytes: &[u8]) -> Option<usize> {
         .iter()
         .position(|&b| b == b'\n')
         .map(|i| offset + i)
+}
+
+fn is_comment(line: &str) -> bool {
+    line.starts_with('#') || line.starts_with(';')
 }
 
 fn ends_in_odd_backslashes(s: &str) -> bool {

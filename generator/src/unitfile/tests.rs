@@ -54,6 +54,70 @@ fn continuation_at_end_of_file_keeps_what_it_has() {
     assert_eq!(u.lookup_last("A", "K"), Some("one"));
 }
 
+fn parse_quadlet(text: &str) -> UnitFile {
+    UnitFile::parse_quadlet(
+        text.as_bytes(),
+        Path::new("/etc/containers/systemd/t.container"),
+    )
+    .unwrap()
+}
+
+/// The same text read by both rules: (systemd's value, Podman's value) of `[A] K`.
+fn both_rules(text: &str) -> (Option<String>, Option<String>) {
+    let value = |u: UnitFile| u.lookup_last("A", "K").map(str::to_string);
+    (value(parse(text)), value(parse_quadlet(text)))
+}
+
+#[test]
+fn podman_joins_continuation_lines_with_nothing_between() {
+    // Podman's Quadlet: `Environment=A=1\` + `B=2` is one variable, `A=1B=2`.
+    let (systemd, podman) = both_rules("[A]\nK=A=1\\\nB=2\n");
+    assert_eq!(systemd.as_deref(), Some("A=1 B=2"));
+    assert_eq!(podman.as_deref(), Some("A=1B=2"));
+    // A blank before the backslash is kept; the next line's indentation is not.
+    let (systemd, podman) = both_rules("[A]\nK=--a \\\n    --b\n");
+    assert_eq!(systemd.as_deref(), Some("--a  --b"));
+    assert_eq!(podman.as_deref(), Some("--a --b"));
+    let u = parse_quadlet("[A]\nJ=x\nK=a\\\nb\\\nc\nL=y\n");
+    assert_eq!(u.lookup_last("A", "K"), Some("abc"));
+    assert_eq!(u.location("A", "K").map(|(_, l)| l), Some(3));
+    assert_eq!(u.location("A", "L").map(|(_, l)| l), Some(6));
+}
+
+#[test]
+fn podman_skips_blank_lines_inside_a_continuation() {
+    // systemd ends the continuation at the blank line; Podman reads on past it (and past
+    // comments, as both do).
+    let (systemd, podman) = both_rules("[A]\nK=a\\\n\n# c\nL=x\n");
+    assert_eq!(systemd.as_deref(), Some("a"));
+    assert_eq!(podman.as_deref(), Some("aL=x"));
+    // Outside a continuation a blank line is a blank line, under either rule.
+    let u = parse_quadlet("[A]\nK=a\n\nL=b\n");
+    assert_eq!(u.lookup_last("A", "L"), Some("b"));
+}
+
+#[test]
+fn podman_continues_after_an_escaped_backslash_too() {
+    // Podman drops the last backslash of `\\` and joins; systemd reads an escaped backslash.
+    let text = "[A]\nK=x\\\\\nL=y\n";
+    let (systemd, podman) = both_rules(text);
+    assert_eq!(systemd.as_deref(), Some("x\\\\"));
+    assert_eq!(podman.as_deref(), Some("x\\L=y"));
+    assert_eq!(parse(text).lookup_last("A", "L"), Some("y"));
+    // At the end of the file the backslash is dropped and what was read is kept.
+    assert_eq!(both_rules("[A]\nK=one\\").1.as_deref(), Some("one"));
+}
+
+#[test]
+fn a_comment_ending_in_a_backslash_continues_nothing() {
+    for u in [
+        parse("[A]\n# c \\\nK=v\n"),
+        parse_quadlet("[A]\n# c \\\nK=v\n"),
+    ] {
+        assert_eq!(u.lookup_last("A", "K"), Some("v"));
+    }
+}
+
 #[test]
 fn repeated_keys_are_kept_in_order_and_empty_resets() {
     let u = parse("[C]\nEnv=a\nEnv=b\nEnv=\nEnv=c\nEnv=d\n");
@@ -279,12 +343,17 @@ fn random_inputs(seed: u64, alphabet: &[u8], max_len: u64, count: usize) -> Vec<
         .collect()
 }
 
-/// Arbitrary bytes never panic, and whatever parses serialises to text that parses the same.
+/// Arbitrary bytes never panic under either rule, and whatever parses serialises to text
+/// that systemd parses the same.
 #[test]
 fn random_bytes_never_panic_and_round_trip() {
     let alphabet: &[u8] = b"[]=#;\\\n \t\"'%abcAB01\xff\x00\r";
-    for data in random_inputs(0x9e3779b97f4a7c15, alphabet, 64, 20_000) {
-        if let Ok(u) = UnitFile::parse(&data, Path::new("/r")) {
+    let rules = [Continuation::Systemd, Continuation::Podman];
+    for (i, data) in random_inputs(0x9e3779b97f4a7c15, alphabet, 64, 20_000)
+        .into_iter()
+        .enumerate()
+    {
+        if let Ok(u) = UnitFile::parse_as(&data, Path::new("/r"), rules[i % 2]) {
             let text = u.to_text();
             let again = UnitFile::parse(text.as_bytes(), Path::new("/r"))
                 .unwrap_or_else(|e| panic!("re-parse of {text:?} (from {data:?}) failed: {e}"));
