@@ -148,7 +148,7 @@ def status(r):
     return "partial"
 
 
-def compare(before, results):
+def compare(before, results, name):
     old = {r["project"]: r for r in before["projects"]}
     lines = []
     for r in results:
@@ -159,7 +159,7 @@ def compare(before, results):
         if (status(o), o["containers"], o["service_stubs"]) != (status(r), r["containers"], r["service_stubs"]):
             lines.append(f"  {r['project']}: {status(o)} {o['containers']}c/{o['service_stubs']}s"
                          f" -> {status(r)} {r['containers']}c/{r['service_stubs']}s")
-    print("changed against", before.get("source", "the earlier run") + ":")
+    print(f"changed against {name}:")
     print("\n".join(lines) if lines else "  nothing")
     print("before:", summary_line(before["totals"]))
 
@@ -194,7 +194,7 @@ def main():
         print(f"peak memory of one generator run: {peak_kib} KiB")
     if a.compare:
         with open(a.compare) as f:
-            compare(json.load(f), results)
+            compare(json.load(f), results, a.compare)
     print(summary_line(t), file=sys.stderr if a.json else sys.stdout)
 
 
