@@ -15,6 +15,7 @@
 #     `apt-get purge`: no record, no timer link, nothing named unitsmith left.
 # Throughout: the same container IDs (nothing restarted), no failed unit.
 # e2e-guests: testing trixie
+# e2e-parallel: yes
 # e2e-package: none
 # e2e-boots: 2
 # e2e-timeout: 300
