@@ -7,13 +7,14 @@
 #   boot 1: the containers run (web on its network and volume, two template instances, a pod
 #     with two members, a kube pod); `apt-get install` of the .deb beside them: nothing taken
 #     over; `unitsmith takeover` and `takeover --user`, the reconcile timer enabled; an upgrade
-#     to a higher version (the same files as VERSION+e2e.1); `apt-get remove`: the timer stopped,
-#     takeover's links and record gone, the system and the user manager reloaded, Podman's
-#     generator serving again (that an administrator's own mask stays: check-maintscripts.sh
-#     and takeover's unit tests);
+#     to a higher version (the same files as VERSION+e2e.1); one container restarted by
+#     unitsmith's unit; `apt-get remove`: the timer stopped, takeover's links and record gone,
+#     the system and the user manager reloaded, Podman's generator serving again (that an
+#     administrator's own mask stays: check-maintscripts.sh and takeover's unit tests); then
+#     Podman's unit stops the container unitsmith's unit started, cleanly, and starts it;
 #   boot 2 (reboot, the package removed): the containers start at boot from Podman's units;
 #     `apt-get purge`: no record, no timer link, nothing named unitsmith left.
-# Throughout: the same container IDs (nothing restarted), no failed unit.
+# Throughout: the same container IDs (nothing restarted but what is named), no failed unit.
 # e2e-guests: testing trixie
 # e2e-parallel: yes
 # e2e-package: none
@@ -121,6 +122,12 @@ UNIT
 	assert_eq "$(unit_prop unitsmith-reconcile.timer ActiveState)" active "the reconcile timer after the upgrade"
 	check_containers "after the upgrade" unitsmith "$ids"
 
+	step "a container (re)started by unitsmith's unit"
+	systemctl restart worker@a.service
+	wait_for --timeout 30 running e2e-worker-a || check_failed "e2e-worker-a does not run after its restart"
+	assert_only_replaced "$ids" e2e-worker-a
+	ids=$(container_ids)
+
 	step "apt-get remove: the timer stops, takeover's links go, Podman's generator serves again"
 	apt_get remove unitsmith
 	assert_eq "$(dpkg-query -W -f='${Status}' unitsmith)" "deinstall ok config-files" "unitsmith status after remove"
@@ -132,6 +139,14 @@ UNIT
 	assert_succeeds test -L "$TIMER_LINK" # configuration: kept until purge, as Debian does
 	assert_eq "$(writer mine.service "$USER_GEN_DIR")" podman "writer of the user's mine.service (its manager reloaded)"
 	check_containers "after remove" podman "$ids"
+
+	step "Podman's unit stops a container that unitsmith's unit started, and starts it again"
+	systemctl stop worker@a.service
+	assert_eq "$(unit_prop worker@a.service ActiveState)/$(unit_prop worker@a.service Result)" inactive/success "worker@a.service stopped"
+	assert_fails podman container exists e2e-worker-a
+	systemctl start worker@a.service
+	wait_for --timeout 30 running e2e-worker-a || check_failed "e2e-worker-a does not run after its start"
+	check_no_failed_unit "after stop and start"
 	;;
 2)
 	step "boot 2, the package removed: the containers start at boot from Podman's units"
