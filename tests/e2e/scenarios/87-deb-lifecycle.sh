@@ -13,7 +13,8 @@
 #     administrator's own mask stays: check-maintscripts.sh and takeover's unit tests); then
 #     Podman's unit stops the container unitsmith's unit started, cleanly, and starts it;
 #   boot 2 (reboot, the package removed): the containers start at boot from Podman's units;
-#     `apt-get purge`: no record, no timer link, nothing named unitsmith left.
+#     a reinstall takes nothing over (removed again); `apt-get purge`: no record, no timer
+#     link, nothing named unitsmith left.
 # Throughout: the same container IDs (nothing restarted but what is named), no failed unit.
 # e2e-guests: testing trixie
 # e2e-parallel: yes
@@ -162,6 +163,14 @@ UNIT
 	wait_for --timeout 60 all_running || check_failed "not every container runs"
 	ids=$(container_ids)
 	check_no_failed_unit "at boot, the package removed"
+
+	step "a reinstall takes nothing over; removed again"
+	apt_get install --no-install-recommends /var/cache/unitsmith/upgrade/unitsmith_*.deb
+	assert_fails test -e "$MASK"
+	assert_fails test -e "$USER_MASK"
+	assert_fails test -e "$RECORD"
+	check_containers "after the reinstall" podman "$ids"
+	apt_get remove unitsmith
 
 	step "apt-get purge: nothing of the package left"
 	apt_get purge unitsmith
