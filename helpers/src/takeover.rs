@@ -219,16 +219,8 @@ fn apply(args: &Args) -> Report {
         changed,
         recorded: state::is_recorded(&mask).unwrap_or(false),
     });
-    if args.recorded && !changed && r.errors.is_empty() {
-        // The recorded link was replaced by someone else's: left as it is, nothing to reload.
-        r.ok = true;
-        return r;
-    }
-    if !r.errors.is_empty() {
-        return r;
-    }
-    if args.root.is_some() {
-        r.ok = true; // an image tree: its systemd reads the link at its first boot
+    if let Some(ok) = done_after_link(args, changed, !r.errors.is_empty()) {
+        r.ok = ok;
         return r;
     }
     // /run overrides /etc for generators: a mask or a generator there decides.
@@ -254,6 +246,21 @@ fn apply(args: &Args) -> Report {
             .iter()
             .all(|m| m.errors.is_empty() && m.containers_generator == expected);
     r
+}
+
+/// Whether the link step ends the action, and how: `Some(ok)` to stop there, `None` to go on
+/// and reload and check the managers.
+fn done_after_link(args: &Args, changed: bool, failed: bool) -> Option<bool> {
+    if failed {
+        return Some(false);
+    }
+    if args.root.is_some() {
+        return Some(true); // an image tree: its systemd reads the link at its first boot
+    }
+    if args.recorded && !changed {
+        return Some(true); // the recorded link was someone else's by now: nothing to reload
+    }
+    None
 }
 
 /// Make the mask link and record it. A link that cannot be recorded is removed again (the
@@ -635,6 +642,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_changed_link_of_this_host_is_followed_by_a_reload() {
+        let args = |undo, recorded, root: Option<&str>| Args {
+            user: false,
+            undo,
+            recorded,
+            root: root.map(PathBuf::from),
+            json: false,
+            manager_only: false,
+        };
+        // Errors end it, failed; an image tree ends with the link; so does `--recorded` when
+        // it changed nothing (the record's link was someone else's by then).
+        assert_eq!(
+            done_after_link(&args(false, false, None), true, true),
+            Some(false)
+        );
+        assert_eq!(
+            done_after_link(&args(true, true, None), false, true),
+            Some(false)
+        );
+        assert_eq!(
+            done_after_link(&args(false, false, Some("/img")), true, false),
+            Some(true)
+        );
+        assert_eq!(
+            done_after_link(&args(true, true, None), false, false),
+            Some(true)
+        );
+        // On this host: a takeover or an undo reloads, changed or not (idempotent, and the
+        // check shows who generates what); `--recorded` reloads when it removed the link.
+        assert_eq!(
+            done_after_link(&args(false, false, None), false, false),
+            None
+        );
+        assert_eq!(
+            done_after_link(&args(true, false, None), false, false),
+            None
+        );
+        assert_eq!(done_after_link(&args(true, true, None), true, false), None);
+    }
+
+    #[test]
     fn undo_expects_podman_only_where_it_is_installed() {
         assert_eq!(expected_writer(false, true), "unitsmith");
         assert_eq!(expected_writer(true, true), "podman");
@@ -763,6 +811,15 @@ mod tests {
             r.ok && !r.link.as_ref().unwrap().changed,
             "again: nothing to do"
         );
+
+        // A plain --undo refuses what is not a mask (and says so); --recorded does not judge
+        // what it did not make.
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::fs::write(&link, "#!/bin/sh\n").unwrap();
+        let r = apply(&args(true, false));
+        assert!(!r.ok);
+        assert!(r.errors[0].contains("not ours to remove"), "{:?}", r.errors);
+        std::fs::remove_file(&link).unwrap();
 
         // Takeover's link replaced by an administrator's generator of that name: left as it
         // is, the record dropped, no error (the removal must go on).

@@ -209,6 +209,22 @@ mod tests {
     }
 
     #[test]
+    fn a_record_is_read_up_to_64_kib() {
+        let root = tree("size");
+        let sys = Mask::etc(&root, false);
+        record(&sys).unwrap();
+        // Comments of an administrator's (say) make it long: read all the same.
+        let mut text = "# x\n".repeat(1000);
+        text.push_str("/etc/systemd/system-generators/podman-system-generator\n");
+        fs::write(path(&root), &text).unwrap();
+        assert!(is_recorded(&sys).unwrap());
+        fs::write(path(&root), "#".repeat(64 * 1024 + 1)).unwrap();
+        let e = is_recorded(&sys).unwrap_err();
+        assert!(e.contains("larger than 65536 bytes"), "{e}");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
     fn reads_only_paths() {
         assert_eq!(
             parse("# a comment\n\n/etc/a\n  /etc/b  \nrelative\n"),
