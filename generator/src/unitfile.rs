@@ -660,34 +660,34 @@ impl UnitFile {
             if i != 0 {
                 out.push('\n');
             }
+            // Nothing written may end a line early (see `line_safe`): comments, names, keys
+            // and values alike.
             for c in &g.comments {
-                out.push_str(c);
+                out.push_str(&line_safe::escape(c));
                 out.push('\n');
             }
             if g.name.is_empty() {
                 // Only comments can live outside a section (a file with no section at all).
                 for l in &g.lines {
                     if let Line::Comment(c) = l {
-                        out.push_str(c);
+                        out.push_str(&line_safe::escape(c));
                         out.push('\n');
                     }
                 }
                 continue;
             }
             out.push('[');
-            out.push_str(&g.name);
+            out.push_str(&line_safe::escape(&g.name));
             out.push_str("]\n");
             for l in &g.lines {
                 match l {
-                    Line::Comment(c) => out.push_str(c),
-                    Line::Assign(a) => match protect_value(a.value()) {
-                        Cow::Borrowed(_) => out.push_str(&a.text),
-                        Cow::Owned(v) => {
-                            out.push_str(a.key());
-                            out.push('=');
-                            out.push_str(&v);
-                        }
-                    },
+                    Line::Comment(c) => out.push_str(&line_safe::escape(c)),
+                    Line::Assign(a) if !needs_protection(a) => out.push_str(&a.text),
+                    Line::Assign(a) => {
+                        out.push_str(&line_safe::escape(a.key()));
+                        out.push('=');
+                        out.push_str(&protect_value(a.value()));
+                    }
                 }
                 out.push('\n');
             }
@@ -821,17 +821,23 @@ fn assign(key: &str, value: &str) -> Assign {
     Assign::new(key, value, Origin::default())
 }
 
-/// A value written back must not end in an odd run of backslashes (systemd would read a
-/// continuation) nor contain a newline (it would end the line): escape both.
+/// Whether an assignment must be written otherwise than as it is: a value ending in an odd
+/// run of backslashes (systemd would read a continuation), or a control character anywhere
+/// (a `\n` or `\r` would end the line, see `line_safe`).
+fn needs_protection(a: &Assign) -> bool {
+    ends_in_odd_backslashes(&a.text)
+        || line_safe::may_need_escape(a.text.as_bytes())
+            && a.text.chars().any(line_safe::is_escaped)
+}
+
+/// A value as it is written: control characters escaped, and a final odd backslash doubled.
 fn protect_value(v: &str) -> Cow<'_, str> {
-    let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing.is_multiple_of(2) && find_newline(v.as_bytes()).is_none() {
-        return Cow::Borrowed(v);
+    let escaped = line_safe::escape(v);
+    if !ends_in_odd_backslashes(&escaped) {
+        return escaped;
     }
-    let mut s = v.replace('\n', " ");
-    if trailing % 2 == 1 {
-        s.push('\\');
-    }
+    let mut s = escaped.into_owned();
+    s.push('\\');
     Cow::Owned(s)
 }
 
@@ -1146,6 +1152,8 @@ fn clip(s: &str) -> String {
         format!("{head}…")
     }
 }
+
+pub mod line_safe;
 
 #[cfg(test)]
 mod tests;

@@ -335,3 +335,39 @@ fn load_reads_files_of_any_size() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Whatever a key, value or comment holds, each is one line of the text, and the text holds
+/// no control character but tab and the newlines that end lines (systemd also ends a line at
+/// `\r` and NUL: see `line_safe`).
+#[test]
+fn no_text_adds_a_line() {
+    let evil = "x\r[Service]\rExecStartPre=/bin/evil\n[Install]\nWantedBy=multi-user.target\u{0}\u{b}\u{c}\u{1b}\u{7f}\u{85}";
+    let mut u = UnitFile::new("x.service");
+    u.add("Unit", "Description", evil);
+    u.add("Unit", &format!("X-Key{evil}"), "1");
+    u.add("Service", "Type", "oneshot");
+    // The parser splits at `\n` only, as Podman's does: `\r` stays in comments and values.
+    let mut from_file = parse(
+        "[Unit]\n# comment\r[Service]\rExecStartPre=/bin/evil\u{b}\nA=b\r[Service]\rExecStartPre=/bin/e2\n",
+    );
+    from_file.merge(&u);
+    for unit in [&u, &from_file] {
+        let text = unit.to_text();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\t' && c != '\n'),
+            "{text:?}"
+        );
+        let again = parse(&text);
+        assert_eq!(again.list_groups(), unit.list_groups(), "{text}");
+        assert_eq!(again.list_keys("Service"), ["Type"], "{text}");
+        assert!(!again.has_group("Install"), "{text}");
+        assert_eq!(again.to_text(), text, "stable once escaped");
+    }
+    let text = u.to_text();
+    assert!(
+        text.contains("Description=x\\x0d[Service]\\x0dExecStartPre=/bin/evil\\x0a[Install]"),
+        "{text}"
+    );
+}
