@@ -134,15 +134,37 @@ fn errors_name_file_and_line() {
         .contains("before any [section]"));
     assert!(parse_err(b"[Unterminated\n")
         .message
-        .contains("missing ']'"));
+        .contains("without its closing ']'"));
     assert!(parse_err(b"[A] trailing\n")
         .message
-        .contains("text after ']'"));
+        .contains("text after the ']'"));
     assert!(parse_err(b"[A]\n=novalue\n")
         .message
-        .contains("not a key=value"));
+        .contains("not a KEY=VALUE assignment"));
     assert_eq!(parse_err(b"[A]\nK=\xff\xfe\n").line, 2);
     assert!(parse_err(b"\x00\x01garbage").message.contains("NUL"));
+}
+
+/// A line that does not parse is never quoted, not even in part (issue 20: a link to
+/// /etc/shadow or to a 0600 `KEY=secret` file had its first line quoted into a stub every
+/// user can read and into the kernel log).
+#[test]
+fn errors_never_quote_the_line() {
+    let secret = "s3cr3t";
+    for text in [
+        format!("root:$y$j9T${secret}:19000:0:99999:7:::\n"),
+        format!("PASSWORD={secret}\n"),
+        format!("[{secret}\n"),
+        format!("[A] {secret}\n"),
+        format!("[A\u{1}{secret}]\n"),
+        format!("[A]\n{secret}\n"),
+        format!("[A]\n={secret}\n"),
+        format!("# fine\n[A]\nK=1\nPOSTGRES_PASSWORD: {secret}\n"),
+    ] {
+        let e = parse_err(text.as_bytes());
+        assert!(!e.to_string().contains(secret), "{text:?}: {e}");
+        assert!(e.line > 0, "{text:?}: {e}");
+    }
 }
 
 #[test]
