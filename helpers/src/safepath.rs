@@ -524,13 +524,6 @@ pub fn open_trusted_file(path: &Path, trust: &Trust) -> Result<Opened, Error> {
     Err(Error::io(&path, Errno::ELOOP))
 }
 
-/// Read a file without following a link at its name and without blocking on a FIFO; the
-/// directories on the way are not checked (for reads whose result only ever holds a unit
-/// back, such as the consumers' `envgate check`).
-pub fn open_nofollow(path: &Path) -> Result<Opened, Error> {
-    open_regular(None, path.as_os_str(), path)
-}
-
 impl Dir {
     pub fn path(&self) -> &Path {
         &self.path
