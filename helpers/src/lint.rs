@@ -9,7 +9,8 @@
 //! cloud-init-cycle (error), start-limit-burn, boot-blocking-wait, prestart-kill,
 //! watchdog-stop-timeout, killmode-stop-timeout (warnings); what `systemd-analyze verify`
 //! rejects: service-refused, exec-not-found (errors), unknown-section, unknown-key, bad-value
-//! (warnings); parse-error and generator-error (errors).
+//! (warnings); parse-error and generator-error (errors); not-walked (warning: the parts of a
+//! tree the bounded walk did not look at, see `walk.rs`).
 //!
 //! Modules: `load` reads the trees (`quadlet` the inputs, through the generator), `search`
 //! knows the default directories, `root` resolves paths inside `--root`, `version` finds the
@@ -60,6 +61,8 @@ Rules:
   exec-not-found         error    Exec*= command missing on this machine (in DIR with --root)
   unknown-section, unknown-key, bad-value   warning   lines systemd ignores
   parse-error, generator-error              error     unreadable files, failed inputs
+  not-walked             warning  a directory deeper than 16 levels, entries past 100000, links
+                                  in a directory another user controls (as root): not looked at
 
 Keys, values and refusals are those of the systemd the units will run under: --systemd-version
 N; with --root DIR, the one installed in DIR (its libsystemd-shared-N.so); otherwise the running
