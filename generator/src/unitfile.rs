@@ -689,34 +689,34 @@ impl UnitFile {
             if i != 0 {
                 out.push('\n');
             }
+            // Nothing written may end a line early (see `line_safe`): comments, names, keys
+            // and values alike.
             for c in &g.comments {
-                out.push_str(c);
+                out.push_str(&line_safe::escape(c));
                 out.push('\n');
             }
             if g.name.is_empty() {
                 // Only comments can live outside a section (a file with no section at all).
                 for l in &g.lines {
                     if let Line::Comment(c) = l {
-                        out.push_str(c);
+                        out.push_str(&line_safe::escape(c));
                         out.push('\n');
                     }
                 }
                 continue;
             }
             out.push('[');
-            out.push_str(&g.name);
+            out.push_str(&line_safe::escape(&g.name));
             out.push_str("]\n");
             for l in &g.lines {
                 match l {
-                    Line::Comment(c) => out.push_str(c),
-                    Line::Assign(a) => match protect_value(a.value()) {
-                        Cow::Borrowed(_) => out.push_str(&a.text),
-                        Cow::Owned(v) => {
-                            out.push_str(a.key());
-                            out.push('=');
-                            out.push_str(&v);
-                        }
-                    },
+                    Line::Comment(c) => out.push_str(&line_safe::escape(c)),
+                    Line::Assign(a) if !needs_protection(a) => out.push_str(&a.text),
+                    Line::Assign(a) => {
+                        out.push_str(&line_safe::escape(a.key()));
+                        out.push('=');
+                        out.push_str(&protect_value(a.value()));
+                    }
                 }
                 out.push('\n');
             }
@@ -850,17 +850,23 @@ fn assign(key: &str, value: &str) -> Assign {
     Assign::new(key, value, Origin::default())
 }
 
-/// A value written back must not end in an odd run of backslashes (systemd would read a
-/// continuation) nor contain a newline (it would end the line): escape both.
+/// Whether an assignment must be written otherwise than as it is: a value ending in an odd
+/// run of backslashes (systemd would read a continuation), or a control character anywhere
+/// (a `\n` or `\r` would end the line, see `line_safe`).
+fn needs_protection(a: &Assign) -> bool {
+    ends_in_odd_backslashes(&a.text)
+        || line_safe::may_need_escape(a.text.as_bytes())
+            && a.text.chars().any(line_safe::is_escaped)
+}
+
+/// A value as it is written: control characters escaped, and a final odd backslash doubled.
 fn protect_value(v: &str) -> Cow<'_, str> {
-    let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing.is_multiple_of(2) && find_newline(v.as_bytes()).is_none() {
-        return Cow::Borrowed(v);
+    let escaped = line_safe::escape(v);
+    if !ends_in_odd_backslashes(&escaped) {
+        return escaped;
     }
-    let mut s = v.replace('\n', " ");
-    if trailing % 2 == 1 {
-        s.push('\\');
-    }
+    let mut s = escaped.into_owned();
+    s.push('\\');
     Cow::Owned(s)
 }
 
@@ -1022,20 +1028,14 @@ impl Parser<'_> {
         }
         if let Some(rest) = line.strip_prefix('[') {
             let Some(end) = rest.bytes().position(|b| b == b']') else {
-                return Err(err(
-                    nr,
-                    format!("invalid section header \"{}\": missing ']'", clip(line)),
-                ));
+                return Err(err(nr, NO_CLOSING_BRACKET.into()));
             };
             if !trim_ws(&rest[end + 1..]).is_empty() {
-                return Err(err(
-                    nr,
-                    format!("invalid section header \"{}\": text after ']'", clip(line)),
-                ));
+                return Err(err(nr, TEXT_AFTER_HEADER.into()));
             }
             let name = &rest[..end];
             if name.is_empty() || name.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
-                return Err(err(nr, format!("invalid group name: {}", clip(name))));
+                return Err(err(nr, BAD_SECTION_NAME.into()));
             }
             let idx = match self.unit.group_index(name) {
                 Some(i) => i,
@@ -1056,26 +1056,14 @@ impl Parser<'_> {
             return Ok(());
         }
         let Some(eq) = line.bytes().position(|b| b == b'=').filter(|&i| i > 0) else {
-            return Err(err(
-                nr,
-                format!(
-                    "line \"{}\" is not a key=value assignment, a [section] header, or a comment",
-                    clip(line)
-                ),
-            ));
+            return Err(err(nr, NOT_A_LINE.into()));
         };
         let Some(idx) = self.current else {
-            return Err(err(
-                nr,
-                format!(
-                    "assignment \"{}\" comes before any [section] header",
-                    clip(line)
-                ),
-            ));
+            return Err(err(nr, BEFORE_ANY_SECTION.into()));
         };
         let key = trim_ws_end(&line[..eq]);
         if key.is_empty() {
-            return Err(err(nr, format!("line \"{}\" has an empty key", clip(line))));
+            return Err(err(nr, EMPTY_KEY.into()));
         }
         let value = trim_ws(&line[eq + 1..]);
         self.flush_comments(false);
@@ -1189,16 +1177,24 @@ fn ends_in_odd_backslashes(s: &str) -> bool {
     n % 2 == 1
 }
 
-/// Long lines are shortened in messages; the location says where the rest is.
-fn clip(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
-    }
-}
+// A line that does not parse is never quoted, not even in part: the file may not be one the
+// author meant to write here (a link to /etc/shadow, a 0600 `KEY=secret` file), and the
+// message goes into a stub every user can read, the kernel log and the journal. The location
+// (file:line) says where to look; the hint says what the line should be.
+const NO_CLOSING_BRACKET: &str =
+    "a [section] header without its closing ']' (the line is not shown: it could hold a secret)\n  hint: a header is [Name] alone on its line";
+const TEXT_AFTER_HEADER: &str =
+    "text after the ']' of a [section] header (the line is not shown: it could hold a secret)\n  hint: a header is [Name] alone on its line; comments go on lines of their own";
+const BAD_SECTION_NAME: &str =
+    "a [section] name that is empty or holds '[', ']' or a control character (the line is not shown: it could hold a secret)";
+const NOT_A_LINE: &str =
+    "not a KEY=VALUE assignment, a [section] header or a comment (the line is not shown: it could hold a secret)\n  hint: is this the file you meant? each line is KEY=VALUE, [Section], or starts with # or ;";
+const BEFORE_ANY_SECTION: &str =
+    "an assignment before any [section] header (the line is not shown: it could hold a secret)\n  hint: is this the file you meant? assignments go under a header such as [Unit] or [Container]";
+const EMPTY_KEY: &str =
+    "an assignment with an empty key (the line is not shown: it could hold a secret)";
+
+pub mod line_safe;
 
 #[cfg(test)]
 mod tests;

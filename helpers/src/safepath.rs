@@ -524,13 +524,6 @@ pub fn open_trusted_file(path: &Path, trust: &Trust) -> Result<Opened, Error> {
     Err(Error::io(&path, Errno::ELOOP))
 }
 
-/// Read a file without following a link at its name and without blocking on a FIFO; the
-/// directories on the way are not checked (for reads whose result only ever holds a unit
-/// back, such as the consumers' `envgate check`).
-pub fn open_nofollow(path: &Path) -> Result<Opened, Error> {
-    open_regular(None, path.as_os_str(), path)
-}
-
 impl Dir {
     /// A directory the caller reached by a walk of its own that follows no link at all and
     /// checks each directory as `open_dir` does (takeover inside an image tree, where even a

@@ -198,15 +198,37 @@ fn errors_name_file_and_line() {
         .contains("before any [section]"));
     assert!(parse_err(b"[Unterminated\n")
         .message
-        .contains("missing ']'"));
+        .contains("without its closing ']'"));
     assert!(parse_err(b"[A] trailing\n")
         .message
-        .contains("text after ']'"));
+        .contains("text after the ']'"));
     assert!(parse_err(b"[A]\n=novalue\n")
         .message
-        .contains("not a key=value"));
+        .contains("not a KEY=VALUE assignment"));
     assert_eq!(parse_err(b"[A]\nK=\xff\xfe\n").line, 2);
     assert!(parse_err(b"\x00\x01garbage").message.contains("NUL"));
+}
+
+/// A line that does not parse is never quoted, not even in part (issue 20: a link to
+/// /etc/shadow or to a 0600 `KEY=secret` file had its first line quoted into a stub every
+/// user can read and into the kernel log).
+#[test]
+fn errors_never_quote_the_line() {
+    let secret = "s3cr3t";
+    for text in [
+        format!("root:$y$j9T${secret}:19000:0:99999:7:::\n"),
+        format!("PASSWORD={secret}\n"),
+        format!("[{secret}\n"),
+        format!("[A] {secret}\n"),
+        format!("[A\u{1}{secret}]\n"),
+        format!("[A]\n{secret}\n"),
+        format!("[A]\n={secret}\n"),
+        format!("# fine\n[A]\nK=1\nPOSTGRES_PASSWORD: {secret}\n"),
+    ] {
+        let e = parse_err(text.as_bytes());
+        assert!(!e.to_string().contains(secret), "{text:?}: {e}");
+        assert!(e.line > 0, "{text:?}: {e}");
+    }
 }
 
 #[test]
@@ -403,4 +425,40 @@ fn load_reads_files_of_any_size() {
         assert_eq!(loaded, parsed, "size {size}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Whatever a key, value or comment holds, each is one line of the text, and the text holds
+/// no control character but tab and the newlines that end lines (systemd also ends a line at
+/// `\r` and NUL: see `line_safe`).
+#[test]
+fn no_text_adds_a_line() {
+    let evil = "x\r[Service]\rExecStartPre=/bin/evil\n[Install]\nWantedBy=multi-user.target\u{0}\u{b}\u{c}\u{1b}\u{7f}\u{85}";
+    let mut u = UnitFile::new("x.service");
+    u.add("Unit", "Description", evil);
+    u.add("Unit", &format!("X-Key{evil}"), "1");
+    u.add("Service", "Type", "oneshot");
+    // The parser splits at `\n` only, as Podman's does: `\r` stays in comments and values.
+    let mut from_file = parse(
+        "[Unit]\n# comment\r[Service]\rExecStartPre=/bin/evil\u{b}\nA=b\r[Service]\rExecStartPre=/bin/e2\n",
+    );
+    from_file.merge(&u);
+    for unit in [&u, &from_file] {
+        let text = unit.to_text();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\t' && c != '\n'),
+            "{text:?}"
+        );
+        let again = parse(&text);
+        assert_eq!(again.list_groups(), unit.list_groups(), "{text}");
+        assert_eq!(again.list_keys("Service"), ["Type"], "{text}");
+        assert!(!again.has_group("Install"), "{text}");
+        assert_eq!(again.to_text(), text, "stable once escaped");
+    }
+    let text = u.to_text();
+    assert!(
+        text.contains("Description=x\\x0d[Service]\\x0dExecStartPre=/bin/evil\\x0a[Install]"),
+        "{text}"
+    );
 }
