@@ -122,7 +122,10 @@ fn the_podman_version_selects_the_output() {
     };
     let (code, out) = convert(Some("6.0.0"));
     assert_eq!(code, Some(0), "{out}");
-    assert!(out.contains(" volume create --ignore --uid 1000 systemd-v\n"), "{out}");
+    assert!(
+        out.contains(" volume create --ignore --uid 1000 systemd-v\n"),
+        "{out}"
+    );
     for version in [None, Some("5.8.2")] {
         let (code, out) = convert(version);
         assert_eq!(code, Some(1), "{version:?}: {out}");

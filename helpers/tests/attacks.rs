@@ -588,7 +588,10 @@ fn doctor_and_lint_report_path_refusals() {
             && out.contains("owned by nobody (uid 65534)"),
         "lint does not say why:\n{out}"
     );
-    assert!(!out.contains("linked.service"), "lint read nobody's link:\n{out}");
+    assert!(
+        !out.contains("linked.service"),
+        "lint read nobody's link:\n{out}"
+    );
 }
 
 // ---- issue 20: text, secrets, env gates, walks (sec-text)
