@@ -20,6 +20,8 @@ pub struct Options {
     pub user: bool,
     /// The podman binary generated commands call.
     pub podman: String,
+    /// Its release (`podman_version::host()`, or another for tests and lint).
+    pub podman_version: crate::podman_version::PodmanVersion,
     /// Search paths (for drop-ins).
     pub dirs: Vec<PathBuf>,
     /// The `unitsmith` helper generated units call.
@@ -477,7 +479,7 @@ fn convert_item(
         .filter(|_| it.error.is_none() && !it.hidden)?;
     let kind = kind_of(it);
     let mut warnings = quadlet::pre_warnings(unit, kind);
-    let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
+    let mut ctx = Ctx::new(infos, opts.user, &opts.podman, opts.podman_version);
     // Past the time limit, what is left becomes stubs at once (and stubs are quick to write).
     let result = match budget.check_time("converted") {
         Ok(()) => quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e)),

@@ -23,6 +23,12 @@ fuzz_target!(|data: &[u8]| {
     let opts = Options {
         user: false,
         podman: "/usr/bin/podman".into(),
+        // Half the inputs as for Debian 12's Podman: the older release's paths too.
+        podman_version: if data.len() % 2 == 0 {
+            unitsmith_generator::podman_version::MATCHED
+        } else {
+            unitsmith_generator::podman_version::PodmanVersion::new(4, 3, 1)
+        },
         dirs: vec![PathBuf::from(&dir)],
         helper: "/usr/local/bin/unitsmith".into(),
         deadline: None,
