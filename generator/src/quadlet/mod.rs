@@ -12,6 +12,7 @@ pub mod keys;
 mod kube;
 mod network;
 mod pod;
+pub mod requirements;
 mod volume;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::cmdline::Cmdline;
+use crate::podman_version::PodmanVersion;
 use crate::unitfile::{self, UnitFile};
 
 pub const UNIT: &str = "Unit";
@@ -221,6 +223,9 @@ pub struct Ctx<'a> {
     pub is_user: bool,
     /// The podman binary generated commands call.
     pub podman: &'a str,
+    /// Its release: a key it cannot do is an error, a flag it lacks is replaced where it can
+    /// be (see `requirements.rs`).
+    pub podman_version: PodmanVersion,
     /// Warnings, each with its location.
     pub warnings: Vec<String>,
     deps: Vec<String>,
@@ -229,11 +234,17 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(infos: &'a UnitsInfo, is_user: bool, podman: &'a str) -> Ctx<'a> {
+    pub fn new(
+        infos: &'a UnitsInfo,
+        is_user: bool,
+        podman: &'a str,
+        podman_version: PodmanVersion,
+    ) -> Ctx<'a> {
         Ctx {
             infos,
             is_user,
             podman,
+            podman_version,
             warnings: Vec::new(),
             deps: Vec::new(),
             resource_name: None,
@@ -267,6 +278,13 @@ impl<'a> Ctx<'a> {
                 Ok(info)
             }
         }
+    }
+
+    /// Whether the podman generated for has `podman COMMAND FLAG` (see `requirements.rs`).
+    /// A podman as new as the one this generator matches has everything it emits.
+    fn has(&self, command: &str, flag: &str) -> bool {
+        self.podman_version >= crate::podman_version::MATCHED
+            || requirements::table().has(self.podman_version, command, flag)
     }
 
     fn warn(&mut self, unit: &UnitFile, group: &str, key: &str, msg: impl std::fmt::Display) {
@@ -465,6 +483,7 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
     check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys())?;
     // One key: sorted as it is.
     check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET)?;
+    requirements::check(unit, kind, ctx.podman_version)?;
     let mut service = unit.clone();
     service.filename = match ctx.infos.get(&unit.filename) {
         Some(info) => info.service_file_name(),
@@ -1056,6 +1075,30 @@ fn is_url(s: &str) -> bool {
         Some(_) => true,
         None => s.strip_prefix("github.com/").is_some_and(|r| !r.is_empty()),
     }
+}
+
+/// `podman [GLOBAL...] OBJECT create ... NAME` (`create`; its first `prefix` words are podman
+/// and its global options) made idempotent for a podman without `OBJECT create --ignore`
+/// (before 4.4): the object is created only when `podman [GLOBAL...] OBJECT exists NAME` says
+/// it is not there, which is what `--ignore` does. A oneshot's `ExecStart=` has no "or", so
+/// it takes a shell; the script is fixed, the words reach podman as positional parameters,
+/// never through the shell's parsing, and `$$` is systemd's literal `$`.
+fn create_unless_exists<'a>(
+    create: Cmdline<'a>,
+    prefix: usize,
+    object: &str,
+    name: &str,
+) -> Cmdline<'a> {
+    let script = format!(
+        "n=$$1 name=$$2; shift 2; \
+         (m=$$#; i=0; for a do i=$$((i+1)); [ $$i -gt $$n ] || set -- \"$$@\" \"$$a\"; done; \
+         shift $$m; exec \"$$@\" {object} exists \"$$name\") || exec \"$$@\""
+    );
+    let mut sh = Cmdline::new("/bin/sh");
+    sh.add("-c").add(script).add("sh");
+    sh.add(prefix.to_string()).add(name.to_string());
+    sh.add_all(create.args);
+    sh
 }
 
 /// Oneshot defaults for the resource-creating types.
