@@ -11,7 +11,6 @@
 //! tests/podman-keys/regenerate.py (its header says how); this module answers questions about
 //! them. A podman older than the oldest release read (4.3.0) is judged as that release.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use super::{ConvertError, Kind, Result};
@@ -28,21 +27,32 @@ pub struct KeyNeeds {
     /// The first release whose podman has the type's command and every flag emitted for the
     /// key (`None`: none read).
     pub needs: Option<PodmanVersion>,
-    /// What is emitted: `run --health-log-destination` ...
-    pub items: Vec<&'static str>,
+    /// What is emitted, `, `-separated: `run, run --health-log-destination` (split only when
+    /// an error names them: [`KeyNeeds::items`]).
+    items: &'static str,
 }
+
+impl KeyNeeds {
+    /// What is emitted for the key: `run`, `run --health-log-destination` ...
+    pub fn items(&self) -> Vec<&'static str> {
+        self.items.split(", ").filter(|i| !i.is_empty()).collect()
+    }
+}
+
+/// `(GROUP, KEY)`, a value of it, and what that value needs.
+type ValueNeeds = ((&'static str, &'static str), &'static str, KeyNeeds);
 
 /// The table, as read from `requirements.txt`.
 #[derive(Debug, Default)]
 pub struct Table {
     /// Every release read, oldest first (the last is Podman's main branch).
     pub releases: Vec<PodmanVersion>,
-    /// `(command, flag)` (flag "" for the command) → the first release that has it.
-    flags: HashMap<(&'static str, &'static str), Option<PodmanVersion>>,
-    /// `GROUP.KEY` → what it needs.
-    keys: HashMap<&'static str, KeyNeeds>,
-    /// `GROUP.KEY=value` (value in lower case) → what it needs.
-    values: HashMap<String, KeyNeeds>,
+    /// `(command, flag)` (flag "" for the command) and the first release that has it, sorted.
+    flags: Vec<((&'static str, &'static str), Option<PodmanVersion>)>,
+    /// `(GROUP, KEY)` and what it needs, sorted for binary search.
+    keys: Vec<((&'static str, &'static str), KeyNeeds)>,
+    /// `(GROUP, KEY)`, a value that needs more than the key, and what it needs; sorted.
+    values: Vec<ValueNeeds>,
     /// Lines that could not be read (a unit test keeps this empty).
     pub bad_lines: Vec<&'static str>,
 }
@@ -57,7 +67,9 @@ pub fn table() -> &'static Table {
 fn release(text: &str) -> Option<Option<PodmanVersion>> {
     match text {
         "-" => Some(None),
-        t => PodmanVersion::parse(t).map(Some),
+        t => PodmanVersion::parse_const(t)
+            .or_else(|| PodmanVersion::parse(t))
+            .map(Some),
     }
 }
 
@@ -72,6 +84,9 @@ impl Table {
                 t.bad_lines.push(line);
             }
         }
+        t.flags.sort_by(|a, b| a.0.cmp(&b.0));
+        t.keys.sort_by(|a, b| a.0.cmp(&b.0));
+        t.values.sort_by(|a, b| a.0.cmp(&b.0));
         t
     }
 
@@ -79,17 +94,17 @@ impl Table {
         let mut words = line.split(' ');
         match words.next()? {
             "releases" => {
-                self.releases = words.map(PodmanVersion::parse).collect::<Option<_>>()?;
+                let releases = words.map(|w| release(w).flatten());
+                self.releases = releases.collect::<Option<_>>()?;
             }
             "flag" => {
                 // flag COMMAND [FLAG] RELEASE
-                let rest: Vec<&str> = words.collect();
-                let (command, flag, first) = match rest.as_slice() {
-                    [c, r] => (*c, "", *r),
-                    [c, f, r] => (*c, *f, *r),
-                    _ => return None,
-                };
-                self.flags.insert((command, flag), release(first)?);
+                let (rest, first) = line.strip_prefix("flag ")?.rsplit_once(' ')?;
+                let (command, flag) = rest.split_once(' ').unwrap_or((rest, ""));
+                if flag.contains(' ') {
+                    return None;
+                }
+                self.flags.push(((command, flag), release(first)?));
             }
             "base" => {} // what every unit of a type runs: see `has`
             kind @ ("key" | "value") => {
@@ -102,19 +117,20 @@ impl Table {
                     _ => None,
                 };
                 let needs = release(f.next()?)?;
-                let items = f.next().unwrap_or("").split(", ").filter(|i| !i.is_empty());
-                let items = items.collect();
+                let items = f.next().unwrap_or("");
                 let needs = KeyNeeds {
                     quadlet,
                     needs,
                     items,
                 };
-                if kind == "key" {
-                    self.keys.insert(name, needs);
-                } else {
-                    let (key, value) = name.split_once('=')?;
-                    self.values
-                        .insert(format!("{key}={}", value.to_ascii_lowercase()), needs);
+                let (name, value) = match kind {
+                    "key" => (name, None),
+                    _ => name.split_once('=').map(|(n, v)| (n, Some(v)))?,
+                };
+                let group_key = name.split_once('.')?;
+                match value {
+                    None => self.keys.push((group_key, needs)),
+                    Some(v) => self.values.push((group_key, v, needs)),
                 }
             }
             _ => return None,
@@ -128,19 +144,43 @@ impl Table {
 
     /// What `[group] key` needs, if the table knows the key.
     pub fn key(&self, group: &str, key: &str) -> Option<&KeyNeeds> {
-        self.keys.get(format!("{group}.{key}").as_str())
+        let i = self
+            .keys
+            .binary_search_by(|((g, k), _)| (*g, *k).cmp(&(group, key)))
+            .ok()?;
+        self.keys.get(i).map(|(_, needs)| needs)
     }
 
-    /// What `[group] key=value` needs beyond the key, if that value needs more.
+    /// Whether some value of `[group] key` needs more than the key.
+    pub fn has_values(&self, group: &str, key: &str) -> bool {
+        !self.values_of(group, key).is_empty()
+    }
+
+    /// What `[group] key=value` needs beyond the key (the value compared ignoring case and
+    /// surrounding blanks), if that value needs more.
     pub fn value(&self, group: &str, key: &str, value: &str) -> Option<&KeyNeeds> {
-        let name = format!("{group}.{key}={}", value.trim().to_ascii_lowercase());
-        self.values.get(&name)
+        let value = value.trim();
+        self.values_of(group, key)
+            .iter()
+            .find(|(_, v, _)| v.eq_ignore_ascii_case(value))
+            .map(|(_, _, needs)| needs)
+    }
+
+    /// The values of `[group] key` that need more than the key.
+    fn values_of(&self, group: &str, key: &str) -> &[ValueNeeds] {
+        let at = |(g, k): &(&str, &str)| (*g, *k).cmp(&(group, key));
+        let start = self.values.partition_point(|(gk, _, _)| at(gk).is_lt());
+        let end = self.values.partition_point(|(gk, _, _)| at(gk).is_le());
+        self.values.get(start..end).unwrap_or_default()
     }
 
     /// The first release whose `podman COMMAND` has `flag` ("" for the command itself):
     /// `None` when the table does not know the pair, `Some(None)` when no release read has it.
     pub fn first_with(&self, command: &str, flag: &str) -> Option<Option<PodmanVersion>> {
-        self.flags.get(&(command, flag)).copied()
+        let i = (self.flags)
+            .binary_search_by(|((c, f), _)| (*c, *f).cmp(&(command, flag)))
+            .ok()?;
+        self.flags.get(i).map(|(_, first)| *first)
     }
 
     /// Whether a podman of release `host` has `podman COMMAND [flag]`. Unknown to the table:
@@ -218,6 +258,9 @@ pub fn check(unit: &UnitFile, kind: Kind, host: PodmanVersion) -> Result<()> {
                 return Err(too_new(group, key, None, needs, host));
             }
         }
+        if !table.has_values(group, key) {
+            continue;
+        }
         if let Some(value) = unit.lookup_last(group, key) {
             if let Some(needs) = table.value(group, key, value) {
                 if !table.reaches(host, needs.needs) {
@@ -242,8 +285,8 @@ fn too_new(
     };
     // The items the host lacks (the command is there: checked first).
     let table = table();
-    let lacking: Vec<&str> = needs
-        .items
+    let items = needs.items();
+    let lacking: Vec<&str> = items
         .iter()
         .copied()
         .filter(|i| {
@@ -256,11 +299,7 @@ fn too_new(
         .map_or("newer than any release known".into(), |v| v.to_string());
     ConvertError::new(format!(
         "{what} needs Podman {release} or later (for `{}`); the Podman here is {host}",
-        spelled(if lacking.is_empty() {
-            &needs.items
-        } else {
-            &lacking
-        })
+        spelled(if lacking.is_empty() { &items } else { &lacking })
     ))
     .at(group, key)
     .hint(format!(
@@ -297,10 +336,10 @@ mod tests {
                 let needs = table().key(kind.group(), key);
                 let needs = needs.unwrap_or_else(|| panic!("[{}] {key}: no line", kind.group()));
                 assert!(
-                    needs.items.first() == Some(&command_of(kind)),
+                    needs.items().first() == Some(&command_of(kind)),
                     "[{}] {key}: {:?}",
                     kind.group(),
-                    needs.items
+                    needs.items()
                 );
                 // Every key of the generator's tables is in 5.8.2's Quadlet and works there.
                 assert!(needs.quadlet.is_some_and(|q| q <= MATCHED), "{key}");
@@ -317,7 +356,7 @@ mod tests {
         let ulimit = t.key("Container", "Ulimit").unwrap();
         assert_eq!(ulimit.quadlet, Some(pv("4.7.0")));
         assert_eq!(ulimit.needs, Some(pv("4.3.0")));
-        assert_eq!(ulimit.items, vec!["run", "run --ulimit"]);
+        assert_eq!(ulimit.items(), vec!["run", "run --ulimit"]);
         let health = t.key("Container", "HealthLogDestination").unwrap();
         assert_eq!(health.needs, Some(pv("5.3.0")));
         assert_eq!(
