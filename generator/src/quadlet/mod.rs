@@ -533,7 +533,13 @@ fn check_unknown_keys(
                 unit.path.display()
             ))
             .at(group, key);
-            if let Some(s) = crate::spell::closest(key, supported) {
+            if let Some(release) = requirements::newer_quadlet_key(group, key) {
+                // A key of a later Podman's Quadlet, not a typo.
+                err = err.hint(format!(
+                    "{key}= is a key of a later Podman's Quadlet ({release}, after {}), which this generator does not follow yet",
+                    crate::podman_version::MATCHED
+                ));
+            } else if let Some(s) = crate::spell::closest(key, supported) {
                 err = err.hint(format!("did you mean '{s}'?"));
             }
             return Err(err);

@@ -206,6 +206,15 @@ impl Table {
     }
 }
 
+/// The release whose Quadlet added `[group] key`, when that is a release after [`MATCHED`]
+/// (Podman's main branch): an unknown key that is no typo (read on an error only).
+pub fn newer_quadlet_key(group: &str, key: &str) -> Option<PodmanVersion> {
+    table()
+        .key(group, key)
+        .and_then(|needs| needs.quadlet)
+        .filter(|q| *q > MATCHED)
+}
+
 /// The podman command every unit of `kind` runs (`run`, `volume-create` ...).
 fn command_of(kind: Kind) -> &'static str {
     match kind {
@@ -415,6 +424,13 @@ mod tests {
             }
         }
         assert!(seen > 20, "{seen}");
+    }
+
+    #[test]
+    fn keys_of_a_later_quadlet_are_named_so() {
+        assert_eq!(newer_quadlet_key("Volume", "UID"), Some(pv("6.0.0")));
+        assert_eq!(newer_quadlet_key("Volume", "User"), None);
+        assert_eq!(newer_quadlet_key("Volume", "Nope"), None);
     }
 
     #[test]
