@@ -22,7 +22,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test unit golden golden-update conformance parity e2e demo install deb deb-check bench lint-keys clean man fuzz fuzz-cmin
+.PHONY: all build test unit golden golden-update conformance parity e2e demo install deb deb-check bench lint-keys podman-keys clean man fuzz fuzz-cmin
 
 all: build
 
@@ -125,6 +125,12 @@ bench: build
 lint-keys:
 	@test -n "$(SYSTEMD_GIT)" || { echo "usage: make lint-keys SYSTEMD_GIT=DIR (a clone of github.com/systemd/systemd)"; exit 2; }
 	python3 tests/lint-keys/regenerate.py --git $(SYSTEMD_GIT)
+
+# Which Podman release each Quadlet key needs (generator/src/quadlet/requirements.txt), read
+# from a containers/podman clone with its tags: make podman-keys PODMAN_GIT=~/src/podman.
+podman-keys:
+	@test -n "$(PODMAN_GIT)" || { echo "usage: make podman-keys PODMAN_GIT=DIR (a clone of github.com/containers/podman)"; exit 2; }
+	python3 tests/podman-keys/regenerate.py --git $(PODMAN_GIT)
 
 # Every cargo-fuzz target for FUZZ_SECONDS each (not part of `test`: long; needs
 # `cargo install cargo-fuzz`). Prints executions and crashes per target; exit 1 on a crash.

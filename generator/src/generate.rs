@@ -20,12 +20,13 @@ pub struct Options {
     pub user: bool,
     /// The podman binary generated commands call.
     pub podman: String,
+    /// Its release (`podman_version::host()`, or another for tests and lint); from 6 on the
+    /// output is Podman main's Quadlet's (see [`quadlet::Flavor`]).
+    pub podman_version: crate::podman_version::PodmanVersion,
     /// Search paths (for drop-ins).
     pub dirs: Vec<PathBuf>,
     /// The `unitsmith` helper generated units call.
     pub helper: String,
-    /// Whose Quadlet the output follows (see [`quadlet::Flavor`]).
-    pub flavor: quadlet::Flavor,
     /// When reading and converting must stop, and the limit it came from (see `budget.rs`);
     /// `None`: no time limit. The byte and input limits always apply.
     pub deadline: Option<(std::time::Instant, std::time::Duration)>,
@@ -491,7 +492,7 @@ fn convert_item(
         .filter(|_| it.error.is_none() && !it.hidden)?;
     let kind = kind_of(it);
     let mut warnings = quadlet::pre_warnings(unit, kind);
-    let mut ctx = Ctx::new(infos, opts.user, &opts.podman, opts.flavor);
+    let mut ctx = Ctx::new(infos, opts.user, &opts.podman, opts.podman_version);
     // Past the time limit, what is left becomes stubs at once (and stubs are quick to write).
     let result = match budget.check_time("converted") {
         Ok(()) => quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e)),

@@ -23,6 +23,7 @@ pub mod install;
 pub mod log;
 pub mod output;
 pub mod parallel;
+pub mod podman_version;
 pub mod quadlet;
 pub mod safe_read;
 pub mod sources;

@@ -19,6 +19,11 @@
 //! ```
 //!
 //! PATH is relative to `input/`; `\xNN` in PATH or TARGET is the byte NN (`bad\xffname`).
+//!
+//! A case's `podman-version` (e.g. `4.3.1`) is the Podman release it generates for
+//! (`UNITSMITH_PODMAN_VERSION`); without one, no release is known and the generator assumes the
+//! one it matches, as on a host without a record. Two cases may share one input (`input` a
+//! link to the other's) to show what a release changes.
 //! Such a case runs on a copy of `input/` in a temporary directory, with the special files
 //! made there (so the source tree never holds them); `$INPUT` in `messages` and `expected/`
 //! stands for that copy.
@@ -214,10 +219,16 @@ fn run_on(case: &Path, input: &Path, update: bool) -> Result<(), String> {
     // the case instead of hanging the test.
     let log_path = out.with_extension("stderr");
     let log = fs::File::create(&log_path).map_err(|e| e.to_string())?;
-    let mut child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    // No record of this machine's podman counts: only the case's own release, if it has one.
+    cmd.env_clear()
+        .env("UNITSMITH_PODMAN_RECORD", case.join("no-such-record"));
+    if let Ok(v) = fs::read_to_string(case.join("podman-version")) {
+        cmd.env("UNITSMITH_PODMAN_VERSION", v.trim());
+    }
+    let mut child = cmd
         .arg("--no-kmsg-log")
         .arg(&out)
-        .env_clear()
         .env("QUADLET_UNIT_DIRS", &input)
         .env("PODMAN", "/usr/bin/podman")
         .env("SYSTEMD_LOG_LEVEL", "info")

@@ -21,6 +21,7 @@ mod doctor;
 mod envgate;
 mod lint;
 mod lock;
+mod podman_version;
 mod reconcile;
 mod reload;
 mod takeover;
@@ -79,6 +80,8 @@ enum Command {
     Lint(lint::Args),
     /// Make unitsmith the Quadlet generator where Podman's is installed (--undo: hand back).
     Takeover(takeover::Args),
+    /// Which Podman release the generator generates for (--record: ask podman, record it).
+    PodmanVersion(podman_version::Args),
     /// Print the completion script for SHELL (what `make install` and the package install).
     #[command(hide = true)]
     Completions {
@@ -111,6 +114,7 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => reconcile::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Takeover(a) => takeover::run(a),
+        Command::PodmanVersion(a) => podman_version::run(a),
         Command::Completions { shell } => completions::run(shell, Cli::command()),
     }
 }

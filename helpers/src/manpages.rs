@@ -23,6 +23,7 @@ pub const PAGES: &[(&str, &[&str])] = &[
     ("unitsmith-reconcile.1", &["reconcile"]),
     ("unitsmith-lint.1", &["lint"]),
     ("unitsmith-takeover.1", &["takeover"]),
+    ("unitsmith-podman-version.1", &["podman-version"]),
 ];
 
 pub fn man_dir() -> PathBuf {

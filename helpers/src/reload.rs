@@ -382,6 +382,15 @@ pub fn run(args: Args) -> ExitCode {
     };
     let state_name = OsStr::new(state::FILE_NAME);
     let state_path = state_dir.path().join(state_name);
+    // The generator learns the Podman release from a record only (never running podman at
+    // boot): a podman installed or upgraded without the package's trigger is recorded here,
+    // before the daemon-reload that runs the generator (and before anything reads the units).
+    if scope == Scope::System
+        && nix::unistd::geteuid().is_root()
+        && crate::podman_version::record_is_stale()
+    {
+        crate::podman_version::record_quietly();
+    }
 
     // 0. Before the reload: what the inputs give, what our generator wrote last time, and so
     //    which units lost their input. Those are stopped now, while systemd still has their

@@ -26,6 +26,7 @@ expected=(
 	./usr/share/man/man1/unitsmith-lock.1.gz
 	./usr/share/man/man1/unitsmith-reconcile.1.gz
 	./usr/share/man/man1/unitsmith-lint.1.gz
+	./usr/share/man/man1/unitsmith-podman-version.1.gz
 	./usr/share/man/man8/unitsmith-generator.8.gz
 	./usr/share/bash-completion/completions/unitsmith
 	./usr/share/zsh/vendor-completions/_unitsmith

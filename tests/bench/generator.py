@@ -8,7 +8,11 @@ time (user + system, all threads) of each, which other load on the machine moves
 `cp -r` reads every file once and writes every file once: no generator can beat it by much.
 
 usage: generator.py GENERATOR [--sizes 1,100,1000,10000] [--rounds R] [--max-ratio-1000 X]
+                    [--baseline OTHER_GENERATOR] [--env NAME=VALUE]...
 Exits 1 when --max-ratio-1000 is given and the 1000-file ratio exceeds it.
+--baseline compares against another generator binary (an older build) instead of `cp -r`, on
+the same inputs; --env adds to the generator's environment (both generators' with --baseline),
+e.g. UNITSMITH_PODMAN_VERSION=4.3.1.
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -58,11 +62,13 @@ def timed(cmd, env=None):
     return dt, usage.ru_utime + usage.ru_stime
 
 
-def bench(gen, n, rounds, tmp):
+def bench(gen, n, rounds, tmp, baseline=None, extra_env=()):
     root = tempfile.mkdtemp(prefix=f"bench-{n}-", dir=tmp)
     try:
         src = make_inputs(root, n)
         env = {"QUADLET_UNIT_DIRS": src, "PATH": os.environ.get("PATH", "")}
+        env.update(kv.split("=", 1) for kv in extra_env)
+        other = ([baseline, "--no-kmsg-log"], env) if baseline else (["cp", "-r", src], None)
         gtimes, ctimes, ratios, gcpu, ccpu = [], [], [], [], []
         for r in range(rounds + 1):
             out_g, out_c = os.path.join(root, "gen"), os.path.join(root, "cp")
@@ -70,11 +76,11 @@ def bench(gen, n, rounds, tmp):
                 shutil.rmtree(d, ignore_errors=True)
             # Alternate which goes first so neither always gets the warmer cache.
             if r % 2:
-                c = timed(["cp", "-r", src, out_c])
+                c = timed(other[0] + [out_c], other[1])
                 g = timed([gen, "--no-kmsg-log", out_g], env)
             else:
                 g = timed([gen, "--no-kmsg-log", out_g], env)
-                c = timed(["cp", "-r", src, out_c])
+                c = timed(other[0] + [out_c], other[1])
             if r == 0:
                 continue  # warm-up round: page cache, binary loading
             gtimes.append(g[0]); ctimes.append(c[0]); ratios.append(g[0] / c[0])
@@ -94,17 +100,23 @@ def main():
     ap.add_argument("--sizes", default="1,100,1000,10000")
     ap.add_argument("--rounds", type=int, default=0, help="default: scaled to the size")
     ap.add_argument("--max-ratio-1000", type=float)
+    ap.add_argument("--baseline", help="another generator to compare with, instead of cp -r")
+    ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     a = ap.parse_args()
     tmp = "/dev/shm" if os.path.isdir("/dev/shm") else None
-    print(f"generator vs cp -r, inputs and outputs on tmpfs ({tmp}); median of alternating rounds")
+    against = a.baseline or "cp -r"
+    print(f"generator vs {against}, inputs and outputs on tmpfs ({tmp}); median of alternating rounds"
+          + (f"; environment {' '.join(a.env)}" if a.env else ""))
     # Other work on the machine moves the wall-clock ratio: say how busy it was.
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"{'files':>7} {'rounds':>6} {'generator':>11} {'cp -r':>11} {'ratio':>7}"
-          f" {'gen cpu':>11} {'cp cpu':>11}")
+    other = "baseline" if a.baseline else "cp -r"
+    print(f"{'files':>7} {'rounds':>6} {'generator':>11} {other:>11} {'ratio':>7}"
+          f" {'gen cpu':>11} {other + ' cpu':>11}")
     verdict = 0
     for n in [int(s) for s in a.sizes.split(",")]:
         rounds = a.rounds or (31 if n <= 1000 else 7)
-        g, c, ratio, gc, cc = bench(os.path.abspath(a.generator), n, rounds, tmp)
+        baseline = os.path.abspath(a.baseline) if a.baseline else None
+        g, c, ratio, gc, cc = bench(os.path.abspath(a.generator), n, rounds, tmp, baseline, a.env)
         print(f"{n:>7} {rounds:>6} {g * 1000:>9.2f}ms {c * 1000:>9.2f}ms {ratio:>6.2f}x"
               f" {gc * 1000:>9.2f}ms {cc * 1000:>9.2f}ms")
         if n == 1000 and a.max_ratio_1000 and ratio > a.max_ratio_1000:

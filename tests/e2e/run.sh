@@ -269,10 +269,11 @@ scenario_parallel() { # FILE
 	sed -n '1,30s/^# e2e-parallel: *yes *$/yes/p' "$1" | head -n 1
 }
 
-# The guests a scenario runs on ("# e2e-guests: bookworm testing"; default: bookworm).
+# The guests a scenario runs on ("# e2e-guests: bookworm testing"; default: bookworm). A
+# guest name is lower-case letters, digits and dashes (bookworm-podman).
 scenario_guests() { # FILE
 	local v
-	v=$(sed -n '1,30s/^# e2e-guests: *\([a-z0-9 ]*\)$/\1/p' "$1" | head -n 1)
+	v=$(sed -n '1,30s/^# e2e-guests: *\([a-z0-9 -]*\)$/\1/p' "$1" | head -n 1)
 	say "${v:-$DEFAULT_GUEST}" | tr -s ' ' '\n' | grep .
 }
 

@@ -23,10 +23,15 @@ fuzz_target!(|data: &[u8]| {
     let opts = Options {
         user: false,
         podman: "/usr/bin/podman".into(),
+        // Half the inputs as for Debian 12's Podman: the older release's paths too.
+        podman_version: if data.len() % 2 == 0 {
+            unitsmith_generator::podman_version::MATCHED
+        } else {
+            unitsmith_generator::podman_version::PodmanVersion::new(4, 3, 1)
+        },
         dirs: vec![PathBuf::from(&dir)],
         helper: "/usr/local/bin/unitsmith".into(),
         deadline: None,
-        flavor: Default::default(),
     };
     let out = generate(&inputs, &opts);
     // Two inputs may name the same unit (ServiceName=): the second is reported, not made.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use unitsmith_generator::generate::{self, Options};
 use unitsmith_generator::log::{self, Level};
 use unitsmith_generator::sources::Scan;
-use unitsmith_generator::{budget, dirs, log_debug, log_error, log_warn, output, watchdog};
+use unitsmith_generator::{
+    budget, dirs, log_debug, log_error, log_warn, output, podman_version, watchdog,
+};
 
 struct Args {
     user: bool,
@@ -167,16 +169,16 @@ fn real_main() -> ExitCode {
             .collect::<Vec<_>>()
             .join(":")
     );
+    // Found from a record beside the binary, never by running it (see podman_version.rs).
+    let host = podman_version::host();
+    log_debug!("generating for {}", host.describe());
     let opts = Options {
         user: args.user,
-        podman: std::env::var("PODMAN")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "/usr/bin/podman".into()),
+        podman: host.binary.clone(),
+        podman_version: host.version,
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
         deadline: Some((deadline, limit)),
-        flavor: unitsmith_generator::quadlet::Flavor::selected(),
     };
     // Units and their links are written as they become final (writing overlaps
     // converting); the output directory must exist first.

@@ -8,6 +8,8 @@
 //! a `.pod` no longer wants its template containers (`foo@.container`); user managers also
 //! read `/usr/share/containers/systemd/users/` (see `dirs.rs`).
 
+use crate::podman_version::PodmanVersion;
+
 /// The Quadlet whose output a conversion produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Flavor {
@@ -18,26 +20,21 @@ pub enum Flavor {
     Podman6,
 }
 
-/// The variable that names the host's Podman version for now (e.g. `6.0.0`, `5.8.2`).
-pub const VERSION_ENV: &str = "UNITSMITH_PODMAN_VERSION";
-
 impl Flavor {
-    /// The flavour for a host whose Podman is `version` (`MAJOR[.MINOR...][-suffix]`):
-    /// main's from 6 on, 5.8.2's otherwise, and for a version that does not parse.
-    pub fn for_podman_version(version: &str) -> Flavor {
-        let major = version.trim().split(['.', '-', '+']).next().unwrap_or("");
-        match major.parse::<u32>() {
-            Ok(m) if m >= 6 => Flavor::Podman6,
-            _ => Flavor::Podman5,
+    /// The flavour for a host whose Podman is `version`: main's from 6 on (a `6.0.0-dev`
+    /// build included), 5.8.2's before.
+    pub fn of(version: PodmanVersion) -> Flavor {
+        match version.major >= 6 {
+            true => Flavor::Podman6,
+            false => Flavor::Podman5,
         }
     }
 
-    /// The flavour this host wants. Selected only by `UNITSMITH_PODMAN_VERSION` for now (unset:
-    /// 5.8.2's); the one place to connect to the detection of the host's Podman.
+    /// The flavour this host wants: that of the Podman the generator generates for
+    /// (`UNITSMITH_PODMAN_VERSION`, else the record `unitsmith podman-version --record`
+    /// keeps, else 5.8.2's; see `podman_version.rs`).
     pub fn selected() -> Flavor {
-        std::env::var(VERSION_ENV)
-            .map(|v| Flavor::for_podman_version(&v))
-            .unwrap_or_default()
+        Flavor::of(crate::podman_version::host().version)
     }
 
     /// Keys this flavour accepts beyond 5.8.2's table for `kind` (see `keys.rs`).
@@ -55,11 +52,13 @@ mod tests {
 
     #[test]
     fn podman_6_and_later_get_mains_output() {
-        for v in ["6", "6.0.0", "6.0.0-dev", " 6.1.2\n", "7.0", "10.0.0+ds1"] {
-            assert_eq!(Flavor::for_podman_version(v), Flavor::Podman6, "{v:?}");
+        for v in ["6.0.0", "6.0.0-dev", " 6.1.2\n", "7.0", "10.0.0+ds1"] {
+            let version = PodmanVersion::parse(v).unwrap();
+            assert_eq!(Flavor::of(version), Flavor::Podman6, "{v:?}");
         }
-        for v in ["5.8.2", "5", "4.3.1", "", "six", "-6", "0.6"] {
-            assert_eq!(Flavor::for_podman_version(v), Flavor::Podman5, "{v:?}");
+        for v in ["5.8.2", "5.99.99", "4.3.1", "0.6"] {
+            let version = PodmanVersion::parse(v).unwrap();
+            assert_eq!(Flavor::of(version), Flavor::Podman5, "{v:?}");
         }
     }
 
@@ -72,7 +71,12 @@ mod tests {
         let unit = UnitFile::parse_quadlet(text.as_bytes(), &path).unwrap();
         let kind = Kind::from_filename(name).unwrap();
         let infos = UnitsInfo::new();
-        let mut ctx = Ctx::new(&infos, false, "/usr/bin/podman", flavor);
+        let version = match flavor {
+            Flavor::Podman5 => crate::podman_version::MATCHED,
+            Flavor::Podman6 => PodmanVersion::new(6, 0, 0),
+        };
+        let mut ctx = Ctx::new(&infos, false, "/usr/bin/podman", version);
+        assert_eq!(ctx.flavor, flavor);
         convert(&unit, kind, &mut ctx)
             .map(|c| c.service.to_text())
             .map_err(|e| e.message)
@@ -146,7 +150,12 @@ mod tests {
             let text = "[Container]\nImage=localhost/i\nPod=p.pod\n";
             let path = std::path::PathBuf::from("/etc/containers/systemd").join(name);
             let unit = UnitFile::parse_quadlet(text.as_bytes(), &path).unwrap();
-            let mut ctx = Ctx::new(&infos, false, "/usr/bin/podman", flavor);
+            let version = match flavor {
+                Flavor::Podman5 => crate::podman_version::MATCHED,
+                Flavor::Podman6 => PodmanVersion::new(6, 0, 0),
+            };
+            let mut ctx = Ctx::new(&infos, false, "/usr/bin/podman", version);
+            assert_eq!(ctx.flavor, flavor);
             let c = convert(&unit, Kind::Container, &mut ctx).unwrap();
             c.join_pod
         };

@@ -14,6 +14,7 @@ pub mod keys;
 mod kube;
 mod network;
 mod pod;
+pub mod requirements;
 mod volume;
 
 use std::collections::HashMap;
@@ -21,9 +22,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use crate::cmdline::Cmdline;
+use crate::podman_version::PodmanVersion;
 use crate::unitfile::{self, UnitFile};
 
-pub use flavor::{Flavor, VERSION_ENV};
+pub use flavor::Flavor;
 
 pub const UNIT: &str = "Unit";
 pub const SERVICE: &str = "Service";
@@ -225,8 +227,11 @@ pub struct Ctx<'a> {
     pub is_user: bool,
     /// The podman binary generated commands call.
     pub podman: &'a str,
-    /// Whose Quadlet the output follows.
+    /// Whose Quadlet the output follows, from [`Ctx::podman_version`].
     pub flavor: Flavor,
+    /// Its release: a key it cannot do is an error, a flag it lacks is replaced where it can
+    /// be (see `requirements.rs`).
+    pub podman_version: PodmanVersion,
     /// Warnings, each with its location.
     pub warnings: Vec<String>,
     deps: Vec<String>,
@@ -235,12 +240,18 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(infos: &'a UnitsInfo, is_user: bool, podman: &'a str, flavor: Flavor) -> Ctx<'a> {
+    pub fn new(
+        infos: &'a UnitsInfo,
+        is_user: bool,
+        podman: &'a str,
+        podman_version: PodmanVersion,
+    ) -> Ctx<'a> {
         Ctx {
             infos,
             is_user,
             podman,
-            flavor,
+            flavor: Flavor::of(podman_version),
+            podman_version,
             warnings: Vec::new(),
             deps: Vec::new(),
             resource_name: None,
@@ -274,6 +285,13 @@ impl<'a> Ctx<'a> {
                 Ok(info)
             }
         }
+    }
+
+    /// Whether the podman generated for has `podman COMMAND FLAG` (see `requirements.rs`).
+    /// A podman as new as the one this generator matches has everything it emits.
+    fn has(&self, command: &str, flag: &str) -> bool {
+        self.podman_version >= crate::podman_version::MATCHED
+            || requirements::table().has(self.podman_version, command, flag)
     }
 
     fn warn(&mut self, unit: &UnitFile, group: &str, key: &str, msg: impl std::fmt::Display) {
@@ -473,6 +491,7 @@ fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> 
     check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys(), extra)?;
     // One key: sorted as it is.
     check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET, &[])?;
+    requirements::check(unit, kind, ctx.podman_version)?;
     let mut service = unit.clone();
     service.filename = match ctx.infos.get(&unit.filename) {
         Some(info) => info.service_file_name(),
@@ -523,7 +542,13 @@ fn check_unknown_keys(
                 unit.path.display()
             ))
             .at(group, key);
-            if let Some(s) = crate::spell::closest(key, supported) {
+            if let Some(release) = requirements::newer_quadlet_key(group, key) {
+                // A key of a later Podman's Quadlet, not a typo: the output follows that
+                // Quadlet where the host runs that Podman (see `flavor.rs`).
+                err = err.hint(format!(
+                    "{key}= is a key of Podman {release}'s Quadlet: units are generated for the Podman installed (`unitsmith podman-version`)"
+                ));
+            } else if let Some(s) = crate::spell::closest(key, supported) {
                 err = err.hint(format!("did you mean '{s}'?"));
             }
             return Err(err);
@@ -1065,6 +1090,30 @@ fn is_url(s: &str) -> bool {
         Some(_) => true,
         None => s.strip_prefix("github.com/").is_some_and(|r| !r.is_empty()),
     }
+}
+
+/// `podman [GLOBAL...] OBJECT create ... NAME` (`create`; its first `prefix` words are podman
+/// and its global options) made idempotent for a podman without `OBJECT create --ignore`
+/// (before 4.4): the object is created only when `podman [GLOBAL...] OBJECT exists NAME` says
+/// it is not there, which is what `--ignore` does. A oneshot's `ExecStart=` has no "or", so
+/// it takes a shell; the script is fixed, the words reach podman as positional parameters,
+/// never through the shell's parsing, and `$$` is systemd's literal `$`.
+fn create_unless_exists<'a>(
+    create: Cmdline<'a>,
+    prefix: usize,
+    object: &str,
+    name: &str,
+) -> Cmdline<'a> {
+    let script = format!(
+        "n=$$1 name=$$2; shift 2; \
+         (m=$$#; i=0; for a do i=$$((i+1)); [ $$i -gt $$n ] || set -- \"$$@\" \"$$a\"; done; \
+         shift $$m; exec \"$$@\" {object} exists \"$$name\") || exec \"$$@\""
+    );
+    let mut sh = Cmdline::new("/bin/sh");
+    sh.add("-c").add(script).add("sh");
+    sh.add(prefix.to_string()).add(name.to_string());
+    sh.add_all(create.args);
+    sh
 }
 
 /// Oneshot defaults for the resource-creating types.

@@ -15,7 +15,12 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     }
 
     let mut podman = base_command(unit, G, ctx);
-    podman.add_all(["network", "create", "--ignore"]);
+    let prefix = podman.args.len();
+    let ignore = ctx.has("network-create", "--ignore");
+    podman.add_all(["network", "create"]);
+    if ignore {
+        podman.add("--ignore");
+    }
     add_booleans(
         unit,
         G,
@@ -80,6 +85,9 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     );
     add_podman_args(unit, G, &mut podman);
     podman.add(name.clone());
+    if !ignore {
+        podman = create_unless_exists(podman, prefix, "network", &name);
+    }
     service.add_cmdline(SERVICE, "ExecStart", &podman.args);
     default_oneshot(&mut service, true);
     ctx.resource_name = Some(name);

@@ -8,7 +8,12 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     let mut service = init_service(unit, Kind::Volume, ctx)?;
     let name = resource_name(unit, G, "VolumeName");
     let mut podman = base_command(unit, G, ctx);
-    podman.add_all(["volume", "create", "--ignore"]);
+    let prefix = podman.args.len();
+    let ignore = ctx.has("volume-create", "--ignore");
+    podman.add_all(["volume", "create"]);
+    if ignore {
+        podman.add("--ignore");
+    }
     if ctx.flavor == Flavor::Podman6 {
         // The volume's owner, as given (`podman volume create --uid/--gid`).
         if let Some(uid) = unit.lookup(G, "UID") {
@@ -84,6 +89,9 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     add_key_vals(unit, G, &[("Label", "--label")], &mut podman, ctx);
     add_podman_args(unit, G, &mut podman);
     podman.add(name.clone());
+    if !ignore {
+        podman = create_unless_exists(podman, prefix, "volume", &name);
+    }
     service.add_cmdline(SERVICE, "ExecStart", &podman.args);
     default_oneshot(&mut service, true);
     ctx.resource_name = Some(name);

@@ -37,16 +37,14 @@ impl Model {
             }
         }
         let inputs = scan.inputs;
+        let host = unitsmith_generator::podman_version::host();
         let opts = Options {
             user,
-            podman: std::env::var("PODMAN")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "/usr/bin/podman".into()),
+            podman: host.binary.clone(),
+            podman_version: host.version,
             dirs: search.dirs.clone(),
             helper: unitsmith_generator::helper_path(),
             deadline: None,
-            flavor: unitsmith_generator::quadlet::Flavor::selected(),
         };
         let outcome = generate::generate(&inputs, &opts);
         let unit_names = (inputs.iter())

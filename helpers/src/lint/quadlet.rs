@@ -45,16 +45,14 @@ pub fn generate_units(
         .into_iter()
         .filter(|d| dropin_dir_stays_in_image(root, d))
         .collect();
+    let host = unitsmith_generator::podman_version::host();
     let opts = Options {
         user: false,
-        podman: std::env::var("PODMAN")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "/usr/bin/podman".into()),
+        podman: host.binary.clone(),
+        podman_version: host.version,
         dirs: dirs.to_vec(),
         helper: unitsmith_generator::helper_path(),
         deadline: None,
-        flavor: unitsmith_generator::quadlet::Flavor::selected(),
     };
     continuation_lines(&inputs, &dropins, root, findings);
     let outcome = generate::generate_with(&inputs, &dropins, &opts, None);
