@@ -22,11 +22,13 @@
 //! recognises a project directory by its name alone, and the generator calls [`translate`]
 //! only with project inputs.
 
+mod check;
 mod dotenv;
 mod interpolate;
 mod merge;
 mod resources;
 mod service;
+mod unit;
 mod values;
 pub mod yaml;
 

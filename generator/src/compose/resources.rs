@@ -1,7 +1,8 @@
 //! Top-level `networks:` and `volumes:` → `.network` and `.volume` units; `secrets:` and
 //! `configs:` → what a service mounts.
 
-use super::service::{check_keys, flag, Fail, Q};
+use super::check::{check_keys, flag, Fail};
+use super::unit::Q;
 use super::yaml::{Node, Value};
 use super::{values, Made, Project};
 use crate::quadlet::Kind;
