@@ -14,13 +14,23 @@ pub struct LineError {
     pub message: String,
 }
 
-/// Parse a `.env` file: `VAR=VAL` lines (optionally `export VAR=VAL`), `#` comments, values
-/// unquoted (trimmed, ` #` starts a comment, interpolated), double-quoted (escapes `\n`,
-/// `\r`, `\t`, `\\`, `\"`; interpolated; may span lines) or single-quoted (literal; `\'` is a
-/// quote). `VAR=` is empty; a line `VAR` alone defines nothing. Earlier variables are seen by
+/// Parse a `.env` file as Docker Compose reads one (compose-go's dotenv parser, which also
+/// reads `env_file:`): `VAR=VAL` lines (also `VAR: VAL`; optionally `export VAR=VAL`), `#`
+/// comments, values unquoted (trimmed, ` #` starts a comment, interpolated), double-quoted
+/// (escapes `\n`, `\r`, `\t`, `\a`, `\b`, `\f`, `\v`, `\\`, `\"`, `\$` (a literal `$`), `\0NNN`
+/// (octal); interpolated; may span lines) or single-quoted (literal; `\'` is a quote; may span
+/// lines). `VAR=` is empty; a line `VAR` alone defines nothing. Earlier variables are seen by
 /// later ones. Unset variables that values refer to are returned as warnings, with their line.
 pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
+    parse_with(text, &Vars::new())
+}
+
+/// [`parse`] with variables from outside the file: interpolation sees the file's earlier
+/// variables first, then `inherited`; a line `VAR` alone takes its value from `inherited`
+/// (an `env_file:` read with the project's variables). Only the file's own are returned.
+pub fn parse_with(text: &str, inherited: &Vars) -> Result<(Vars, Vec<LineError>), LineError> {
     let mut vars = Vars::new();
+    let mut scope = inherited.clone();
     let mut warnings = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
@@ -31,15 +41,24 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let line = match line.strip_prefix("export") {
+            Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
+            _ => line,
+        };
         let err = |m: String| LineError {
             line: lineno,
             message: m,
         };
-        let Some((key, rest)) = line.split_once('=') else {
+        let Some((key, rest)) = line
+            .find(['=', ':'])
+            .map(|at| (&line[..at], &line[at + 1..]))
+        else {
             let key = line.trim_end();
             if !valid_key(key) {
                 return Err(err(format!("\"{key}\" is not a VAR=VALUE line")));
+            }
+            if let Some(v) = inherited.get(key) {
+                vars.insert(key.to_string(), v.clone());
             }
             continue;
         };
@@ -50,42 +69,38 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
         let rest = rest.trim_start();
         let mut found = Found::default();
         let value = match rest.chars().next() {
-            Some('\'') => {
-                let (v, tail) = single_quoted(&rest[1..]).ok_or_else(|| {
-                    err(format!(
-                        "{key}: the single quote is not closed on this line"
-                    ))
-                })?;
-                check_tail(tail).map_err(&err)?;
-                v
-            }
-            Some('"') => {
-                // A double-quoted value may go on over the next lines.
+            Some(q @ ('\'' | '"')) => {
+                // A quoted value may go on over the next lines.
                 let mut body = rest[1..].to_string();
                 let (raw, tail) = loop {
-                    if let Some(end) = closing_double_quote(&body) {
+                    if let Some(end) = closing_quote(&body, q) {
                         let tail = body[end + 1..].to_string();
                         body.truncate(end);
                         break (body, tail);
                     }
                     let Some(next) = lines.get(i) else {
-                        return Err(err(format!("{key}: the double quote is never closed")));
+                        let what = if q == '"' { "double" } else { "single" };
+                        return Err(err(format!("{key}: the {what} quote is never closed")));
                     };
                     body.push('\n');
                     body.push_str(next);
                     i += 1;
                 };
                 check_tail(&tail).map_err(&err)?;
-                let unescaped = unescape_double(&raw);
-                interpolate::interpolate(&unescaped, &vars, &mut found)
-                    .map_err(|m| err(format!("{key}: {m}")))?
+                if q == '\'' {
+                    raw.replace("\\'", "'")
+                } else {
+                    let unescaped = unescape_double(&raw);
+                    interpolate::interpolate(&unescaped, &scope, &mut found)
+                        .map_err(|m| err(format!("{key}: {m}")))?
+                }
             }
             _ => {
-                let v = match rest.find(" #").or_else(|| rest.find("\t#")) {
+                let v = match rest.find(" #") {
                     Some(c) => &rest[..c],
                     None => rest,
                 };
-                interpolate::interpolate(v.trim_end(), &vars, &mut found)
+                interpolate::interpolate(v.trim_end(), &scope, &mut found)
                     .map_err(|m| err(format!("{key}: {m}")))?
             }
         };
@@ -95,15 +110,17 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
                 message: format!("{key}: variable {name} is not set; replaced by \"\""),
             });
         }
+        scope.insert(key.to_string(), value.clone());
         vars.insert(key.to_string(), value);
     }
     Ok((vars, warnings))
 }
 
+/// A variable name as compose-go accepts one: letters, digits, `_ . - [ ]`.
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']'))
 }
 
 /// After a closing quote only whitespace and a comment may follow.
@@ -116,31 +133,14 @@ fn check_tail(tail: &str) -> Result<(), String> {
     }
 }
 
-/// The literal text up to the closing `'` (`\'` is a quote), and what follows it.
-fn single_quoted(s: &str) -> Option<(String, &str)> {
-    let mut out = String::new();
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        match c {
-            '\\' if it.peek().is_some_and(|(_, n)| *n == '\'') => {
-                out.push('\'');
-                it.next();
-            }
-            '\'' => return Some((out, &s[i + 1..])),
-            c => out.push(c),
-        }
-    }
-    None
-}
-
-/// The byte index of the `"` that closes a double-quoted value (not one escaped by `\`).
-fn closing_double_quote(s: &str) -> Option<usize> {
+/// The byte index of the quote `q` that closes a quoted value (not one escaped by `\`).
+fn closing_quote(s: &str, q: char) -> Option<usize> {
     let mut escaped = false;
     for (i, c) in s.char_indices() {
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            '"' => return Some(i),
+            c if c == q => return Some(i),
             _ => {}
         }
     }
@@ -159,8 +159,34 @@ fn unescape_double(s: &str) -> String {
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
+            Some('a') => out.push('\x07'),
+            Some('b') => out.push('\x08'),
+            Some('f') => out.push('\x0c'),
+            Some('v') => out.push('\x0b'),
             Some('\\') => out.push('\\'),
             Some('"') => out.push('"'),
+            // Literal: interpolation reads `$$` as a `$`.
+            Some('$') => out.push_str("$$"),
+            Some('0') => {
+                // `\0NNN`: the character of octal NNN (exactly three digits; else as written).
+                let digits: String = it.clone().skip(1).take(3).collect();
+                match u32::from_str_radix(&digits, 8)
+                    .ok()
+                    .filter(|_| digits.len() == 3)
+                {
+                    Some(n) => {
+                        out.push(char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER));
+                        for _ in 0..4 {
+                            it.next();
+                        }
+                        continue;
+                    }
+                    None => {
+                        out.push('\\');
+                        continue;
+                    }
+                }
+            }
             _ => {
                 out.push('\\');
                 continue;
@@ -246,6 +272,66 @@ mod tests {
         assert_eq!(get("L"), Some("VAL-x"));
         assert_eq!(get("M"), Some("two\nlines"));
         assert_eq!(get("N"), Some("dflt"));
+    }
+
+    /// The escapes of double-quoted values, each on its own (a lost one changes the value).
+    #[test]
+    fn double_quoted_escapes() {
+        let v = vars(concat!(
+            "N=\"a\\nb\"\nR=\"a\\rb\"\nB=\"a\\\\b\"\nT=\"a\\tb\"\nQ=\"a\\\"b\"\n",
+            "D=\"\\$HOME\"\nO=\"\\0101\"\nU=\"a\\qb\"\nC=\"\\a\\b\\f\\v\"\nS0=\"\\01\"\n"
+        ));
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("N"), Some("a\nb"));
+        assert_eq!(get("R"), Some("a\rb"));
+        assert_eq!(get("B"), Some("a\\b"));
+        assert_eq!(get("T"), Some("a\tb"));
+        assert_eq!(get("Q"), Some("a\"b"));
+        assert_eq!(
+            get("D"),
+            Some("$HOME"),
+            "\\$ is a literal $, never interpolated"
+        );
+        assert_eq!(get("O"), Some("A"), "\\0NNN is octal");
+        assert_eq!(
+            get("U"),
+            Some("a\\qb"),
+            "an unknown escape stays as written"
+        );
+        assert_eq!(get("C"), Some("\x07\x08\x0c\x0b"));
+        assert_eq!(get("S0"), Some("\\01"), "octal takes exactly three digits");
+    }
+
+    /// What compose-go's parser accepts beyond the specification's examples.
+    #[test]
+    fn as_docker_compose_reads_them() {
+        let v =
+            vars("A: yaml style\nS='two\nlines'\nexport\tX=1\nexporter=2\nTAB=v\t#kept\nK[0]=k\n");
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("A"), Some("yaml style"));
+        assert_eq!(get("S"), Some("two\nlines"));
+        assert_eq!(get("X"), Some("1"));
+        assert_eq!(get("exporter"), Some("2"));
+        assert_eq!(get("TAB"), Some("v\t#kept"), "only ' #' starts a comment");
+        assert_eq!(get("K[0]"), Some("k"));
+        assert_eq!(parse("S='open\n").unwrap_err().line, 1);
+    }
+
+    /// An env_file sees the project's variables after its own, and takes a name alone from them.
+    #[test]
+    fn inherited_variables() {
+        let outer: Vars = [("P", "project"), ("A", "outer")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (v, w) = parse_with("A=own\nB=$A-$P\nP\nZ\nC=${NOPE}\n", &outer).unwrap();
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("B"), Some("own-project"));
+        assert_eq!(get("P"), Some("project"));
+        assert_eq!(get("Z"), None);
+        assert_eq!(v.len(), 4, "only the file's own variables: {v:?}");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].line, 5);
     }
 
     #[test]
