@@ -16,6 +16,7 @@ mod signals;
 mod systemctl;
 mod term;
 
+mod compose;
 mod doctor;
 mod envgate;
 mod lint;
@@ -78,6 +79,9 @@ enum Command {
     Lint(lint::Args),
     /// Make unitsmith the Quadlet generator where Podman's is installed (--undo: hand back).
     Takeover(takeover::Args),
+    /// The steps of Compose projects' units (the generator writes them; man 5 unitsmith.compose).
+    #[command(hide = true)]
+    Compose(compose::Args),
     /// Print the completion script for SHELL (what `make install` and the package install).
     #[command(hide = true)]
     Completions {
@@ -98,7 +102,11 @@ fn main() -> ExitCode {
     // default action, so SIGTERM ends them at once (see `signals`).
     if matches!(
         cli.command,
-        Command::Envgate(_) | Command::Reload(_) | Command::Lock(_) | Command::Reconcile(_)
+        Command::Envgate(_)
+            | Command::Reload(_)
+            | Command::Lock(_)
+            | Command::Reconcile(_)
+            | Command::Compose(_)
     ) {
         signals::install();
     }
@@ -110,6 +118,7 @@ fn main() -> ExitCode {
         Command::Reconcile(a) => reconcile::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Takeover(a) => takeover::run(a),
+        Command::Compose(a) => compose::run(a),
         Command::Completions { shell } => completions::run(shell, Cli::command()),
     }
 }

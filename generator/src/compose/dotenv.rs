@@ -197,47 +197,6 @@ fn unescape_double(s: &str) -> String {
     out
 }
 
-/// Lines of an `env_file:` that Podman's `--env-file` (which reads `KEY=VALUE` as is) would
-/// read differently from Compose: quoted values, `$` (Compose interpolates), a ` #` comment,
-/// spaces around the value, `export`, a name alone (Podman takes it from its own
-/// environment). With `raw` (Compose's `format: raw`) only a name alone differs.
-pub fn podman_differences(text: &str, raw: bool) -> Vec<LineError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let why = match t.split_once('=') {
-            None => Some("a name without '=': Compose leaves it unset, Podman copies it from its own environment"),
-            Some(_) if raw => None,
-            Some((k, _)) if k.starts_with("export ") => {
-                Some("'export': Compose drops it, Podman makes it part of the name")
-            }
-            Some((_, v)) if v.starts_with(['"', '\'']) => {
-                Some("a quoted value: Compose removes the quotes, Podman keeps them")
-            }
-            Some((_, v)) if v.contains('$') => Some(
-                "a '$' in the value: Compose interpolates it, Podman keeps it (use format: raw to keep it)",
-            ),
-            Some((_, v)) if v.contains(" #") || v.contains("\t#") => {
-                Some("a ' #' comment: Compose removes it, Podman keeps it in the value")
-            }
-            Some((_, v)) if v != v.trim() => {
-                Some("spaces around the value: Compose trims them, Podman keeps them")
-            }
-            _ => None,
-        };
-        if let Some(why) = why {
-            out.push(LineError {
-                line: i + 1,
-                message: why.to_string(),
-            });
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,20 +301,5 @@ mod tests {
         let (_, w) = parse("A=1\nB=$MISSING\n").unwrap();
         assert_eq!(w[0].line, 2);
         assert!(w[0].message.contains("MISSING"));
-    }
-
-    #[test]
-    fn podman_reads_plain_lines_the_same() {
-        let text = "A=1\n# c\nB=two words\nC=\"q\"\nD=$X\nE=v # c\nF\nexport G=1\nH= v\n";
-        let lines: Vec<usize> = podman_differences(text, false)
-            .iter()
-            .map(|e| e.line)
-            .collect();
-        assert_eq!(lines, vec![4, 5, 6, 7, 8, 9]);
-        let raw: Vec<usize> = podman_differences(text, true)
-            .iter()
-            .map(|e| e.line)
-            .collect();
-        assert_eq!(raw, vec![7]);
     }
 }

@@ -12,6 +12,20 @@ use crate::unitfile::UnitFile;
 pub struct Q<'p> {
     pub p: &'p Project<'p>,
     pub unit: UnitFile,
+    /// What the steps written after the keys need to know of them.
+    pub notes: Notes,
+}
+
+/// What a service's keys tell the steps that run around `podman run` (see `runtime`).
+#[derive(Default)]
+pub struct Notes {
+    /// Paths in the container that something is mounted on (an image's `VOLUME` there is
+    /// not one to keep).
+    pub mounted: Vec<String>,
+    /// The anonymous volumes of the file, named (to create with their labels).
+    pub anonymous: Vec<String>,
+    /// `restart: on-failure:N`.
+    pub restart_limit: Option<u32>,
 }
 
 impl<'p> Q<'p> {
@@ -19,6 +33,7 @@ impl<'p> Q<'p> {
         Q {
             p,
             unit: p.unit(filename),
+            notes: Notes::default(),
         }
     }
 

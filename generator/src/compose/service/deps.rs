@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Ctx;
-use crate::compose::check::{check_keys, flag, text, Fail};
+use crate::compose::check::{check_keys, flag, string_list, text, Fail};
 use crate::compose::unit::Q;
 use crate::compose::yaml::{Node, Value};
 use crate::compose::{Names, Project};
@@ -94,29 +94,41 @@ fn depends_on<'n>(
     inactive: &HashMap<&str, Vec<String>>,
 ) -> Result<Vec<Dep<'n>>, String> {
     let path = format!("services.{name}.depends_on");
-    let Some(dn) = node.get("depends_on") else {
-        return Ok(Vec::new());
-    };
     let mut out = Vec::new();
-    let mut entries: Vec<(&str, &Node, Option<&Node>)> = Vec::new();
-    match &dn.value {
-        Value::Seq(items) => {
-            for (i, it) in items.iter().enumerate() {
-                entries.push((text(p, it, &format!("{path}.{i}"))?, it, None));
+    // (service, its node, its long syntax, from links:)
+    let mut entries: Vec<(&str, &Node, Option<&Node>, bool)> = Vec::new();
+    if let Some(dn) = node.get("depends_on") {
+        match &dn.value {
+            Value::Seq(items) => {
+                for (i, it) in items.iter().enumerate() {
+                    entries.push((text(p, it, &format!("{path}.{i}"))?, it, None, false));
+                }
             }
-        }
-        Value::Map(m) => {
-            for (k, v) in m {
-                entries.push((&k.name, v, Some(v)));
+            Value::Map(m) => {
+                for (k, v) in m {
+                    entries.push((&k.name, v, Some(v), false));
+                }
             }
-        }
-        Value::Null => {}
-        Value::Scalar { .. } => {
-            return Err(Fail::at(p, dn, &path, "must be a list of services or a mapping").plain())
+            Value::Null => {}
+            Value::Scalar { .. } => {
+                return Err(
+                    Fail::at(p, dn, &path, "must be a list of services or a mapping").plain(),
+                )
+            }
         }
     }
-    for (dep, at, long) in entries {
-        let dpath = format!("{path}.{dep}");
+    // links: SERVICE[:ALIAS] also orders, as depends_on with service_started does.
+    for (link, at) in links(p, name, node)? {
+        if !entries.iter().any(|(d, _, _, _)| *d == link.service) {
+            entries.push((link.service, at, None, true));
+        }
+    }
+    for (dep, at, long, link) in entries {
+        let dpath = if link {
+            format!("services.{name}.links")
+        } else {
+            format!("{path}.{dep}")
+        };
         let (mut condition, mut required, mut restart) = (Condition::Started, true, false);
         if let Some(l) = long.filter(|l| !l.is_null()) {
             check_keys(p, l, &dpath, &["condition", "required", "restart"], &[])?;
@@ -190,6 +202,42 @@ fn depends_on<'n>(
             restart,
             node: at,
         });
+    }
+    Ok(out)
+}
+
+/// One `links:` entry: `SERVICE` or `SERVICE:ALIAS`.
+pub struct Link<'n> {
+    pub service: &'n str,
+    pub alias: Option<&'n str>,
+}
+
+/// A service's `links:`, each with its node.
+pub fn links<'n>(
+    p: &Project,
+    name: &str,
+    node: &'n Node,
+) -> Result<Vec<(Link<'n>, &'n Node)>, String> {
+    let Some(l) = node.get("links") else {
+        return Ok(Vec::new());
+    };
+    let path = format!("services.{name}.links");
+    let mut out = Vec::new();
+    for (s, n) in string_list(p, l, &path)? {
+        let (service, alias) = match s.split_once(':') {
+            Some((svc, a)) => (svc, Some(a)),
+            None => (s, None),
+        };
+        if service.is_empty() || alias.is_some_and(str::is_empty) {
+            return Err(Fail::at(
+                p,
+                n,
+                &path,
+                format!("\"{s}\" is not SERVICE or SERVICE:ALIAS"),
+            )
+            .plain());
+        }
+        out.push((Link { service, alias }, n));
     }
     Ok(out)
 }
@@ -290,18 +338,51 @@ pub fn unit_lines(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) -> Result<(), S
         let units = ctx.names.service_units(&d.service).join(" ");
         q.raw("Unit", "Wants", &units, d.node);
         q.raw("Unit", "After", &units, d.node);
-        if d.required {
-            let user = if p.user { "--user " } else { "" };
-            q.raw(
-                "Service",
-                "ExecCondition",
-                &format!("systemctl {user}is-active --quiet {units}"),
-                d.node,
-            );
-        }
         if d.restart {
             q.raw("Unit", "PartOf", &units, d.node);
         }
     }
     Ok(())
+}
+
+/// The steps that make a required dependency late rather than fatal: the service is skipped
+/// (not failed) while a dependency is not active, and remembered as waiting (`await`); a
+/// service others wait for starts those, once it is up itself (`release`, after its
+/// readiness: running, healthy or completed).
+pub fn runtime_lines(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) {
+    let mut units: Vec<String> = Vec::new();
+    let mut at = node;
+    for d in ctx.deps.get(name).map(Vec::as_slice).unwrap_or_default() {
+        if d.required {
+            units.extend(ctx.names.service_units(&d.service));
+            at = d.node;
+        }
+    }
+    if !units.is_empty() {
+        q.raw(
+            "Service",
+            "ExecCondition",
+            &ctx.steps.await_units(&units),
+            at,
+        );
+    }
+    let mut waiting: Vec<String> = Vec::new();
+    let mut services: Vec<&String> = ctx.deps.keys().collect();
+    services.sort();
+    for other in services {
+        if ctx.deps[other]
+            .iter()
+            .any(|d| d.required && d.service == name)
+        {
+            waiting.extend(ctx.names.service_units(other));
+        }
+    }
+    if !waiting.is_empty() {
+        q.raw(
+            "Service",
+            "ExecStartPost",
+            &ctx.steps.release(&waiting),
+            node,
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! The container's environment: `environment` (written into the unit) and `env_file`.
 
+use std::path::PathBuf;
+
 use super::Service;
 use crate::compose::check::{check_keys, flag, text, Fail};
+use crate::compose::envfile::{self, EnvFile};
 use crate::compose::resources;
 use crate::compose::unit::Q;
 use crate::compose::yaml::{Node, Value};
@@ -38,12 +41,16 @@ pub fn environment(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), 
     Ok(())
 }
 
-pub fn env_files(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), String> {
+/// `env_file` → a step that reads the files as Compose does when the container starts and
+/// writes them for `podman run --env-file` (see `envfile`); checked now, so that an error
+/// names its line. Their values never go into the unit.
+pub fn env_files(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), String> {
     let p = q.p;
     let items: Vec<&Node> = match &v.value {
         Value::Seq(items) => items.iter().collect(),
         _ => vec![v],
     };
+    let mut files: Vec<EnvFile> = Vec::new();
     for (i, item) in items.into_iter().enumerate() {
         let ip = format!("{path}.{i}");
         let (file, required, raw) = match &item.value {
@@ -87,7 +94,7 @@ pub fn env_files(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), St
         let abs = resources::host_path(p, &file);
         if abs.starts_with("%h") {
             // `%h` is resolved by systemd when the unit starts; the check is made now.
-            return Err(Fail::at(p, item, &ip, format!("{file}: under ~, the home of the manager's user, which the generator cannot look into (it checks env_file: files before podman reads them)"))
+            return Err(Fail::at(p, item, &ip, format!("{file}: under ~, the home of the manager's user, which the generator cannot look into (it checks env_file: files before the container starts)"))
                 .hint("write the path relative to the project directory, or absolute"));
         }
         if std::fs::symlink_metadata(&abs).is_err() {
@@ -98,17 +105,34 @@ pub fn env_files(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), St
             q.warn(
                 item,
                 &ip,
-                &format!("{abs} does not exist; not used (required: false)"),
+                &format!("{abs} does not exist; not used until it does (required: false)"),
             );
-            continue;
         }
-        let content = crate::compose::read(std::path::Path::new(&abs), false, p.budget)
-            .map_err(|e| Fail::at(p, item, &ip, e).plain())?;
-        if let Some(d) = crate::compose::dotenv::podman_differences(&content, raw).first() {
-            return Err(Fail::at(p, item, &ip, format!("{abs}:{}: {}", d.line, d.message))
-                .hint("the file is read by podman --env-file when the container starts (its values never go into unit files, which every user can read); write that line as plain KEY=VALUE"));
-        }
-        q.add_word("Container", "EnvironmentFile", &abs, item);
+        files.push(EnvFile {
+            path: PathBuf::from(&abs),
+            required,
+            raw,
+        });
     }
+    // Read now as the step will: an error (never a value) names the file and line.
+    let (_, warnings) = envfile::read_all(&files, &p.vars, p.budget)
+        .map_err(|e| Fail::at(p, v, path, e).plain())?;
+    for w in warnings {
+        q.warn(v, path, &w);
+    }
+    let out = s
+        .ctx
+        .steps
+        .runtime_file(&format!("{}.env", s.ctx.names.container_prefix(s.name)));
+    let dotenv = p.dir.join(".env");
+    let dotenv = std::fs::symlink_metadata(&dotenv)
+        .is_ok()
+        .then(|| dotenv.to_string_lossy().into_owned());
+    let args: Vec<String> = files.iter().map(EnvFile::arg).collect();
+    let step = s.ctx.steps.env_file(&out, dotenv.as_deref(), &args);
+    q.raw("Service", "ExecStartPre", &step, v);
+    q.raw("Container", "EnvironmentFile", &out, v);
+    // podman run has read it: no copy of the values is left behind.
+    q.raw("Service", "ExecStartPost", &format!("-rm -f {out}"), v);
     Ok(())
 }

@@ -75,3 +75,28 @@ pub fn healthcheck(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), 
     }
     Ok(())
 }
+
+/// Podman's defaults for a health check's timings (those of an image's HEALTHCHECK too).
+const DEFAULT_INTERVAL: u64 = 30;
+const DEFAULT_TIMEOUT: u64 = 30;
+const DEFAULT_RETRIES: u64 = 3;
+
+/// The longest a container may take to become healthy, in seconds: its start period, then
+/// `retries` checks each an interval apart, each allowed its timeout. An unreadable timing
+/// counts as Podman's default (the translation of the key says what is wrong with it).
+pub fn wait_secs(healthcheck: Option<&Node>) -> u64 {
+    let secs = |k: &str, default: u64| -> u64 {
+        healthcheck
+            .and_then(|h| h.get(k))
+            .and_then(Node::as_str)
+            .and_then(|t| values::duration_secs(t).ok())
+            .unwrap_or(default)
+    };
+    let retries = healthcheck
+        .and_then(|h| h.get("retries"))
+        .and_then(Node::as_str)
+        .and_then(|t| t.parse::<u64>().ok())
+        .unwrap_or(DEFAULT_RETRIES);
+    let each = secs("interval", DEFAULT_INTERVAL).saturating_add(secs("timeout", DEFAULT_TIMEOUT));
+    secs("start_period", 0).saturating_add(retries.saturating_mul(each))
+}

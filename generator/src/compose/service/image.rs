@@ -1,12 +1,12 @@
 //! The container's name and image: `container_name`, `image`, `build` (a `.build` unit, see
 //! `resources::build`), `pull_policy`.
 
-use super::{Ctx, Service};
+use super::Ctx;
 use crate::compose::check::{text, Fail};
 use crate::compose::resources;
 use crate::compose::unit::Q;
 use crate::compose::yaml::Node;
-use crate::compose::Made;
+use crate::compose::{Made, Project};
 
 /// The container's name, as Docker Compose names it (`PROJECT-SERVICE-N`).
 pub fn container_name(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) -> Result<(), String> {
@@ -43,44 +43,208 @@ pub fn container_name(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) -> Result<(
     }
 }
 
-/// The image, or the `.build` unit that makes it.
-pub fn image(q: &mut Q, name: &str, node: &Node, made: &mut Vec<Made>) -> Result<(), String> {
+/// The image a service runs, as its translation left it.
+pub struct Image {
+    /// The reference `podman run` and the steps before it use (`docker.io/library/nginx:1`).
+    pub reference: String,
+    /// The unit pulls it first (`pull` step), within its own time limit.
+    pub pulled: bool,
+}
+
+/// The image, or the `.build` unit that makes it; with `pull_policy`, how it is pulled.
+pub fn image(
+    q: &mut Q,
+    ctx: &Ctx,
+    name: &str,
+    node: &Node,
+    made: &mut Vec<Made>,
+) -> Result<Image, String> {
     let p = q.p;
     let path = format!("services.{name}");
     let image = node.get("image");
-    match (node.get("build"), image) {
-        (Some(b), _) => {
-            let tag = image
-                .map(|i| text(p, i, &format!("{path}.image")))
-                .transpose()?;
-            let build = resources::build(p, name, b, tag, made)?;
-            q.raw("Container", "Image", &build, b);
+    let policy = match node.get("pull_policy") {
+        Some(v) => Some((pull_policy(p, v, &format!("{path}.pull_policy"))?, v)),
+        None => None,
+    };
+    if let Some(b) = node.get("build") {
+        let tag = image
+            .map(|i| text(p, i, &format!("{path}.image")).map(docker_name))
+            .transpose()?;
+        if let Some((Policy::Always | Policy::Refresh(_), v)) = &policy {
+            return Err(Fail::at(
+                p,
+                v,
+                &format!("{path}.pull_policy"),
+                "with build:, the image is built here, never pulled",
+            )
+            .hint("use build, missing or never (build.pull: true pulls the base image)"));
         }
-        (None, Some(i)) => q.single("Container", "Image", i, &format!("{path}.image"))?,
-        (None, None) => {
-            return Err(Fail::at(p, node, &path, "neither image: nor build:")
-                .hint("add image: REGISTRY/NAME:TAG"));
-        }
+        let (build, tag) = resources::build(p, name, b, tag.as_deref(), made)?;
+        q.raw("Container", "Image", &build, b);
+        return Ok(Image {
+            reference: tag,
+            pulled: false,
+        });
     }
-    Ok(())
+    let Some(i) = image else {
+        return Err(Fail::at(p, node, &path, "neither image: nor build:")
+            .hint("add image: REGISTRY/NAME:TAG"));
+    };
+    let reference = docker_name(text(p, i, &format!("{path}.image"))?);
+    q.set_at("Container", "Image", &reference, i)?;
+    let (policy, at) = match policy {
+        Some((Policy::Build, v)) => {
+            return Err(Fail::at(
+                p,
+                v,
+                &format!("{path}.pull_policy"),
+                "build, without build:",
+            )
+            .hint("add build:, or use always, missing, never, daily, weekly or every_DURATION"));
+        }
+        Some((pol, v)) => (pol, v),
+        None => (Policy::Missing, i),
+    };
+    // `podman run` never pulls: the pull step did, within its own time limit, in the journal.
+    q.raw("Container", "Pull", "never", at);
+    let (name_of, every) = match policy {
+        Policy::Never => {
+            return Ok(Image {
+                reference,
+                pulled: false,
+            })
+        }
+        Policy::Missing => ("missing", None),
+        Policy::Always => ("always", None),
+        Policy::Refresh(secs) => ("refresh", Some(secs)),
+        Policy::Build => unreachable!("refused above"),
+    };
+    let step = ctx.steps.pull(&reference, name_of, every, name);
+    q.raw("Service", "ExecStartPre", &step, at);
+    Ok(Image {
+        reference,
+        pulled: true,
+    })
 }
 
-/// `pull_policy` → `Pull=`.
-pub fn pull_policy(q: &mut Q, s: &Service, v: &Node, kp: &str) -> Result<(), String> {
-    let pol = match text(q.p, v, kp)? {
-        "always" => Some("always"),
-        "never" => Some("never"),
-        "missing" | "if_not_present" => Some("missing"),
-        "build" if s.node.get("build").is_some() => None,
-        other => {
-            return Err(
-                Fail::at(q.p, v, kp, format!("\"{other}\" is not supported"))
-                    .hint("always, never, missing (if_not_present), or build with build:"),
-            );
+/// A `pull_policy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Always,
+    Never,
+    Missing,
+    Build,
+    /// `daily`, `weekly`, `every_DURATION`: pulled again when the last pull is older (seconds).
+    Refresh(u64),
+}
+
+fn pull_policy(p: &Project, v: &Node, kp: &str) -> Result<Policy, String> {
+    let t = text(p, v, kp)?;
+    Ok(match t {
+        "always" => Policy::Always,
+        "never" => Policy::Never,
+        "missing" | "if_not_present" => Policy::Missing,
+        "build" => Policy::Build,
+        "daily" => Policy::Refresh(24 * 3600),
+        "weekly" => Policy::Refresh(7 * 24 * 3600),
+        _ => match t.strip_prefix("every_").map(every) {
+            Some(Some(secs)) if secs > 0 => Policy::Refresh(secs),
+            _ => {
+                return Err(Fail::at(p, v, kp, format!("\"{t}\" is not a pull policy")).hint(
+                    "always, never, missing (if_not_present), build (with build:), daily, weekly or every_DURATION (every_12h, every_1w2d)",
+                ))
+            }
+        },
+    })
+}
+
+/// `every_`'s duration: numbers each with a unit `w`, `d`, `h`, `m` or `s` (`1w2d`, `90m`).
+fn every(s: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
         }
-    };
-    if let Some(pol) = pol {
-        q.raw("Container", "Pull", pol, v);
+        let unit = match c {
+            'w' => 7 * 24 * 3600,
+            'd' => 24 * 3600,
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        let n: u64 = num.parse().ok()?;
+        total = total.checked_add(n.checked_mul(unit)?)?;
+        num.clear();
     }
-    Ok(())
+    if !num.is_empty() || s.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+/// An image reference as Docker reads it: a name without a registry is Docker Hub's
+/// (`nginx` → `docker.io/library/nginx`, `user/app` → `docker.io/user/app`); a first
+/// component with a `.` or a `:`, or `localhost`, is a registry and is kept.
+pub fn docker_name(image: &str) -> String {
+    let image = image.trim();
+    if image.is_empty() {
+        return String::new();
+    }
+    match image.split_once('/') {
+        None => format!("docker.io/library/{image}"),
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            if first == "docker.io" && !rest.contains('/') {
+                format!("docker.io/library/{rest}")
+            } else {
+                image.to_string()
+            }
+        }
+        Some(_) => format!("docker.io/{image}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_names() {
+        for (short, full) in [
+            ("nginx", "docker.io/library/nginx"),
+            ("nginx:1.27", "docker.io/library/nginx:1.27"),
+            ("kong:latest", "docker.io/library/kong:latest"),
+            (
+                "postgres@sha256:abc",
+                "docker.io/library/postgres@sha256:abc",
+            ),
+            ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
+            ("docker.io/nginx", "docker.io/library/nginx"),
+            ("docker.io/library/nginx", "docker.io/library/nginx"),
+            (
+                "quay.io/prometheus/prometheus",
+                "quay.io/prometheus/prometheus",
+            ),
+            ("ghcr.io/a/b/c:1", "ghcr.io/a/b/c:1"),
+            ("localhost/bb:e2e", "localhost/bb:e2e"),
+            ("localhost:5000/app", "localhost:5000/app"),
+            ("registry:5000/app", "registry:5000/app"),
+            ("my.registry/app", "my.registry/app"),
+        ] {
+            assert_eq!(docker_name(short), full, "{short}");
+        }
+    }
+
+    #[test]
+    fn every_durations() {
+        assert_eq!(every("12h"), Some(12 * 3600));
+        assert_eq!(every("1w2d"), Some(9 * 24 * 3600));
+        assert_eq!(every("90m"), Some(5400));
+        assert_eq!(every("30s"), Some(30));
+        for bad in ["", "12", "h", "1x", "1h2", "99999999999999999999w"] {
+            assert_eq!(every(bad), None, "{bad}");
+        }
+    }
 }

@@ -7,7 +7,7 @@
 //! a key family with more to it (volumes, networks, health, limits...) has its own module,
 //! whose function the table names.
 
-use super::{environment, health, image, lifecycle, limits, networking, process, volumes};
+use super::{environment, health, lifecycle, limits, networking, process, volumes};
 use super::{Handler, Service};
 use crate::compose::check::{flag, string_list, text, Fail};
 use crate::compose::resources;
@@ -55,8 +55,10 @@ pub const SERVICE: &[(&str, Translation)] = &[
     ("depends_on", Structural),
     ("networks", Structural),
     ("network_mode", Structural),
-    ("pull_policy", By(image::pull_policy)),
+    ("pull_policy", Structural),
     ("platform", PodmanFlag("--platform")),
+    ("runtime", PodmanFlag("--runtime")),
+    ("extends", Structural),
     // The process.
     ("command", By(process::command)),
     ("entrypoint", By(process::entrypoint)),
@@ -78,12 +80,13 @@ pub const SERVICE: &[(&str, Translation)] = &[
     ("ports", By(networking::ports)),
     ("expose", By(networking::expose)),
     ("extra_hosts", By(networking::extra_hosts)),
+    ("links", Structural),
     ("dns", Each("DNS")),
     ("dns_search", Each("DNSSearch")),
     ("dns_opt", Each("DNSOption")),
     // Storage.
     ("volumes", By(volumes::volumes)),
-    ("tmpfs", Each("Tmpfs")),
+    ("tmpfs", By(volumes::tmpfs)),
     ("secrets", By(volumes::secrets)),
     ("configs", By(volumes::configs)),
     ("read_only", YesNo("ReadOnly")),
@@ -129,12 +132,10 @@ pub const UNSUPPORTED: &[&str] = &[
     "credential_spec",
     "develop",
     "device_cgroup_rules",
-    "extends",
     "external_links",
     "gpus",
     "isolation",
     "label_file",
-    "links",
     "mac_address",
     "mem_reservation",
     "mem_swappiness",
@@ -146,7 +147,6 @@ pub const UNSUPPORTED: &[&str] = &[
     "pre_start",
     "pre_stop",
     "provider",
-    "runtime",
     "storage_opt",
     "use_api_socket",
     "uts",
@@ -155,9 +155,9 @@ pub const UNSUPPORTED: &[&str] = &[
 
 /// Top-level keys.
 pub const TOP: &[&str] = &[
-    "version", "name", "services", "networks", "volumes", "secrets", "configs",
+    "version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
 ];
-pub const TOP_UNSUPPORTED: &[&str] = &["include", "models"];
+pub const TOP_UNSUPPORTED: &[&str] = &["models"];
 
 /// The names of the translated service keys.
 pub fn supported() -> Vec<&'static str> {

@@ -39,14 +39,11 @@ fn restart_policy(q: &mut Q, oneshot: bool, v: &Node, path: &str) -> Result<(), 
     }
     q.raw("Service", "Restart", restart, v);
     if let Some(n) = retries {
-        // At most N restarts: N + 1 starts, never forgotten.
-        q.raw("Unit", "StartLimitIntervalSec", "infinity", v);
-        q.raw(
-            "Unit",
-            "StartLimitBurst",
-            &n.saturating_add(1).to_string(),
-            v,
-        );
+        // At most N automatic restarts, counted by systemd (NRestarts, which a manual start,
+        // a restart and a boot set back to 0): the restart-limit step skips the N+1th. No
+        // start limit, which would count manual starts too and refuse them.
+        q.raw("Unit", "StartLimitIntervalSec", "0", v);
+        q.notes.restart_limit = Some(n);
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::check::{check_keys, Fail};
 use super::resources::{self, Mounted, Resource};
+use super::runtime::{self, Steps};
 use super::unit::Q;
 use super::yaml::Node;
 use super::{Made, Names, Project, Translated};
@@ -28,6 +29,9 @@ use deps::Dep;
 
 /// Everything services refer to by name.
 pub struct Ctx<'n> {
+    steps: Steps<'n>,
+    /// Service → the aliases other services' `links:` give it.
+    link_aliases: HashMap<String, Vec<String>>,
     volumes: HashMap<String, Resource>,
     networks: HashMap<String, Resource>,
     secrets: HashMap<String, Mounted>,
@@ -49,10 +53,11 @@ pub struct Service<'a> {
 /// value and its dotted path (`services.web.ports`).
 pub type Handler = fn(&mut Q, &Service, &Node, &str) -> Result<(), String>;
 
-/// Translate a loaded project; an error is one about the whole project.
-pub fn translate(p: &Project, out: &mut Translated) {
+/// Translate a loaded project; an error is one about the whole project. Units call the
+/// `unitsmith` helper at `helper` (see `runtime`).
+pub fn translate(p: &Project, helper: &str, out: &mut Translated) {
     let mut made = Vec::new();
-    let result = translate_services(p, &mut made);
+    let result = translate_services(p, helper, &mut made);
     out.warnings.append(&mut p.warnings.borrow_mut());
     match result {
         Ok((target, wants)) => {
@@ -83,6 +88,7 @@ pub fn translate(p: &Project, out: &mut Translated) {
 
 fn translate_services(
     p: &Project,
+    helper: &str,
     made: &mut Vec<Made>,
 ) -> Result<(UnitFile, Vec<String>), String> {
     check_keys(p, &p.root, "(top level)", keys::TOP, keys::TOP_UNSUPPORTED)
@@ -132,7 +138,25 @@ fn translate_services(
 
     let (deps, mut dep_errors) = deps::resolve(p, &active, &inactive);
     let (healthy, completed) = deps::awaited(&deps);
+    let mut link_aliases: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, node) in &active {
+        // (A malformed links: is the service's own error, from deps::resolve.)
+        for (link, _) in deps::links(p, name, node).unwrap_or_default() {
+            if let Some(a) = link.alias.filter(|a| *a != link.service) {
+                let list = link_aliases.entry(link.service.to_string()).or_default();
+                if !list.iter().any(|x| x == a) {
+                    list.push(a.to_string());
+                }
+            }
+        }
+    }
     let ctx = Ctx {
+        steps: Steps {
+            helper,
+            project: &p.name,
+            user: p.user,
+        },
+        link_aliases,
         volumes,
         networks,
         secrets,
@@ -204,7 +228,7 @@ fn container(
     );
     q.raw("Unit", "PartOf", &format!("{}.target", p.name), node);
     image::container_name(&mut q, ctx, name, node)?;
-    image::image(&mut q, name, node, made)?;
+    let image = image::image(&mut q, ctx, name, node, made)?;
     networking::networking(&mut q, ctx, name, node)?;
     deps::unit_lines(&mut q, ctx, name, node)?;
 
@@ -215,5 +239,58 @@ fn container(
             keys::apply(&mut q, &service, t, v, &format!("{path}.{}", k.name))?;
         }
     }
+    runtime_steps(&mut q, &service, &image);
     Ok(q.unit)
+}
+
+/// What runs around `podman run`, once every key is read (see `runtime`): the volumes step,
+/// the restart limit, the dependency steps, and a start timeout that fits the pull and the
+/// health check the unit waits for.
+fn runtime_steps(q: &mut Q, s: &Service, image: &image::Image) {
+    let ctx = s.ctx;
+    let prefix = ctx.names.container_prefix(s.name);
+    let step = ctx.steps.volumes(
+        &image.reference,
+        &prefix,
+        s.name,
+        &q.notes.mounted,
+        &q.notes.anonymous,
+    );
+    q.raw("Service", "ExecStartPre", &step, s.node);
+    let file = ctx.steps.runtime_file(&format!("{prefix}.volumes"));
+    q.raw("Service", "EnvironmentFile", &format!("-{file}"), s.node);
+    q.raw(
+        "Container",
+        "PodmanArgs",
+        &format!("${}", runtime::VOLUMES_VAR),
+        s.node,
+    );
+    if let Some(n) = q.notes.restart_limit {
+        let at = s.node.get("restart").unwrap_or(s.node);
+        q.raw("Service", "ExecCondition", &ctx.steps.restart_limit(n), at);
+    }
+    deps::runtime_lines(q, ctx, s.name, s.node);
+    let oneshot = ctx.completed.contains(s.name);
+    let health = ctx
+        .healthy
+        .contains(s.name)
+        .then(|| health::wait_secs(s.node.get("healthcheck")));
+    if let Some(secs) = start_timeout(image.pulled, health, oneshot) {
+        q.raw("Service", "TimeoutStartSec", &secs.to_string(), s.node);
+    }
+}
+
+/// The start timeout (seconds) of a unit that pulls its image first and/or becomes active only
+/// once healthy: systemd's default 90 s for the rest, plus the pull's own limit, plus the
+/// longest the health check may take. `None`: the default fits, or a oneshot (no limit).
+fn start_timeout(pulled: bool, health: Option<u64>, oneshot: bool) -> Option<u64> {
+    if oneshot || (!pulled && health.is_none()) {
+        return None;
+    }
+    let pull = if pulled {
+        runtime::PULL_TIMEOUT_SECS
+    } else {
+        0
+    };
+    Some(90 + pull + health.unwrap_or(0))
 }

@@ -131,8 +131,18 @@ pub fn networking(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) -> Result<(), S
         };
         q.set_at("Container", "Network", &value, at)?;
     }
-    // Other services reach this one by its name, on every network (Compose's DNS alias).
+    // Other services reach this one by its name, on every network (Compose's DNS alias),
+    // and by the names their links: give it (on every network too: Podman's aliases are
+    // the network's, not one container's view).
     q.raw("Container", "NetworkAlias", name, node);
+    for alias in ctx
+        .link_aliases
+        .get(name)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        q.set_at("Container", "NetworkAlias", alias, node)?;
+    }
     Ok(())
 }
 

@@ -2,7 +2,8 @@
 //! mount.
 
 use super::{Ctx, Service};
-use crate::compose::check::{check_keys, flag, text, Fail};
+use crate::compose::anonymous;
+use crate::compose::check::{check_keys, flag, string_list, text, Fail};
 use crate::compose::resources::{self, Resource};
 use crate::compose::unit::Q;
 use crate::compose::values;
@@ -129,6 +130,7 @@ pub fn volumes(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), Strin
         if target.is_empty() {
             return Err(Fail::at(p, item, &ip, "no target").hint("the path inside the container"));
         }
+        q.notes.mounted.push(crate::quadlet::clean_path(&target));
         match kind.as_str() {
             "tmpfs" => {
                 let v = if opts.is_empty() {
@@ -159,12 +161,7 @@ pub fn volumes(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), Strin
             }
             "volume" => {
                 if source.is_empty() {
-                    q.set_at(
-                        "Container",
-                        "Volume",
-                        &join_volume("", &target, &opts),
-                        item,
-                    )?;
+                    anonymous(q, s, item, &ip, &target, &opts)?;
                     continue;
                 }
                 let spec = match s.ctx.volumes.get(&source) {
@@ -196,6 +193,43 @@ pub fn volumes(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), Strin
                 .hint("bind, volume or tmpfs"));
             }
         }
+    }
+    Ok(())
+}
+
+/// An anonymous volume (a target alone): named after the container and the path, so that
+/// its data outlives the container, as Docker Compose keeps it (see `anonymous`).
+fn anonymous(
+    q: &mut Q,
+    s: &Service,
+    item: &Node,
+    ip: &str,
+    target: &str,
+    opts: &[String],
+) -> Result<(), String> {
+    let p = q.p;
+    if !target.starts_with('/') {
+        return Err(
+            Fail::at(p, item, ip, format!("\"{target}\" is not an absolute path")).hint(
+                "an anonymous volume's target is the path inside the container (/var/lib/...)",
+            ),
+        );
+    }
+    let name = anonymous::name(&s.ctx.names.container_prefix(s.name), target);
+    let v = values::single(&join_volume(&name, target, opts))
+        .map_err(|e| Fail::at(p, item, ip, e).plain())?;
+    // The replica's number (%i in a template) stays a specifier.
+    q.raw("Container", "Volume", &v.replacen("%%i", "%i", 1), item);
+    q.notes.anonymous.push(name);
+    Ok(())
+}
+
+/// `tmpfs` → `Tmpfs=` (each a path, maybe with options after `:`).
+pub fn tmpfs(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), String> {
+    for (t, n) in string_list(q.p, v, kp)? {
+        let target = t.split(':').next().unwrap_or_default();
+        q.notes.mounted.push(crate::quadlet::clean_path(target));
+        q.set_at("Container", "Tmpfs", t, n)?;
     }
     Ok(())
 }
@@ -271,6 +305,7 @@ fn mounts(q: &mut Q, ctx: &Ctx, configs: bool, v: &Node, path: &str) -> Result<(
             Some(t) => format!("{dir}{t}"),
             None => format!("{dir}{source}"),
         };
+        q.notes.mounted.push(crate::quadlet::clean_path(&target));
         resources::mount_file(q, m, &target, item, &ip)?;
     }
     Ok(())
