@@ -358,7 +358,7 @@ fn compose_units(
         .filter(|i| matches!(i.kind, InputKind::Quadlet(_)))
         .map(|i| i.name.as_str())
         .collect();
-    let mut t = crate::compose::translate(inputs, opts.user, &taken, budget);
+    let mut t = crate::compose::translate(inputs, opts.user, &taken, budget, &opts.helper);
     warnings.append(&mut t.warnings);
     t
 }

@@ -158,7 +158,7 @@ impl HostPodman {
     /// One line for logs and reports: `Podman 4.3.1 (/usr/bin/podman, recorded in ...)`.
     pub fn describe(&self) -> String {
         let how = match &self.source {
-            Source::Env => format!("{ENV}"),
+            Source::Env => ENV.to_string(),
             Source::Record(path) => format!("{}, recorded in {path}", self.binary),
             Source::Assumed(why) => format!("assumed: {why}"),
         };
@@ -199,12 +199,11 @@ pub fn detect(binary: &str, env: Option<&str>, record: &Path) -> HostPodman {
         source,
     };
     let mut why_not = Vec::new();
-    match env.map(str::trim).filter(|v| !v.is_empty()) {
-        Some(text) => match PodmanVersion::parse(text) {
+    if let Some(text) = env.map(str::trim).filter(|v| !v.is_empty()) {
+        match PodmanVersion::parse(text) {
             Some(v) => return found(v, Source::Env),
             None => why_not.push(format!("{ENV}={text:?} is not a version (e.g. 4.3.1)")),
-        },
-        None => {}
+        }
     }
     match from_record(binary, record) {
         Ok(v) => return found(v, Source::Record(record.display().to_string())),

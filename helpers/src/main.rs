@@ -17,6 +17,7 @@ mod systemctl;
 mod term;
 mod walk;
 
+mod compose;
 mod doctor;
 mod envgate;
 mod lint;
@@ -82,6 +83,9 @@ enum Command {
     Takeover(takeover::Args),
     /// Which Podman release the generator generates for (--record: ask podman, record it).
     PodmanVersion(podman_version::Args),
+    /// The steps of Compose projects' units (the generator writes them; man 5 unitsmith.compose).
+    #[command(hide = true)]
+    Compose(compose::Args),
     /// Print the completion script for SHELL (what `make install` and the package install).
     #[command(hide = true)]
     Completions {
@@ -102,7 +106,11 @@ fn main() -> ExitCode {
     // default action, so SIGTERM ends them at once (see `signals`).
     if matches!(
         cli.command,
-        Command::Envgate(_) | Command::Reload(_) | Command::Lock(_) | Command::Reconcile(_)
+        Command::Envgate(_)
+            | Command::Reload(_)
+            | Command::Lock(_)
+            | Command::Reconcile(_)
+            | Command::Compose(_)
     ) {
         signals::install();
     }
@@ -115,6 +123,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => lint::run(a),
         Command::Takeover(a) => takeover::run(a),
         Command::PodmanVersion(a) => podman_version::run(a),
+        Command::Compose(a) => compose::run(a),
         Command::Completions { shell } => completions::run(shell, Cli::command()),
     }
 }

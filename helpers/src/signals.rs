@@ -2,7 +2,7 @@
 //! done in short slices that check the flag, never as one long sleep, and every child process
 //! a helper waits for (systemctl, journalctl, Exec=) is killed when the flag is set.
 //!
-//! Only the commands that wait (envgate, reload, lock, reconcile) install the handler; the
+//! Only the commands that wait (envgate, reload, lock, reconcile, compose) install the handler; the
 //! others keep the default action and die at once, which is safe for them (they write nothing,
 //! or one symlink made atomically).
 

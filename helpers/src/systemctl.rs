@@ -79,7 +79,22 @@ fn unanswered(stderr: String) -> Output {
 /// is requested. Its output is read while it runs (a `show` of many units is more than a pipe
 /// holds), and it runs in its own process group, so that whatever it started dies with it.
 pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Output {
-    let mut what = format!("systemctl {}", args.join(" "));
+    let mut cmd = Command::new(binary());
+    if scope == Scope::User {
+        cmd.arg("--user");
+    }
+    cmd.args(args);
+    let what = format!("systemctl {}", args.join(" "));
+    run_command(cmd, &what, timeout, "; is systemd busy or hung?")
+}
+
+/// Run `cmd` (shown as `what` in messages), its output captured, killed after `timeout` (the
+/// message then ends with `hang_hint`) or at once when a stop (SIGTERM) is requested; in its
+/// own process group, so that whatever it started dies with it. (systemctl's calls, and
+/// podman's in `compose`.)
+pub fn run_command(mut cmd: Command, what: &str, timeout: Duration, hang_hint: &str) -> Output {
+    let mut what = what.to_string();
+    let program = cmd.get_program().to_string_lossy().into_owned();
     if what.len() > 160 {
         // A show of many units: enough to recognise the call.
         let cut = (0..=157)
@@ -92,19 +107,14 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
     if crate::signals::stop_requested() {
         return unanswered(format!("{what}: not run: stopping (SIGTERM)"));
     }
-    let mut cmd = Command::new(binary());
-    if scope == Scope::User {
-        cmd.arg("--user");
-    }
-    cmd.args(args)
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
     log::debug!("{what}");
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return failed(format!("cannot run {}: {e}", binary())),
+        Err(e) => return failed(format!("cannot run {program}: {e}")),
     };
     let reader = |pipe: Option<Box<dyn Read + Send>>| {
         std::thread::spawn(move || {
@@ -144,7 +154,7 @@ pub fn run_with_timeout(scope: Scope, args: &[&str], timeout: Duration) -> Outpu
             Ok(None) if start.elapsed() >= timeout => {
                 kill(&mut child);
                 return unanswered(format!(
-                    "{what}: no answer within {timeout:?} (killed); is systemd busy or hung?"
+                    "{what}: no answer within {timeout:?} (killed){hang_hint}"
                 ));
             }
             Ok(None) => exit.wait(timeout.saturating_sub(start.elapsed())),

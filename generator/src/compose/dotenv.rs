@@ -1,11 +1,14 @@
-//! `.env` files as Compose reads them (05-services.md, "Env_file format"), and the check that
-//! an `env_file:` reads the same to Podman's `--env-file`.
+//! `.env` files as Compose reads them (05-services.md, "Env_file format"; compose-go's parser),
+//! for the project's `.env` and for `env_file:`.
 //!
 //! The project's `.env` is the only source of interpolation variables: the generator runs in
 //! systemd's environment and `doctor`/`lint` in a shell's, so reading the process environment
 //! would make the same file give different units depending on who looks.
 
 use super::interpolate::{self, Found, Vars};
+
+/// The end of a message about a line that does not parse.
+const NOT_SHOWN: &str = "the line is not shown: it could hold a secret";
 
 /// One problem in an env file, at its line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,13 +17,23 @@ pub struct LineError {
     pub message: String,
 }
 
-/// Parse a `.env` file: `VAR=VAL` lines (optionally `export VAR=VAL`), `#` comments, values
-/// unquoted (trimmed, ` #` starts a comment, interpolated), double-quoted (escapes `\n`,
-/// `\r`, `\t`, `\\`, `\"`; interpolated; may span lines) or single-quoted (literal; `\'` is a
-/// quote). `VAR=` is empty; a line `VAR` alone defines nothing. Earlier variables are seen by
+/// Parse a `.env` file as Docker Compose reads one (compose-go's dotenv parser, which also
+/// reads `env_file:`): `VAR=VAL` lines (also `VAR: VAL`; optionally `export VAR=VAL`), `#`
+/// comments, values unquoted (trimmed, ` #` starts a comment, interpolated), double-quoted
+/// (escapes `\n`, `\r`, `\t`, `\a`, `\b`, `\f`, `\v`, `\\`, `\"`, `\$` (a literal `$`), `\0NNN`
+/// (octal); interpolated; may span lines) or single-quoted (literal; `\'` is a quote; may span
+/// lines). `VAR=` is empty; a line `VAR` alone defines nothing. Earlier variables are seen by
 /// later ones. Unset variables that values refer to are returned as warnings, with their line.
 pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
+    parse_with(text, &Vars::new())
+}
+
+/// [`parse`] with variables from outside the file: interpolation sees the file's earlier
+/// variables first, then `inherited`; a line `VAR` alone takes its value from `inherited`
+/// (an `env_file:` read with the project's variables). Only the file's own are returned.
+pub fn parse_with(text: &str, inherited: &Vars) -> Result<(Vars, Vec<LineError>), LineError> {
     let mut vars = Vars::new();
+    let mut scope = inherited.clone();
     let mut warnings = Vec::new();
     let lines: Vec<&str> = text.lines().collect();
     let mut i = 0;
@@ -31,71 +44,70 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let line = match line.strip_prefix("export") {
+            Some(rest) if rest.starts_with([' ', '\t']) => rest.trim_start(),
+            _ => line,
+        };
         let err = |m: String| LineError {
             line: lineno,
             message: m,
         };
         // A line that does not parse is never quoted, not even the part before '=': .env
         // holds secrets, and the message goes into a stub every user can read and the logs.
-        let Some((key, rest)) = line.split_once('=') else {
-            if !valid_key(line.trim_end()) {
-                let colon = if line.contains(':') {
-                    " (a ':' where '=' belongs? write VAR=VALUE)"
-                } else {
-                    ""
-                };
-                return Err(err(format!(
-                    "not a VAR=VALUE line{colon}; the line is not shown: it could hold a secret"
-                )));
+        let Some((key, rest)) = line
+            .find(['=', ':'])
+            .map(|at| (&line[..at], &line[at + 1..]))
+        else {
+            let key = line.trim_end();
+            if !valid_key(key) {
+                return Err(err(format!("not a VAR=VALUE line; {NOT_SHOWN}")));
+            }
+            if let Some(v) = inherited.get(key) {
+                vars.insert(key.to_string(), v.clone());
             }
             continue;
         };
         let key = key.trim_end();
         if !valid_key(key) {
-            return Err(err(
-                "the name before '=' is not a variable name (letters, digits, '_', '.', '-'); the line is not shown: it could hold a secret".into(),
-            ));
+            return Err(err(format!(
+                "not a variable name before the '=' (letters, digits, '_', '.', '-', '[', ']'); {NOT_SHOWN}"
+            )));
         }
         let rest = rest.trim_start();
         let mut found = Found::default();
         let value = match rest.chars().next() {
-            Some('\'') => {
-                let (v, tail) = single_quoted(&rest[1..]).ok_or_else(|| {
-                    err(format!(
-                        "{key}: the single quote is not closed on this line"
-                    ))
-                })?;
-                check_tail(tail).map_err(|m| err(format!("{key}: {m}")))?;
-                v
-            }
-            Some('"') => {
-                // A double-quoted value may go on over the next lines.
+            Some(q @ ('\'' | '"')) => {
+                // A quoted value may go on over the next lines.
                 let mut body = rest[1..].to_string();
                 let (raw, tail) = loop {
-                    if let Some(end) = closing_double_quote(&body) {
+                    if let Some(end) = closing_quote(&body, q) {
                         let tail = body[end + 1..].to_string();
                         body.truncate(end);
                         break (body, tail);
                     }
                     let Some(next) = lines.get(i) else {
-                        return Err(err(format!("{key}: the double quote is never closed")));
+                        let what = if q == '"' { "double" } else { "single" };
+                        return Err(err(format!("{key}: the {what} quote is never closed")));
                     };
                     body.push('\n');
                     body.push_str(next);
                     i += 1;
                 };
                 check_tail(&tail).map_err(|m| err(format!("{key}: {m}")))?;
-                let unescaped = unescape_double(&raw);
-                interpolate::interpolate(&unescaped, &vars, &mut found)
-                    .map_err(|m| err(format!("{key}: {m}")))?
+                if q == '\'' {
+                    raw.replace("\\'", "'")
+                } else {
+                    let unescaped = unescape_double(&raw);
+                    interpolate::interpolate(&unescaped, &scope, &mut found)
+                        .map_err(|m| err(format!("{key}: {m}")))?
+                }
             }
             _ => {
-                let v = match rest.find(" #").or_else(|| rest.find("\t#")) {
+                let v = match rest.find(" #") {
                     Some(c) => &rest[..c],
                     None => rest,
                 };
-                interpolate::interpolate(v.trim_end(), &vars, &mut found)
+                interpolate::interpolate(v.trim_end(), &scope, &mut found)
                     .map_err(|m| err(format!("{key}: {m}")))?
             }
         };
@@ -105,15 +117,17 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
                 message: format!("{key}: variable {name} is not set; replaced by \"\""),
             });
         }
+        scope.insert(key.to_string(), value.clone());
         vars.insert(key.to_string(), value);
     }
     Ok((vars, warnings))
 }
 
+/// A variable name as compose-go accepts one: letters, digits, `_ . - [ ]`.
 fn valid_key(k: &str) -> bool {
     !k.is_empty()
         && k.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '[' | ']'))
 }
 
 /// After a closing quote only whitespace and a comment may follow.
@@ -122,35 +136,18 @@ fn check_tail(tail: &str) -> Result<(), String> {
     if t.is_empty() || t.starts_with('#') {
         Ok(())
     } else {
-        Err("text after the closing quote (only a # comment may follow it)".into())
+        Err("text after the closing quote (not shown)".to_string())
     }
 }
 
-/// The literal text up to the closing `'` (`\'` is a quote), and what follows it.
-fn single_quoted(s: &str) -> Option<(String, &str)> {
-    let mut out = String::new();
-    let mut it = s.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
-        match c {
-            '\\' if it.peek().is_some_and(|(_, n)| *n == '\'') => {
-                out.push('\'');
-                it.next();
-            }
-            '\'' => return Some((out, &s[i + 1..])),
-            c => out.push(c),
-        }
-    }
-    None
-}
-
-/// The byte index of the `"` that closes a double-quoted value (not one escaped by `\`).
-fn closing_double_quote(s: &str) -> Option<usize> {
+/// The byte index of the quote `q` that closes a quoted value (not one escaped by `\`).
+fn closing_quote(s: &str, q: char) -> Option<usize> {
     let mut escaped = false;
     for (i, c) in s.char_indices() {
         match c {
             _ if escaped => escaped = false,
             '\\' => escaped = true,
-            '"' => return Some(i),
+            c if c == q => return Some(i),
             _ => {}
         }
     }
@@ -169,63 +166,40 @@ fn unescape_double(s: &str) -> String {
             Some('n') => out.push('\n'),
             Some('r') => out.push('\r'),
             Some('t') => out.push('\t'),
+            Some('a') => out.push('\x07'),
+            Some('b') => out.push('\x08'),
+            Some('f') => out.push('\x0c'),
+            Some('v') => out.push('\x0b'),
             Some('\\') => out.push('\\'),
             Some('"') => out.push('"'),
+            // Literal: interpolation reads `$$` as a `$`.
+            Some('$') => out.push_str("$$"),
+            Some('0') => {
+                // `\0NNN`: the character of octal NNN (exactly three digits; else as written).
+                let digits: String = it.clone().skip(1).take(3).collect();
+                match u32::from_str_radix(&digits, 8)
+                    .ok()
+                    .filter(|_| digits.len() == 3)
+                {
+                    Some(n) => {
+                        out.push(char::from_u32(n).unwrap_or(char::REPLACEMENT_CHARACTER));
+                        for _ in 0..4 {
+                            it.next();
+                        }
+                        continue;
+                    }
+                    None => {
+                        out.push('\\');
+                        continue;
+                    }
+                }
+            }
             _ => {
                 out.push('\\');
                 continue;
             }
         }
         it.next();
-    }
-    out
-}
-
-/// Lines of an `env_file:` that Podman's `--env-file` (which reads `KEY=VALUE` as is) would
-/// read differently from Compose: quoted values, `$` (Compose interpolates), a ` #` comment,
-/// spaces around the value, `export`, a name alone (Podman takes it from its own
-/// environment). With `raw` (Compose's `format: raw`) only a name alone differs.
-pub fn podman_differences(text: &str, raw: bool) -> Vec<LineError> {
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let why = match t.split_once('=') {
-            None => Some("a name without '=': Compose leaves it unset, Podman copies it from its own environment"),
-            Some(_) if raw => None,
-            Some((k, _)) if k.starts_with("export ") => {
-                Some("'export': Compose drops it, Podman makes it part of the name")
-            }
-            Some((_, v)) if v.starts_with(['"', '\'']) => {
-                Some("a quoted value: Compose removes the quotes, Podman keeps them")
-            }
-            Some((_, v)) if v.contains('$') => Some(
-                "a '$' in the value: Compose interpolates it, Podman keeps it (use format: raw to keep it)",
-            ),
-            Some((_, v)) if v.contains(" #") || v.contains("\t#") => {
-                Some("a ' #' comment: Compose removes it, Podman keeps it in the value")
-            }
-            Some((_, v)) if v != v.trim() => {
-                Some("spaces around the value: Compose trims them, Podman keeps them")
-            }
-            _ => None,
-        };
-        if let Some(why) = why {
-            // The key, when the line has one that is a name; never the value.
-            let key = t
-                .split_once('=')
-                .map(|(k, _)| k.strip_prefix("export ").unwrap_or(k).trim())
-                .filter(|k| valid_key(k));
-            out.push(LineError {
-                line: i + 1,
-                message: match key {
-                    Some(k) => format!("{k}: {why}"),
-                    None => why.to_string(),
-                },
-            });
-        }
     }
     out
 }
@@ -266,18 +240,77 @@ mod tests {
         assert_eq!(get("N"), Some("dflt"));
     }
 
+    /// The escapes of double-quoted values, each on its own (a lost one changes the value).
     #[test]
-    /// Issue 20: a malformed line of root's 0600 .env (`POSTGRES_PASSWORD: s3cret`) was quoted
-    /// whole into a stub every user can read, the kernel log and the journal. An error names
-    /// the line and, where the line has one, the key; never the value.
+    fn double_quoted_escapes() {
+        let v = vars(concat!(
+            "N=\"a\\nb\"\nR=\"a\\rb\"\nB=\"a\\\\b\"\nT=\"a\\tb\"\nQ=\"a\\\"b\"\n",
+            "D=\"\\$HOME\"\nO=\"\\0101\"\nU=\"a\\qb\"\nC=\"\\a\\b\\f\\v\"\nS0=\"\\01\"\n"
+        ));
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("N"), Some("a\nb"));
+        assert_eq!(get("R"), Some("a\rb"));
+        assert_eq!(get("B"), Some("a\\b"));
+        assert_eq!(get("T"), Some("a\tb"));
+        assert_eq!(get("Q"), Some("a\"b"));
+        assert_eq!(
+            get("D"),
+            Some("$HOME"),
+            "\\$ is a literal $, never interpolated"
+        );
+        assert_eq!(get("O"), Some("A"), "\\0NNN is octal");
+        assert_eq!(
+            get("U"),
+            Some("a\\qb"),
+            "an unknown escape stays as written"
+        );
+        assert_eq!(get("C"), Some("\x07\x08\x0c\x0b"));
+        assert_eq!(get("S0"), Some("\\01"), "octal takes exactly three digits");
+    }
+
+    /// What compose-go's parser accepts beyond the specification's examples.
+    #[test]
+    fn as_docker_compose_reads_them() {
+        let v =
+            vars("A: yaml style\nS='two\nlines'\nexport\tX=1\nexporter=2\nTAB=v\t#kept\nK[0]=k\n");
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("A"), Some("yaml style"));
+        assert_eq!(get("S"), Some("two\nlines"));
+        assert_eq!(get("X"), Some("1"));
+        assert_eq!(get("exporter"), Some("2"));
+        assert_eq!(get("TAB"), Some("v\t#kept"), "only ' #' starts a comment");
+        assert_eq!(get("K[0]"), Some("k"));
+        assert_eq!(parse("S='open\n").unwrap_err().line, 1);
+    }
+
+    /// An env_file sees the project's variables after its own, and takes a name alone from them.
+    #[test]
+    fn inherited_variables() {
+        let outer: Vars = [("P", "project"), ("A", "outer")]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let (v, w) = parse_with("A=own\nB=$A-$P\nP\nZ\nC=${NOPE}\n", &outer).unwrap();
+        let get = |k: &str| v.get(k).map(String::as_str);
+        assert_eq!(get("B"), Some("own-project"));
+        assert_eq!(get("P"), Some("project"));
+        assert_eq!(get("Z"), None);
+        assert_eq!(v.len(), 4, "only the file's own variables: {v:?}");
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].line, 5);
+    }
+
+    /// Issue 20: a malformed line of root's 0600 .env was quoted whole into a stub every user
+    /// can read, the kernel log and the journal. An error names the line and, where the line
+    /// has one, the key; never the value. (`POSTGRES_PASSWORD: s3cret`, the issue's example, is
+    /// a valid line to docker compose, and so here.)
     #[test]
     fn errors_never_quote_a_value() {
         let secret = "s3cret";
         for (text, key) in [
-            (format!("POSTGRES_PASSWORD: {secret}\n"), None),
             (format!("{secret} {secret}\n"), None),
             (format!("PASS WORD={secret}\n"), None),
-            (format!("{secret}:x=1\n"), None),
+            (format!("{secret} x:y=1\n"), None),
             (format!("A='{secret}' {secret}\n"), Some("A")),
             (format!("A=\"{secret}\" {secret}\n"), Some("A")),
             (format!("A='{secret}\n"), Some("A")),
@@ -297,23 +330,8 @@ mod tests {
                 );
             }
         }
-        let e = parse(&format!("POSTGRES_PASSWORD: {secret}\n")).unwrap_err();
-        assert!(e.message.contains("':' where '=' belongs"), "{}", e.message);
-    }
-
-    #[test]
-    fn podman_differences_name_the_key_never_the_value() {
-        let secret = "s3cret";
-        let d = podman_differences(
-            &format!("A=1\nexport TOKEN={secret}\nB=\"{secret}\"\n{secret}\n"),
-            false,
-        );
-        let got: Vec<(usize, &str)> = d.iter().map(|e| (e.line, e.message.as_str())).collect();
-        assert_eq!(got.len(), 3, "{got:?}");
-        assert!(got[0].1.starts_with("TOKEN: 'export'"), "{got:?}");
-        assert!(got[1].1.starts_with("B: a quoted value"), "{got:?}");
-        assert_eq!(got[2].0, 4);
-        assert!(d.iter().all(|e| !e.message.contains(secret)), "{got:?}");
+        let v = vars(&format!("POSTGRES_PASSWORD: {secret}\n"));
+        assert_eq!(v.get("POSTGRES_PASSWORD").map(String::as_str), Some(secret));
     }
 
     #[test]
@@ -324,20 +342,5 @@ mod tests {
         let (_, w) = parse("A=1\nB=$MISSING\n").unwrap();
         assert_eq!(w[0].line, 2);
         assert!(w[0].message.contains("MISSING"));
-    }
-
-    #[test]
-    fn podman_reads_plain_lines_the_same() {
-        let text = "A=1\n# c\nB=two words\nC=\"q\"\nD=$X\nE=v # c\nF\nexport G=1\nH= v\n";
-        let lines: Vec<usize> = podman_differences(text, false)
-            .iter()
-            .map(|e| e.line)
-            .collect();
-        assert_eq!(lines, vec![4, 5, 6, 7, 8, 9]);
-        let raw: Vec<usize> = podman_differences(text, true)
-            .iter()
-            .map(|e| e.line)
-            .collect();
-        assert_eq!(raw, vec![7]);
     }
 }

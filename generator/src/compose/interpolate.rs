@@ -218,6 +218,38 @@ mod tests {
         assert_eq!(run("${A:-$Z}").unwrap().1, Vec::<String>::new());
     }
 
+    /// A default may hold braces (counted, so the first `}` does not end it).
+    #[test]
+    fn defaults_with_braces() {
+        assert_eq!(ok("${UNSET:-{a}}"), "{a}");
+        assert_eq!(ok("${UNSET:-{a}{b}}x"), "{a}{b}x");
+        assert_eq!(ok("${A:+{r}}"), "{r}");
+    }
+
+    /// An unset variable inside a default is reported when the default is used, not otherwise.
+    #[test]
+    fn unset_inside_a_used_default() {
+        assert_eq!(
+            run("${X:-$Y}").unwrap(),
+            (String::new(), vec!["Y".to_string()])
+        );
+        assert_eq!(
+            run("${X-${Y}z}").unwrap(),
+            ("z".into(), vec!["Y".to_string()])
+        );
+        assert_eq!(run("${A:+$Y}").unwrap().1, vec!["Y".to_string()]);
+        assert_eq!(run("${UNSET:+$Y}").unwrap().1, Vec::<String>::new());
+    }
+
+    /// `:` must be followed by one of `-?+`.
+    #[test]
+    fn a_colon_without_operator() {
+        for s in ["${A:x}", "${A:}", "${UNSET:x}"] {
+            let e = run(s).unwrap_err();
+            assert!(e.contains("invalid interpolation format"), "{s}: {e}");
+        }
+    }
+
     #[test]
     fn required_and_malformed() {
         assert_eq!(

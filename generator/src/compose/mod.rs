@@ -22,11 +22,17 @@
 //! recognises a project directory by its name alone, and the generator calls [`translate`]
 //! only with project inputs.
 
+pub mod anonymous;
+mod assemble;
+mod check;
 mod dotenv;
+pub mod envfile;
 mod interpolate;
 mod merge;
 mod resources;
+mod runtime;
 mod service;
+mod unit;
 mod values;
 pub mod yaml;
 
@@ -152,10 +158,11 @@ pub fn translate(
     user: bool,
     taken: &HashSet<&str>,
     budget: &Budget,
+    helper: &str,
 ) -> Translated {
     let mut out = Translated::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {
-        let mut t = translate_project(input, user, budget);
+        let mut t = translate_project(input, user, budget, helper);
         t.made.retain(|m| {
             if taken.contains(m.input.name.as_str()) {
                 out.warnings.push(format!(
@@ -177,11 +184,11 @@ pub fn translate(
 
 /// A project's units; a project that cannot be read at all gives a failure stub
 /// `PROJECT.service` that its target requires.
-fn translate_project(input: &Input, user: bool, budget: &Budget) -> Translated {
+fn translate_project(input: &Input, user: bool, budget: &Budget, helper: &str) -> Translated {
     let mut out = Translated::default();
     match Project::load(input, user, budget, &mut out.warnings) {
         Ok(project) => {
-            service::translate(&project, &mut out);
+            service::translate(&project, helper, &mut out);
         }
         Err(error) => {
             let name = unread_name(input);
@@ -432,6 +439,15 @@ impl<'b> Project<'b> {
                     files[i].display()
                 ));
             }
+            // include: and extends: bring in other files (see assemble.rs).
+            assemble::Loader {
+                files: &mut files,
+                vars: &vars,
+                budget,
+                broken: &mut broken,
+                warnings,
+            }
+            .expand(&mut tree, i)?;
             merged = Some(match merged {
                 None => tree,
                 Some(base) => merge::merge(base, tree, ""),
@@ -658,6 +674,14 @@ impl Names<'_> {
         }
     }
 
+    /// A service's container as Docker Compose names it, unless `container_name:` says
+    /// otherwise: `PROJECT-SERVICE-1`, `PROJECT-SERVICE-%i` for replicas. Its anonymous
+    /// volumes are named after it.
+    pub fn container_prefix(&self, service: &str) -> String {
+        let n = if self.is_template(service) { "%i" } else { "1" };
+        format!("{}-{service}-{n}", self.project)
+    }
+
     pub fn is_template(&self, service: &str) -> bool {
         self.replicas.get(service).copied().unwrap_or(1) > 1
     }
@@ -680,6 +704,8 @@ mod tests {
     use super::*;
     use crate::budget::TOTAL_BYTES;
     use std::time::{Duration, Instant};
+
+    const HELPER: &str = "/usr/bin/unitsmith";
 
     /// A project `app` under a fresh root: compose.yaml (one service with an env_file:),
     /// .env and app.env. Returns its input and the bytes of its three files.
@@ -722,7 +748,7 @@ mod tests {
     fn project_files_count_against_the_runs_bytes() {
         let (input, bytes) = project_with_three_files("bytes");
         let budget = Budget::default();
-        let t = translate(&[input.clone()], false, &HashSet::new(), &budget);
+        let t = translate(&[input.clone()], false, &HashSet::new(), &budget, HELPER);
         assert!(t.made.iter().all(|m| m.result.is_ok()), "{:?}", t.made);
         // What is left is the allowance less exactly those three files.
         assert!(budget.take_bytes(TOTAL_BYTES - bytes + 1).is_err());
@@ -730,7 +756,13 @@ mod tests {
         // With the allowance spent, the project is not read, and the stub says so.
         let spent = Budget::default();
         spent.take_bytes(TOTAL_BYTES - 1).unwrap();
-        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &spent));
+        let e = first_error(&translate(
+            &[input.clone()],
+            false,
+            &HashSet::new(),
+            &spent,
+            HELPER,
+        ));
         assert!(
             e.contains("/compose/app/.env: not read") && e.contains("32 MiB"),
             "{e}"
@@ -751,14 +783,20 @@ mod tests {
         std::fs::remove_file(input.path.with_file_name("app.env")).unwrap();
         let read = (text.len() + "TAG=1.27\n".len()) as u64;
         let budget = Budget::default();
-        let t = translate(&[input.clone()], false, &HashSet::new(), &budget);
+        let t = translate(&[input.clone()], false, &HashSet::new(), &budget, HELPER);
         assert!(t.made.iter().all(|m| m.result.is_ok()), "{:?}", t.made);
         // The three copies of the long label (less the file's own text) were charged.
         assert!(budget.take_bytes(TOTAL_BYTES - read - 2000).is_err());
         // Without room for them, the project is a stub saying so.
         let spent = Budget::default();
         spent.take_bytes(TOTAL_BYTES - read - 100).unwrap();
-        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &spent));
+        let e = first_error(&translate(
+            &[input.clone()],
+            false,
+            &HashSet::new(),
+            &spent,
+            HELPER,
+        ));
         assert!(e.contains("compose.yaml: not read: its aliases add"), "{e}");
         assert!(spent.take_bytes(100).is_ok(), "a refusal takes nothing");
         remove_root(&input);
@@ -770,7 +808,13 @@ mod tests {
     fn project_files_are_not_read_past_the_deadline() {
         let (input, _) = project_with_three_files("deadline");
         let late = Budget::new(Some((Instant::now(), Duration::from_millis(1))));
-        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &late));
+        let e = first_error(&translate(
+            &[input.clone()],
+            false,
+            &HashSet::new(),
+            &late,
+            HELPER,
+        ));
         assert!(
             e.contains("/compose/app/.env: not read: the generator's time limit of 0.001 s"),
             "{e}"
@@ -878,7 +922,7 @@ mod tests {
             }
             std::fs::write(dir.join("compose.yaml"), &text).unwrap();
             let input = super::input(dir.join("compose.yaml")).unwrap();
-            let t = translate(&[input], false, &HashSet::new(), &Budget::default());
+            let t = translate(&[input], false, &HashSet::new(), &Budget::default(), HELPER);
             assert!(!t.targets.is_empty(), "no target for:\n{text}");
         }
         let _ = std::fs::remove_dir_all(&root);

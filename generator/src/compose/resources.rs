@@ -1,7 +1,8 @@
 //! Top-level `networks:` and `volumes:` → `.network` and `.volume` units; `secrets:` and
 //! `configs:` → what a service mounts.
 
-use super::service::{check_keys, flag, Fail, Q};
+use super::check::{check_keys, flag, Fail};
+use super::unit::Q;
 use super::yaml::{Node, Value};
 use super::{values, Made, Project};
 use crate::quadlet::Kind;
@@ -102,6 +103,7 @@ fn volume(
     if node.is_null() {
         let mut q = Q::new(p, file);
         q.set_at("Volume", "VolumeName", &format!("{}_{name}", p.name), node)?;
+        project_label(&mut q, node);
         return Ok(Some(q.unit));
     }
     check_keys(p, node, &path, VOLUME_KEYS, &[])?;
@@ -138,7 +140,15 @@ fn volume(
             q.add_word("Volume", "Label", &format!("{k}={v}"), at);
         }
     }
+    project_label(&mut q, node);
     Ok(Some(q.unit))
+}
+
+/// The label that finds every volume of the project (`podman volume ls --filter
+/// label=io.unitsmith.compose.project=NAME`), anonymous ones included.
+fn project_label(q: &mut Q, at: &Node) {
+    let label = format!("{}={}", super::anonymous::LABEL_PROJECT, q.p.name);
+    q.add_word("Volume", "Label", &label, at);
 }
 
 /// The top-level networks (and `default` when a service uses it without declaring it).
@@ -447,14 +457,14 @@ pub fn mount_file(
     }
 }
 
-/// `build:` → a `.build` unit; returns its file name.
+/// `build:` → a `.build` unit; returns its file name and the image's tag.
 pub fn build(
     p: &Project,
     service: &str,
     node: &Node,
     image: Option<&str>,
     made: &mut Vec<Made>,
-) -> Result<String, String> {
+) -> Result<(String, String), String> {
     let path = format!("services.{service}.build");
     let file = format!("{}-{service}.build", p.name);
     let node = if node.as_str().is_some() {
@@ -474,7 +484,6 @@ pub fn build(
     };
     let unsupported: &[&str] = &[
         "additional_contexts",
-        "cache_from",
         "cache_to",
         "dockerfile_inline",
         "entitlements",
@@ -503,9 +512,20 @@ pub fn build(
             "network",
             "pull",
             "no_cache",
+            "cache_from",
         ],
         unsupported,
     )?;
+    if let Some(c) = node.get("cache_from") {
+        // A cache only makes a build faster; Podman's --cache-from takes a repository
+        // without a tag, and BuildKit's type=... sources mean nothing to it.
+        q_warn(
+            p,
+            c,
+            &format!("{path}.cache_from"),
+            "has no effect: Podman builds with its own layer cache",
+        );
+    }
     let mut q = Q::new(p, &file);
     let tag = match image {
         Some(i) => i.to_string(),
@@ -574,5 +594,11 @@ pub fn build(
         }
     }
     made.push(made_unit(&file, p, Kind::Build, Ok(q.unit)));
-    Ok(file)
+    Ok((file, tag))
+}
+
+fn q_warn(p: &Project, node: &Node, path: &str, msg: &str) {
+    p.warnings
+        .borrow_mut()
+        .push(format!("{}: {path}: {msg}", p.at(node)));
 }
