@@ -156,6 +156,14 @@ pub fn translate(
     let mut out = Translated::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {
         let mut t = translate_project(input, user, budget);
+        // What a project root does not trust gives (its failure stub and target) is as
+        // untrusted as the project (see `Input::untrusted`).
+        for m in &mut t.made {
+            m.input.untrusted = input.untrusted;
+        }
+        for target in &mut t.targets {
+            target.untrusted = input.untrusted;
+        }
         t.made.retain(|m| {
             if taken.contains(m.input.name.as_str()) {
                 out.warnings.push(format!(
@@ -197,6 +205,7 @@ fn translate_project(input: &Input, user: bool, budget: &Budget) -> Translated {
                 unit: target,
                 source: input.path.clone(),
                 wants: Vec::new(),
+                untrusted: false,
             });
         }
     }
@@ -237,6 +246,8 @@ pub struct Target {
     pub unit: UnitFile,
     pub source: PathBuf,
     pub wants: Vec<String>,
+    /// The project is one root does not trust (see `Input::untrusted`).
+    pub untrusted: bool,
 }
 
 /// A synthetic Quadlet input named `name`, made from the Compose file `path`.

@@ -357,6 +357,7 @@ pub fn translate(p: &Project, out: &mut Translated) {
                 unit: target,
                 source: p.files[0].clone(),
                 wants,
+                untrusted: false,
             });
         }
         Err(e) => {
@@ -372,6 +373,7 @@ pub fn translate(p: &Project, out: &mut Translated) {
                 unit: target,
                 source: p.files[0].clone(),
                 wants: Vec::new(),
+                untrusted: false,
             });
         }
     }
