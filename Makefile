@@ -22,7 +22,7 @@ BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
 ZSHCOMPDIR  = $(PREFIX)/share/zsh/$(if $(filter /usr,$(PREFIX)),vendor-completions,site-functions)
 FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 
-.PHONY: all build test unit golden golden-update conformance e2e demo install deb deb-check bench lint-keys clean man fuzz fuzz-cmin
+.PHONY: all build test unit golden golden-update conformance parity e2e demo install deb deb-check bench lint-keys clean man fuzz fuzz-cmin
 
 all: build
 
@@ -30,7 +30,7 @@ build:
 	CARGO_TARGET_DIR=$(TARGET_DIR) $(CARGO) build --release --locked
 
 # Everything CI runs.
-test: build unit conformance deb-check e2e
+test: build unit conformance parity deb-check e2e
 
 unit:
 	$(CARGO) test --release --locked --workspace
@@ -50,6 +50,18 @@ conformance: build
 	  python3 $(SHARED)/quadlet-conformance/run.py $(GEN) -q && \
 	  python3 $(SHARED)/quadlet-conformance/run.py $(GEN) --user -q; \
 	else echo "conformance: skipped, $(SHARED)/quadlet-conformance not present"; fi
+
+# Every file the generator writes, byte for byte, against Podman's own Quadlet output recorded
+# in tests/parity/ (see its README): 5.8.2's on its test cases in ../shared, and main's
+# (Podman 6, UNITSMITH_PODMAN_VERSION=6.0.0) on main's test cases kept in tests/parity/main/.
+PARITY = python3 tests/parity/parity.py compare $(GEN) --kept tests/parity/kept.tsv
+parity: build
+	@if [ -f $(SHARED)/quadlet-conformance/tables.tsv ]; then \
+	  $(PARITY) --cases $(SHARED)/quadlet-conformance/cases \
+	    --table $(SHARED)/quadlet-conformance/tables.tsv --data tests/parity/5.8.2; \
+	else echo "*** parity with Podman 5.8.2: SKIPPED: $(SHARED)/quadlet-conformance (its test cases) is not present ***" >&2; fi
+	@$(PARITY) --cases tests/parity/main/cases --table tests/parity/main/tables.tsv \
+	  --data tests/parity/main --podman-version 6.0.0
 
 # Real systemd as PID 1 (systemd-nspawn); see tests/e2e/README.md.
 e2e: build

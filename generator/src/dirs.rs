@@ -2,7 +2,8 @@
 //!
 //! The containers directories are searched exactly as Podman's Quadlet does (recursively,
 //! symlinks resolved, `*.d` drop-in directories not descended into, the per-user directories
-//! under `/etc/containers/systemd/users` kept apart); unitsmith's own directories are always
+//! under `/etc/containers/systemd/users` kept apart, and for Podman 6 under
+//! `/usr/share/containers/systemd/users` too); unitsmith's own directories are always
 //! searched too. `QUADLET_UNIT_DIRS` / `UNITSMITH_UNIT_DIRS` replace every search path.
 
 use std::collections::HashSet;
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::quadlet::Flavor;
 use crate::sources::{self, Scan, Scanner};
 
 pub const CONTAINERS_RUN: &str = "/run/containers/systemd";
@@ -107,14 +109,16 @@ fn search(walk: &mut Walk, user: bool, containers: Containers) -> SearchPaths {
             "Podman's Quadlet generator {} is installed: leaving the containers directories to it",
             g.display()
         );
-    } else if user {
-        user_containers_dirs(walk);
     } else {
-        let users = resolve(Path::new(CONTAINERS_ETC).join("users"));
-        let not_users = move |p: &Path| !p.starts_with(&users);
-        walk.add(Path::new(CONTAINERS_RUN), &not_users);
-        walk.add(Path::new(CONTAINERS_ETC), &not_users);
-        walk.add(Path::new(CONTAINERS_USR), &|_| true);
+        let base = ContainersDirs {
+            run: Path::new(CONTAINERS_RUN),
+            etc: Path::new(CONTAINERS_ETC),
+            usr: Path::new(CONTAINERS_USR),
+        };
+        match user {
+            true => user_containers_dirs(walk, Flavor::selected(), &base),
+            false => system_containers_dirs(walk, Flavor::selected(), &base),
+        }
     }
     for dir in own_dirs(user) {
         walk.add(&dir, &|_| true);
@@ -147,7 +151,29 @@ fn config_home() -> Option<PathBuf> {
     }
 }
 
-fn user_containers_dirs(walk: &mut Walk) {
+/// Where Podman's containers directories are (elsewhere in tests).
+struct ContainersDirs<'p> {
+    run: &'p Path,
+    etc: &'p Path,
+    usr: &'p Path,
+}
+
+fn system_containers_dirs(walk: &mut Walk, flavor: Flavor, base: &ContainersDirs) {
+    let users = resolve(base.etc.join("users"));
+    let not_users = move |p: &Path| !p.starts_with(&users);
+    walk.add(base.run, &not_users);
+    walk.add(base.etc, &not_users);
+    match flavor {
+        Flavor::Podman5 => walk.add(base.usr, &|_| true),
+        // Podman 6 keeps users' units under /usr/share too: they are not the system's.
+        Flavor::Podman6 => {
+            let users = resolve(base.usr.join("users"));
+            walk.add(base.usr, &|p| !p.starts_with(&users));
+        }
+    }
+}
+
+fn user_containers_dirs(walk: &mut Walk, flavor: Flavor, base: &ContainersDirs) {
     if let Some(rt) = std::env::var_os("XDG_RUNTIME_DIR") {
         walk.add(&PathBuf::from(rt).join("containers/systemd"), &|_| true);
     }
@@ -158,26 +184,33 @@ fn user_containers_dirs(walk: &mut Walk) {
             return;
         }
     }
-    let users = resolve(Path::new(CONTAINERS_ETC).join("users"));
-    let level = users.components().count();
-    // Under users/: recurse into everything but other users' numeric directories.
-    let users_for_filter = users.clone();
-    let non_numeric = move |p: &Path| {
-        if !p.starts_with(&users_for_filter) {
-            return true;
-        }
-        match p.components().nth(level) {
-            None => true,
-            Some(c) => !c
-                .as_os_str()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit()),
-        }
-    };
-    walk.add(&users, &non_numeric);
     let uid = nix_uid();
-    walk.add(&users.join(uid.to_string()), &|_| true);
+    let bases = match flavor {
+        Flavor::Podman5 => vec![base.etc],
+        // Podman 6 also reads the distribution's per-user directories, the same way.
+        Flavor::Podman6 => vec![base.etc, base.usr],
+    };
+    for dir in bases {
+        let users = resolve(dir.join("users"));
+        let level = users.components().count();
+        // Under users/: recurse into everything but other users' numeric directories.
+        let users_for_filter = users.clone();
+        let non_numeric = move |p: &Path| {
+            if !p.starts_with(&users_for_filter) {
+                return true;
+            }
+            match p.components().nth(level) {
+                None => true,
+                Some(c) => !c
+                    .as_os_str()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()),
+            }
+        };
+        walk.add(&users, &non_numeric);
+        walk.add(&users.join(uid.to_string()), &|_| true);
+    }
 }
 
 fn nix_uid() -> u32 {
@@ -469,6 +502,69 @@ mod tests {
             "b/x.container is shadowed: {inputs:?}"
         );
         assert_eq!(dropins.len(), 2, "{dropins:?}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// The containers directories a generator of `flavor` reads in a fake tree, relative to it.
+    fn containers_dirs(root: &Path, user: bool, flavor: Flavor) -> Vec<String> {
+        let (run, etc, usr) = (root.join("run"), root.join("etc"), root.join("usr"));
+        let base = ContainersDirs {
+            run: &run,
+            etc: &etc,
+            usr: &usr,
+        };
+        let mut walk = Walk::default();
+        match user {
+            true => user_containers_dirs(&mut walk, flavor, &base),
+            false => system_containers_dirs(&mut walk, flavor, &base),
+        }
+        let root = resolve(root.to_path_buf());
+        (walk.dirs.iter())
+            .filter_map(|d| d.strip_prefix(&root).ok())
+            .map(|d| d.display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn podman_6_reads_the_distributions_user_directories_for_users_only() {
+        let root = std::env::temp_dir().join(format!("unitsmith-users-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let uid = nix_uid();
+        let other = uid + 1;
+        for base in ["etc", "usr"] {
+            for sub in [
+                "users/internal".to_string(),
+                format!("users/{uid}"),
+                format!("users/{other}"),
+            ] {
+                std::fs::create_dir_all(root.join(base).join(sub)).unwrap();
+            }
+        }
+        std::fs::create_dir_all(root.join("usr/shared")).unwrap();
+        let user5 = containers_dirs(&root, true, Flavor::Podman5);
+        let user6 = containers_dirs(&root, true, Flavor::Podman6);
+        let mine = format!("users/{uid}");
+        let others = format!("users/{other}");
+        for base in ["etc", "usr"] {
+            let has = |dirs: &[String], sub: &str| dirs.contains(&format!("{base}/{sub}"));
+            assert!(has(&user6, "users"), "{user6:?}");
+            assert!(has(&user6, "users/internal"), "{user6:?}");
+            assert!(has(&user6, &mine), "{user6:?}");
+            assert!(!has(&user6, &others), "another user's directory: {user6:?}");
+            assert_eq!(has(&user5, "users"), base == "etc", "{user5:?}");
+            assert_eq!(has(&user5, &mine), base == "etc", "{user5:?}");
+            assert!(!has(&user5, &others), "{user5:?}");
+        }
+        // The system manager: /usr/share's users/ was the system's under 5.8, not under 6.
+        let system5 = containers_dirs(&root, false, Flavor::Podman5);
+        let system6 = containers_dirs(&root, false, Flavor::Podman6);
+        assert!(system5.contains(&"usr/users".to_string()), "{system5:?}");
+        assert!(!system6.iter().any(|d| d.contains("users")), "{system6:?}");
+        assert!(
+            !system5.iter().any(|d| d.starts_with("etc/users")),
+            "{system5:?}"
+        );
+        assert!(system6.contains(&"usr/shared".to_string()), "{system6:?}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -24,6 +24,8 @@ pub struct Options {
     pub dirs: Vec<PathBuf>,
     /// The `unitsmith` helper generated units call.
     pub helper: String,
+    /// Whose Quadlet the output follows (see [`quadlet::Flavor`]).
+    pub flavor: quadlet::Flavor,
     /// When reading and converting must stop, and the limit it came from (see `budget.rs`);
     /// `None`: no time limit. The byte and input limits always apply.
     pub deadline: Option<(std::time::Instant, std::time::Duration)>,
@@ -58,10 +60,12 @@ impl Generated {
     }
 
     /// [`Generated::text`] appended to `s` (lets a writer reuse one buffer for every unit).
+    /// The header is Podman's, byte for byte: its second line is `# ` (an empty comment as
+    /// Quadlet writes one), so that a unit differs from Quadlet's in its first line only.
     pub fn write_text(&self, s: &mut String) {
         s.push_str("# ");
         s.push_str(HEADER);
-        s.push_str("\n#\n");
+        s.push_str("\n# \n");
         self.unit.write_text(s);
     }
 }
@@ -506,7 +510,7 @@ fn convert_item(
         .filter(|_| it.error.is_none() && !it.hidden)?;
     let kind = kind_of(it);
     let mut warnings = quadlet::pre_warnings(unit, kind);
-    let mut ctx = Ctx::new(infos, opts.user, &opts.podman);
+    let mut ctx = Ctx::new(infos, opts.user, &opts.podman, opts.flavor);
     // Past the time limit, what is left becomes stubs at once (and stubs are quick to write).
     let result = match budget.check_time("converted") {
         Ok(()) => quadlet::convert(unit, kind, &mut ctx).map_err(|e| render_error(unit, &e)),

@@ -73,6 +73,9 @@ pub fn log(level: Level, msg: &str) {
         return;
     }
     for line in msg.lines() {
+        // A `\r` or an escape sequence from a file name must not rewrite what a terminal or
+        // `dmesg` shows: control characters are written escaped, as in units.
+        let line = crate::unitfile::line_safe::escape(line);
         let mut sent = false;
         if let Some(k) = sink.kmsg.as_mut() {
             // One write is one kernel record; the priority prefix sets its level.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::budget::{self, Budget};
 use crate::quadlet::Kind;
-use crate::unitfile::{ParseError, UnitFile};
+use crate::unitfile::{Continuation, ParseError, UnitFile};
 
 /// What an input file declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +37,16 @@ impl InputKind {
                 .into_iter()
                 .find(|k| k.extension() == name)
                 .map(InputKind::Quadlet),
+        }
+    }
+
+    /// How its files' continuation lines read: a Quadlet input (and its drop-ins) as Podman
+    /// reads it, since the same file must mean the same under either generator; an env gate
+    /// (ours alone) as systemd reads unit files.
+    pub fn continuation(self) -> Continuation {
+        match self {
+            InputKind::Quadlet(_) => Continuation::Podman,
+            InputKind::EnvGate | InputKind::Compose => Continuation::Systemd,
         }
     }
 }
@@ -431,7 +441,8 @@ pub fn load_within(
 ) -> Result<UnitFile, ParseError> {
     // Inputs and drop-ins are what root acts on: they must be root's (when we run as root).
     let owner = crate::trust::Owner::for_inputs();
-    let mut unit = UnitFile::load_within(&input.path, input.listed_regular, budget, owner)?;
+    let rule = input.kind.continuation();
+    let mut unit = UnitFile::load_within(&input.path, input.listed_regular, budget, owner, rule)?;
     // File names as the bytes they are (sorted bytewise, as Quadlet does): a drop-in whose
     // name is not UTF-8 is merged like any other, never skipped.
     let mut confs: BTreeMap<OsString, (PathBuf, bool)> = BTreeMap::new();
@@ -476,7 +487,7 @@ pub fn load_within(
     }
     for (path, regular) in confs.values() {
         crate::log_debug!("Loading source drop-in file {}", path.display());
-        let dropin = UnitFile::load_within(path, *regular, budget, owner)?;
+        let dropin = UnitFile::load_within(path, *regular, budget, owner, rule)?;
         unit.merge(&dropin);
     }
     Ok(unit)

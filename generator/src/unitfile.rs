@@ -1,10 +1,11 @@
 //! The systemd unit-file model: parse, query, edit and serialise.
 //!
 //! Follows systemd.syntax(7) and the semantics Podman's Quadlet gives its inputs:
-//! `#`/`;` comments, trailing-backslash continuations (the backslash becomes a space and
-//! comment lines inside a continuation are skipped, as systemd does), repeated keys kept in
-//! order, an empty assignment resetting a list, sections kept in input order (a repeated
-//! section header continues the earlier one), `%` specifiers left untouched.
+//! `#`/`;` comments, trailing-backslash continuations, repeated keys kept in order, an empty
+//! assignment resetting a list, sections kept in input order (a repeated section header
+//! continues the earlier one), `%` specifiers left untouched. Continuations are read by one
+//! of two rules (see [`Continuation`]): systemd's for unit files and `.envgate` declarations,
+//! Podman's for Quadlet inputs, whose meaning is what Podman's parser makes of them.
 //!
 //! Every assignment remembers the file and line it came from, so that errors can name them
 //! even after drop-ins were merged in.
@@ -38,6 +39,20 @@ fn trim_ws_start(s: &str) -> &str {
 fn trim_ws_end(s: &str) -> &str {
     let keep = s.len() - s.bytes().rev().take_while(|&b| is_ws_byte(b)).count();
     s.get(..keep).unwrap_or_default()
+}
+
+/// How a line ending in a backslash continues on the next one. The two readers of unit
+/// files disagree, and a file means what its reader makes of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Continuation {
+    /// systemd.syntax(7): an odd run of trailing backslashes continues the line and the
+    /// backslash becomes a space; a blank line ends the continuation.
+    #[default]
+    Systemd,
+    /// Podman's Quadlet parser (pkg/systemd/parser): any trailing backslash continues the
+    /// line and is dropped, the next line is appended with nothing between (`A=1\` + `B=2`
+    /// is `A=1B=2`), and blank lines inside the continuation are skipped like comments.
+    Podman,
 }
 
 /// A parse failure, located.
@@ -272,19 +287,22 @@ impl UnitFile {
     /// opened without a `stat` first; what was opened is still checked).
     pub fn load_listed(path: &Path, listed_regular: bool) -> Result<UnitFile, ParseError> {
         let budget = crate::budget::Budget::default();
-        UnitFile::load_within(path, listed_regular, &budget, crate::trust::Owner::Anyone)
+        let owner = crate::trust::Owner::Anyone;
+        UnitFile::load_within(path, listed_regular, &budget, owner, Continuation::Systemd)
     }
 
-    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`), and
-    /// with `owner` judged on the opened file (an input root acts on: see `trust.rs`).
+    /// [`UnitFile::load_listed`] within a run's limits (time and bytes: see `budget.rs`), with
+    /// `owner` judged on the opened file (an input root acts on: see `trust.rs`), and its
+    /// continuation lines read by `rule`.
     pub fn load_within(
         path: &Path,
         listed_regular: bool,
         budget: &crate::budget::Budget,
         owner: crate::trust::Owner,
+        rule: Continuation,
     ) -> Result<UnitFile, ParseError> {
         let read = crate::safe_read::input_contents(path, listed_regular, budget, owner, |data| {
-            UnitFile::parse(data, path)
+            UnitFile::parse_as(data, path, rule)
         });
         match read {
             Ok(parsed) => parsed,
@@ -303,8 +321,18 @@ impl UnitFile {
         }
     }
 
-    /// Parse `data` as the contents of `path`.
+    /// Parse `data` as the contents of `path`, a systemd unit file (or `.envgate`).
     pub fn parse(data: &[u8], path: &Path) -> Result<UnitFile, ParseError> {
+        UnitFile::parse_as(data, path, Continuation::Systemd)
+    }
+
+    /// Parse `data` as the contents of `path`, a Quadlet input or one of its drop-ins.
+    pub fn parse_quadlet(data: &[u8], path: &Path) -> Result<UnitFile, ParseError> {
+        UnitFile::parse_as(data, path, Continuation::Podman)
+    }
+
+    /// Parse `data` as the contents of `path`, continuation lines read by `rule`.
+    pub fn parse_as(data: &[u8], path: &Path, rule: Continuation) -> Result<UnitFile, ParseError> {
         let mut unit = UnitFile {
             filename: path
                 .file_name()
@@ -318,6 +346,7 @@ impl UnitFile {
             unit: &mut unit,
             current: None,
             pending_comments: Vec::new(),
+            rule,
         }
         .run(data, path)?;
         Ok(unit)
@@ -660,34 +689,34 @@ impl UnitFile {
             if i != 0 {
                 out.push('\n');
             }
+            // Nothing written may end a line early (see `line_safe`): comments, names, keys
+            // and values alike.
             for c in &g.comments {
-                out.push_str(c);
+                out.push_str(&line_safe::escape(c));
                 out.push('\n');
             }
             if g.name.is_empty() {
                 // Only comments can live outside a section (a file with no section at all).
                 for l in &g.lines {
                     if let Line::Comment(c) = l {
-                        out.push_str(c);
+                        out.push_str(&line_safe::escape(c));
                         out.push('\n');
                     }
                 }
                 continue;
             }
             out.push('[');
-            out.push_str(&g.name);
+            out.push_str(&line_safe::escape(&g.name));
             out.push_str("]\n");
             for l in &g.lines {
                 match l {
-                    Line::Comment(c) => out.push_str(c),
-                    Line::Assign(a) => match protect_value(a.value()) {
-                        Cow::Borrowed(_) => out.push_str(&a.text),
-                        Cow::Owned(v) => {
-                            out.push_str(a.key());
-                            out.push('=');
-                            out.push_str(&v);
-                        }
-                    },
+                    Line::Comment(c) => out.push_str(&line_safe::escape(c)),
+                    Line::Assign(a) if !needs_protection(a) => out.push_str(&a.text),
+                    Line::Assign(a) => {
+                        out.push_str(&line_safe::escape(a.key()));
+                        out.push('=');
+                        out.push_str(&protect_value(a.value()));
+                    }
                 }
                 out.push('\n');
             }
@@ -821,17 +850,23 @@ fn assign(key: &str, value: &str) -> Assign {
     Assign::new(key, value, Origin::default())
 }
 
-/// A value written back must not end in an odd run of backslashes (systemd would read a
-/// continuation) nor contain a newline (it would end the line): escape both.
+/// Whether an assignment must be written otherwise than as it is: a value ending in an odd
+/// run of backslashes (systemd would read a continuation), or a control character anywhere
+/// (a `\n` or `\r` would end the line, see `line_safe`).
+fn needs_protection(a: &Assign) -> bool {
+    ends_in_odd_backslashes(&a.text)
+        || line_safe::may_need_escape(a.text.as_bytes())
+            && a.text.chars().any(line_safe::is_escaped)
+}
+
+/// A value as it is written: control characters escaped, and a final odd backslash doubled.
 fn protect_value(v: &str) -> Cow<'_, str> {
-    let trailing = v.len() - v.trim_end_matches('\\').len();
-    if trailing.is_multiple_of(2) && find_newline(v.as_bytes()).is_none() {
-        return Cow::Borrowed(v);
+    let escaped = line_safe::escape(v);
+    if !ends_in_odd_backslashes(&escaped) {
+        return escaped;
     }
-    let mut s = v.replace('\n', " ");
-    if trailing % 2 == 1 {
-        s.push('\\');
-    }
+    let mut s = escaped.into_owned();
+    s.push('\\');
     Cow::Owned(s)
 }
 
@@ -882,6 +917,7 @@ struct Parser<'a> {
     unit: &'a mut UnitFile,
     current: Option<usize>,
     pending_comments: Vec<String>,
+    rule: Continuation,
 }
 
 impl Parser<'_> {
@@ -916,21 +952,30 @@ impl Parser<'_> {
                 break; // the newline that ends the last line
             }
             let line = trim_ws(text);
-            if line.starts_with('#') || line.starts_with(';') {
-                if continuation.is_none() {
-                    self.pending_comments.push(line.to_string());
-                }
-                continue; // comments inside a continuation are skipped, as systemd does
+            let skipped_inside = match self.rule {
+                Continuation::Systemd => is_comment(line),
+                // Podman reads an empty line as a comment, and skips it the same way.
+                Continuation::Podman => is_comment(line) || line.is_empty(),
+            };
+            if skipped_inside && continuation.is_some() {
+                continue; // comments inside a continuation are skipped, by both readers
             }
-            if ends_in_odd_backslashes(line) {
-                // systemd replaces the continuation backslash with a space
-                let part = &line[..line.len() - 1];
+            if is_comment(line) {
+                self.pending_comments.push(line.to_string());
+                continue;
+            }
+            if let Some(part) = self.continued(line) {
+                // The backslash is replaced: by a space (systemd), by nothing (Podman).
+                let joint = match self.rule {
+                    Continuation::Systemd => " ",
+                    Continuation::Podman => "",
+                };
                 match &mut continuation {
                     Some((_, acc)) => {
                         acc.push_str(part);
-                        acc.push(' ');
+                        acc.push_str(joint);
                     }
-                    None => continuation = Some((nr, format!("{part} "))),
+                    None => continuation = Some((nr, [part, joint].concat())),
                 }
                 continue;
             }
@@ -960,6 +1005,16 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// The line without its continuation backslash, when it continues on the next line.
+    fn continued<'l>(&self, line: &'l str) -> Option<&'l str> {
+        let continues = match self.rule {
+            Continuation::Systemd => ends_in_odd_backslashes(line),
+            // Podman: any trailing backslash, even an escaped one (`\\` ends in `\`).
+            Continuation::Podman => line.ends_with('\\'),
+        };
+        continues.then(|| &line[..line.len() - 1])
+    }
+
     fn line(
         &mut self,
         line: &str,
@@ -973,20 +1028,14 @@ impl Parser<'_> {
         }
         if let Some(rest) = line.strip_prefix('[') {
             let Some(end) = rest.bytes().position(|b| b == b']') else {
-                return Err(err(
-                    nr,
-                    format!("invalid section header \"{}\": missing ']'", clip(line)),
-                ));
+                return Err(err(nr, NO_CLOSING_BRACKET.into()));
             };
             if !trim_ws(&rest[end + 1..]).is_empty() {
-                return Err(err(
-                    nr,
-                    format!("invalid section header \"{}\": text after ']'", clip(line)),
-                ));
+                return Err(err(nr, TEXT_AFTER_HEADER.into()));
             }
             let name = &rest[..end];
             if name.is_empty() || name.chars().any(|c| c == '[' || c == ']' || c.is_control()) {
-                return Err(err(nr, format!("invalid group name: {}", clip(name))));
+                return Err(err(nr, BAD_SECTION_NAME.into()));
             }
             let idx = match self.unit.group_index(name) {
                 Some(i) => i,
@@ -1007,26 +1056,14 @@ impl Parser<'_> {
             return Ok(());
         }
         let Some(eq) = line.bytes().position(|b| b == b'=').filter(|&i| i > 0) else {
-            return Err(err(
-                nr,
-                format!(
-                    "line \"{}\" is not a key=value assignment, a [section] header, or a comment",
-                    clip(line)
-                ),
-            ));
+            return Err(err(nr, NOT_A_LINE.into()));
         };
         let Some(idx) = self.current else {
-            return Err(err(
-                nr,
-                format!(
-                    "assignment \"{}\" comes before any [section] header",
-                    clip(line)
-                ),
-            ));
+            return Err(err(nr, BEFORE_ANY_SECTION.into()));
         };
         let key = trim_ws_end(&line[..eq]);
         if key.is_empty() {
-            return Err(err(nr, format!("line \"{}\" has an empty key", clip(line))));
+            return Err(err(nr, EMPTY_KEY.into()));
         }
         let value = trim_ws(&line[eq + 1..]);
         self.flush_comments(false);
@@ -1131,21 +1168,33 @@ fn find_newline(bytes: &[u8]) -> Option<usize> {
         .map(|i| offset + i)
 }
 
+fn is_comment(line: &str) -> bool {
+    line.starts_with('#') || line.starts_with(';')
+}
+
 fn ends_in_odd_backslashes(s: &str) -> bool {
     let n = s.len() - s.trim_end_matches('\\').len();
     n % 2 == 1
 }
 
-/// Long lines are shortened in messages; the location says where the rest is.
-fn clip(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
-    }
-}
+// A line that does not parse is never quoted, not even in part: the file may not be one the
+// author meant to write here (a link to /etc/shadow, a 0600 `KEY=secret` file), and the
+// message goes into a stub every user can read, the kernel log and the journal. The location
+// (file:line) says where to look; the hint says what the line should be.
+const NO_CLOSING_BRACKET: &str =
+    "a [section] header without its closing ']' (the line is not shown: it could hold a secret)\n  hint: a header is [Name] alone on its line";
+const TEXT_AFTER_HEADER: &str =
+    "text after the ']' of a [section] header (the line is not shown: it could hold a secret)\n  hint: a header is [Name] alone on its line; comments go on lines of their own";
+const BAD_SECTION_NAME: &str =
+    "a [section] name that is empty or holds '[', ']' or a control character (the line is not shown: it could hold a secret)";
+const NOT_A_LINE: &str =
+    "not a KEY=VALUE assignment, a [section] header or a comment (the line is not shown: it could hold a secret)\n  hint: is this the file you meant? each line is KEY=VALUE, [Section], or starts with # or ;";
+const BEFORE_ANY_SECTION: &str =
+    "an assignment before any [section] header (the line is not shown: it could hold a secret)\n  hint: is this the file you meant? assignments go under a header such as [Unit] or [Container]";
+const EMPTY_KEY: &str =
+    "an assignment with an empty key (the line is not shown: it could hold a secret)";
+
+pub mod line_safe;
 
 #[cfg(test)]
 mod tests;

@@ -107,6 +107,32 @@ fn writes_into_the_normal_dir_only() {
     );
 }
 
+/// UNITSMITH_PODMAN_VERSION names the Podman whose Quadlet output the units match: a key
+/// Podman 6 added is refused without it, as Podman 5.8.2 does.
+#[test]
+fn the_podman_version_selects_the_output() {
+    let t = Tmp::new("flavor");
+    t.file("in/v.volume", "[Volume]\nUID=1000\n");
+    let input = t.0.join("in");
+    let convert = |version: Option<&str>| {
+        let mut env = vec![("QUADLET_UNIT_DIRS", input.as_path())];
+        env.extend(version.map(|v| ("UNITSMITH_PODMAN_VERSION", Path::new(v))));
+        let o = run(&["--dry-run"], &env);
+        (o.status.code(), text(&o.stdout) + &text(&o.stderr))
+    };
+    let (code, out) = convert(Some("6.0.0"));
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(" volume create --ignore --uid 1000 systemd-v\n"),
+        "{out}"
+    );
+    for version in [None, Some("5.8.2")] {
+        let (code, out) = convert(version);
+        assert_eq!(code, Some(1), "{version:?}: {out}");
+        assert!(out.contains("unsupported key 'UID'"), "{version:?}: {out}");
+    }
+}
+
 #[test]
 fn missing_output_dir_is_an_error() {
     let o = run(&["--no-kmsg-log"], &[]);

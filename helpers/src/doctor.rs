@@ -616,13 +616,16 @@ pub fn examine(env: &Env, targets: &[String]) -> Report {
         Vec::new()
     };
     // Inputs Podman's generator handles: they are not ours, but their units are still examined.
-    let podman_files: Vec<(PathBuf, String)> = podman_dirs
-        .iter()
-        .flat_map(|d| files::input_files(d, true))
-        .collect();
+    let mut podman_files: Vec<(PathBuf, String)> = Vec::new();
+    let mut podman_skipped = Vec::new();
+    for d in &podman_dirs {
+        let (found, skipped) = files::input_files(d, true);
+        podman_files.extend(found);
+        podman_skipped.extend(skipped.into_iter().map(files::not_walked));
+    }
 
     let mut units: Vec<String> = Vec::new();
-    let mut file_reports: Vec<Stray> = Vec::new();
+    let mut file_reports: Vec<Stray> = podman_skipped;
     let mut global: Vec<Problem> = Vec::new();
     let mut podman_owned: HashMap<String, PathBuf> = HashMap::new();
     let pg = model.search.podman_generator.clone();

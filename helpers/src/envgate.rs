@@ -37,7 +37,7 @@ use output::Output;
 use trust::Consumers;
 
 /// How refusals name the consumers' users.
-const CONSUMER_USERS: &str = "the user a consumer runs as (User=)";
+const CONSUMER_USERS: &str = "the user every consumer runs as (User=)";
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -58,6 +58,10 @@ enum Cmd {
         /// The gate's name, for the message.
         #[arg(long)]
         gate: String,
+        /// The unit being started (`%n` in its drop-in): the output is read only from
+        /// directories that root or the user this unit runs as alone can write.
+        #[arg(long)]
+        consumer: Option<String>,
         /// The gate's Output= file.
         output: PathBuf,
     },
@@ -81,12 +85,18 @@ impl GateArgs {
             Scope::User
         } else if self.system {
             Scope::System
-        } else if std::env::var_os("MANAGERPID").is_some() {
-            // systemd sets $MANAGERPID only for services of a user manager.
-            Scope::User
         } else {
-            Scope::System
+            manager_scope()
         }
+    }
+}
+
+/// The manager that runs us: systemd sets $MANAGERPID only for services of a user manager.
+fn manager_scope() -> Scope {
+    if std::env::var_os("MANAGERPID").is_some() {
+        Scope::User
+    } else {
+        Scope::System
     }
 }
 
@@ -94,7 +104,11 @@ pub fn run(args: Args) -> ExitCode {
     match args.command {
         Cmd::Populate(a) => populate(&a),
         Cmd::Wait(a) => wait(&a),
-        Cmd::Check { gate, output } => check(&gate, &output),
+        Cmd::Check {
+            gate,
+            consumer,
+            output,
+        } => check(&gate, consumer.as_deref(), &output),
     }
 }
 
@@ -189,7 +203,7 @@ fn populate(a: &GateArgs) -> ExitCode {
         }
     };
     let consumers = Consumers::new(a.scope(), &d.consumers);
-    let also = |uid: u32| consumers.contains(uid);
+    let also = |uid: u32| consumers.all_run_as(uid);
     let in_trust = wait_for_trust(&d, &also);
     let output = open_output(&d, &Trust::ours().with(&also, CONSUMER_USERS));
     let (existing, data) = output
@@ -308,7 +322,7 @@ fn wait(a: &GateArgs) -> ExitCode {
     };
     let deadline = started + d.timeout;
     let consumers = Consumers::new(a.scope(), &d.consumers);
-    let also = |uid: u32| consumers.contains(uid);
+    let also = |uid: u32| consumers.all_run_as(uid);
     let in_trust = wait_for_trust(&d, &also);
     log::info!(
         "{}: waiting up to {} for {}",
@@ -547,9 +561,17 @@ fn wait_for_files(d: &Decl, deadline: Instant) -> Waited {
 
 // ---------------------------------------------------------------------------------- check
 
-fn check(gate: &str, output: &Path) -> ExitCode {
-    // Root reads it (ExecCondition=+): never through a link, never waiting on a FIFO.
-    let data = safepath::open_nofollow(output).and_then(|o| o.read_all(output, 16 << 20));
+fn check(gate: &str, consumer: Option<&str>, output: &Path) -> ExitCode {
+    // Root reads it (ExecCondition=+): never through a link another user could have made,
+    // never waiting on a FIFO, and only out of directories that root or the user this unit
+    // runs as alone can write. Anyone else could make the stub look real and the unit start
+    // with their env file (issue 20: a gate shared by a user's consumer and root's).
+    let units: Vec<String> = consumer.map(str::to_string).into_iter().collect();
+    let consumers = Consumers::new(manager_scope(), &units);
+    let also = |uid: u32| consumers.all_run_as(uid);
+    let trust = Trust::ours().with(&also, "the user this unit runs as (User=)");
+    let data =
+        safepath::open_trusted_file(output, &trust).and_then(|o| o.read_all(output, 16 << 20));
     match data {
         Ok(data) if Existing::of(Some(&data)).is_real() => ExitCode::SUCCESS,
         Ok(_) => {
@@ -563,6 +585,12 @@ fn check(gate: &str, output: &Path) -> ExitCode {
             log::info!(
                 "held by env gate {gate}: {} does not exist yet ({gate}.service writes it)",
                 output.display()
+            );
+            ExitCode::from(1)
+        }
+        Err(e @ safepath::Error::Untrusted { .. }) => {
+            log::error!(
+                "held by env gate {gate}: {e}; this unit is not started with an env file another user could have written"
             );
             ExitCode::from(1)
         }
@@ -679,15 +707,15 @@ mod tests {
     fn check_holds_only_the_stub() {
         let (decl, _, out) = setup("check", "");
         let d = load(&args(&decl)).unwrap();
-        assert_eq!(check("g", &out), ExitCode::from(1), "missing");
+        assert_eq!(check("g", None, &out), ExitCode::from(1), "missing");
         fs::create_dir_all(out.parent().unwrap()).unwrap();
         fs::write(&out, envfile::stub("g", "x", &d.stub_keys)).unwrap();
-        assert_eq!(check("g", &out), ExitCode::from(1), "stub");
+        assert_eq!(check("g", None, &out), ExitCode::from(1), "stub");
         let mut env = envfile::Env::new();
         env.set("A", "1");
         fs::write(&out, envfile::real("g", "x", &env, Default::default())).unwrap();
-        assert_eq!(check("g", &out), ExitCode::SUCCESS, "real");
+        assert_eq!(check("g", None, &out), ExitCode::SUCCESS, "real");
         fs::write(&out, "A=1\n").unwrap();
-        assert_eq!(check("g", &out), ExitCode::SUCCESS, "foreign");
+        assert_eq!(check("g", None, &out), ExitCode::SUCCESS, "foreign");
     }
 }

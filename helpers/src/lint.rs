@@ -9,13 +9,16 @@
 //! cloud-init-cycle (error), start-limit-burn, boot-blocking-wait, prestart-kill,
 //! watchdog-stop-timeout, killmode-stop-timeout (warnings); what `systemd-analyze verify`
 //! rejects: service-refused, exec-not-found (errors), unknown-section, unknown-key, bad-value
-//! (warnings); parse-error and generator-error (errors).
+//! (warnings); parse-error and generator-error (errors); continuation-line (warning: Quadlet
+//! continuation lines Podman and systemd read differently, `continuation.rs`); not-walked
+//! (warning: the parts of a tree the bounded walk did not look at, see `walk.rs`).
 //!
 //! Modules: `load` reads the trees (`quadlet` the inputs, through the generator), `search`
 //! knows the default directories, `root` resolves paths inside `--root`, `version` finds the
 //! systemd to judge by, `keys` holds what each release knows (data: `keys.txt`, regenerated
 //! by tests/lint-keys/regenerate.py), `verify` and `rules` find the problems.
 
+mod continuation;
 mod keys;
 mod load;
 mod quadlet;
@@ -60,6 +63,12 @@ Rules:
   exec-not-found         error    Exec*= command missing on this machine (in DIR with --root)
   unknown-section, unknown-key, bad-value   warning   lines systemd ignores
   parse-error, generator-error              error     unreadable files, failed inputs
+  continuation-line      warning  a Quadlet input's continuation line that Podman and systemd
+                                  read differently: no blank before the backslash (Podman
+                                  joins with nothing between), an escaped backslash, a blank
+                                  line inside
+  not-walked             warning  a directory deeper than 16 levels, entries past 100000, links
+                                  in a directory another user controls (as root): not looked at
 
 Keys, values and refusals are those of the systemd the units will run under: --systemd-version
 N; with --root DIR, the one installed in DIR (its libsystemd-shared-N.so); otherwise the running

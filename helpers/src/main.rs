@@ -15,6 +15,7 @@ mod retry;
 mod signals;
 mod systemctl;
 mod term;
+mod walk;
 
 mod doctor;
 mod envgate;

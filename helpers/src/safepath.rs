@@ -524,16 +524,21 @@ pub fn open_trusted_file(path: &Path, trust: &Trust) -> Result<Opened, Error> {
     Err(Error::io(&path, Errno::ELOOP))
 }
 
-/// Read a file without following a link at its name and without blocking on a FIFO; the
-/// directories on the way are not checked (for reads whose result only ever holds a unit
-/// back, such as the consumers' `envgate check`).
-pub fn open_nofollow(path: &Path) -> Result<Opened, Error> {
-    open_regular(None, path.as_os_str(), path)
-}
-
 impl Dir {
+    /// A directory the caller reached by a walk of its own that follows no link at all and
+    /// checks each directory as `open_dir` does (takeover inside an image tree, where even a
+    /// root-owned absolute link would lead out of the tree), held the same way from then on.
+    pub fn adopt(fd: OwnedFd, path: PathBuf) -> Dir {
+        Dir { fd, path }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A second descriptor of the directory itself (to `flock` it).
+    pub fn try_clone_fd(&self) -> Result<OwnedFd, Error> {
+        self.fd.try_clone().map_err(|e| Error::io(&self.path, e))
     }
 
     /// A regular file of this directory, read-only; `Ok(None)` when there is none.

@@ -4,10 +4,12 @@
 //! reload, and show that every Quadlet input's unit is now unitsmith's. `--undo` removes the
 //! link and hands the directories back. Idempotent; exit status 1 with the reason when
 //! something is in the way. Nothing installs it on its own: an operator (or cloud-init, or an
-//! image build with `--root`) decides.
+//! image build with `--root`) decides. Each link it makes is recorded (state.rs), so that
+//! removing the package (`--undo --recorded`, from its prerm) undoes exactly those.
 
 mod check;
 mod link;
+mod state;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -29,6 +31,7 @@ Examples:
   unitsmith takeover --undo           hand them back to Podman's generator
   unitsmith takeover --user           the same for every user's manager (as root)
   unitsmith takeover --root /srv/img  in an image tree: the link only (no reload)
+  unitsmith takeover --undo --recorded   only what takeover made (the package's removal)
 
 Exit status: 0 done (or already so); 1 something is in the way, the reload failed, or an
 input's unit is not unitsmith's afterwards (each listed); 2 takeover could not run.
@@ -47,9 +50,11 @@ a file or another link of that name is there, or when /run/systemd/... would ove
 4. list each Quadlet input, its unit and which generator wrote it: every one must be \
 unitsmith's (a failure stub counts: `unitsmith doctor UNIT` says what is wrong with its file).
 
+Each link takeover makes is recorded in /var/lib/unitsmith/takeover (under DIR with --root). \
 --undo removes the link (only a link to /dev/null: anything else is an administrator's) and \
-reloads; Podman's generator handles the containers directories again. The package never runs \
-this on its own.
+reloads; Podman's generator handles the containers directories again. With --recorded it does so \
+only when the record lists the link: removing the package runs that, so a mask an administrator \
+made stays. The package never takes over on its own.
 
 ", takeover_examples!()))]
 pub struct Args {
@@ -59,6 +64,10 @@ pub struct Args {
     /// Hand the Quadlet files back to Podman's generator.
     #[arg(long)]
     pub undo: bool,
+    /// With --undo: only a link takeover made (recorded in /var/lib/unitsmith/takeover); any
+    /// other stays. What removing the package runs.
+    #[arg(long, requires = "undo")]
+    pub recorded: bool,
     /// Change the image tree DIR instead of this host: the link only, no reload, no check.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
@@ -98,6 +107,9 @@ pub struct LinkReport {
     pub before: String,
     pub after: String,
     pub changed: bool,
+    /// Listed in /var/lib/unitsmith/takeover afterwards: takeover made it, and removing the
+    /// package removes it.
+    pub recorded: bool,
 }
 
 /// One service manager, reloaded and checked.
@@ -174,24 +186,30 @@ fn apply(args: &Args) -> Report {
         }
     }
     let mask = Mask::etc(&root, args.user);
-    let before = match link::inspect(&mask) {
-        Ok(e) => e,
+    let before = match link::inspect(&mask).and_then(|e| Ok((e, state::is_recorded(&mask)?))) {
+        Ok(b) => b,
         Err(e) => {
             r.errors.push(e);
             return r;
         }
     };
+    let (before, recorded) = before;
+    if args.recorded && !recorded {
+        // Takeover did not make what is there (or it is undone already): not ours to remove.
+        r.link = Some(LinkReport {
+            path: mask.path(),
+            before: before.code().into(),
+            after: before.code().into(),
+            changed: false,
+            recorded: false,
+        });
+        r.ok = true;
+        return r;
+    }
     let changed = if args.undo {
-        link::remove(&mask)
+        undo_link(&mask, args.recorded, &mut r.errors)
     } else {
-        link::create(&mask)
-    };
-    let changed = match changed {
-        Ok(c) => c,
-        Err(e) => {
-            r.errors.push(e);
-            false
-        }
+        make_link(&mask, &mut r.errors)
     };
     let after = link::inspect(&mask).unwrap_or_else(Entry::Other);
     r.link = Some(LinkReport {
@@ -199,12 +217,10 @@ fn apply(args: &Args) -> Report {
         before: before.code().into(),
         after: after.code().into(),
         changed,
+        recorded: state::is_recorded(&mask).unwrap_or(false),
     });
-    if !r.errors.is_empty() {
-        return r;
-    }
-    if args.root.is_some() {
-        r.ok = true; // an image tree: its systemd reads the link at its first boot
+    if let Some(ok) = done_after_link(args, changed, !r.errors.is_empty()) {
+        r.ok = ok;
         return r;
     }
     // /run overrides /etc for generators: a mask or a generator there decides.
@@ -230,6 +246,69 @@ fn apply(args: &Args) -> Report {
             .iter()
             .all(|m| m.errors.is_empty() && m.containers_generator == expected);
     r
+}
+
+/// Whether the link step ends the action, and how: `Some(ok)` to stop there, `None` to go on
+/// and reload and check the managers.
+fn done_after_link(args: &Args, changed: bool, failed: bool) -> Option<bool> {
+    if failed {
+        return Some(false);
+    }
+    if args.root.is_some() {
+        return Some(true); // an image tree: its systemd reads the link at its first boot
+    }
+    if args.recorded && !changed {
+        return Some(true); // the recorded link was someone else's by now: nothing to reload
+    }
+    None
+}
+
+/// Make the mask link and record it. A link that cannot be recorded is removed again (the
+/// package's removal could not undo it): nothing changes, the error says why.
+fn make_link(mask: &Mask, errors: &mut Vec<String>) -> bool {
+    match link::create(mask) {
+        Ok(true) => match state::record(mask) {
+            Ok(()) => true,
+            Err(e) => {
+                let _ = link::remove(mask);
+                errors.push(format!(
+                    "cannot record the link in {} ({e}), so removing the package could not \
+                     undo it: removed it again, nothing changed",
+                    state::path(&mask.root).display()
+                ));
+                false
+            }
+        },
+        Ok(false) => false,
+        Err(e) => {
+            errors.push(e);
+            false
+        }
+    }
+}
+
+/// Remove the mask link and its record. With `only_recorded` (the package's removal) a
+/// recorded link that is no longer a link to /dev/null is someone else's now: its record is
+/// dropped, the entry left as it is, and that is no error.
+fn undo_link(mask: &Mask, only_recorded: bool, errors: &mut Vec<String>) -> bool {
+    let changed = match link::remove(mask) {
+        Ok(c) => c,
+        Err(e) if only_recorded => {
+            log::info!("{e}");
+            false
+        }
+        Err(e) => {
+            errors.push(e);
+            return false;
+        }
+    };
+    if let Err(e) = state::forget(mask) {
+        errors.push(format!(
+            "removed the link, but cannot update {}: {e}",
+            state::path(&mask.root).display()
+        ));
+    }
+    changed
 }
 
 /// Who should generate the containers directories once the action is done.
@@ -455,6 +534,13 @@ fn render_text(r: &Report) -> String {
         let what = match (l.changed, r.action.as_str()) {
             (true, "undo") => "removed".to_string(),
             (true, _) => format!("created -> {}", link::DEV_NULL),
+            (false, "takeover") if l.after.starts_with("masked") && !l.recorded => format!(
+                "unchanged ({}; not made by takeover: removing the package leaves it)",
+                l.after
+            ),
+            (false, "undo") if l.after != "absent" && !l.recorded => {
+                format!("left as it is ({}; not made by takeover)", l.after)
+            }
             (false, _) => format!("unchanged ({})", l.after),
         };
         out.push_str(&format!("{verb}: {}: {what}\n", l.path.display()));
@@ -533,6 +619,14 @@ fn render_text(r: &Report) -> String {
         .count();
     let summary = match (r.ok, r.root.is_some(), r.action.as_str()) {
         (false, _, _) => "FAILED (see the errors above)".to_string(),
+        (true, _, "undo")
+            if r.managers.is_empty() && r.link.as_ref().is_some_and(|l| !l.changed) =>
+        {
+            match r.link.as_ref().map(|l| l.after.as_str()) {
+                Some("absent") => "nothing to undo".to_string(),
+                _ => "nothing takeover made to undo".to_string(),
+            }
+        }
         (true, true, "undo") => "the image's Podman generator runs at its next boot".to_string(),
         (true, true, _) => {
             "the image's Quadlet files are unitsmith's from its first boot".to_string()
@@ -586,6 +680,47 @@ mod tests {
     }
 
     #[test]
+    fn only_a_changed_link_of_this_host_is_followed_by_a_reload() {
+        let args = |undo, recorded, root: Option<&str>| Args {
+            user: false,
+            undo,
+            recorded,
+            root: root.map(PathBuf::from),
+            json: false,
+            manager_only: false,
+        };
+        // Errors end it, failed; an image tree ends with the link; so does `--recorded` when
+        // it changed nothing (the record's link was someone else's by then).
+        assert_eq!(
+            done_after_link(&args(false, false, None), true, true),
+            Some(false)
+        );
+        assert_eq!(
+            done_after_link(&args(true, true, None), false, true),
+            Some(false)
+        );
+        assert_eq!(
+            done_after_link(&args(false, false, Some("/img")), true, false),
+            Some(true)
+        );
+        assert_eq!(
+            done_after_link(&args(true, true, None), false, false),
+            Some(true)
+        );
+        // On this host: a takeover or an undo reloads, changed or not (idempotent, and the
+        // check shows who generates what); `--recorded` reloads when it removed the link.
+        assert_eq!(
+            done_after_link(&args(false, false, None), false, false),
+            None
+        );
+        assert_eq!(
+            done_after_link(&args(true, false, None), false, false),
+            None
+        );
+        assert_eq!(done_after_link(&args(true, true, None), true, false), None);
+    }
+
+    #[test]
     fn undo_expects_podman_only_where_it_is_installed() {
         assert_eq!(expected_writer(false, true), "unitsmith");
         assert_eq!(expected_writer(true, true), "podman");
@@ -602,6 +737,7 @@ mod tests {
         let args = |undo| Args {
             user: false,
             undo,
+            recorded: false,
             root: Some(root.clone()),
             json: true,
             manager_only: false,
@@ -627,12 +763,115 @@ mod tests {
         assert!(r.ok, "{:?}", r.errors);
         let link = root.join("etc/systemd/system-generators/podman-system-generator");
         assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/dev/null"));
+        assert!(
+            r.link.as_ref().unwrap().recorded,
+            "the link takeover made is recorded"
+        );
+        assert!(
+            std::fs::read_to_string(root.join("var/lib/unitsmith/takeover"))
+                .unwrap()
+                .contains("\n/etc/systemd/system-generators/podman-system-generator\n")
+        );
         assert!(render_text(&r).contains("from its first boot"));
         let r = apply(&args(false));
         assert!(r.ok && !r.link.as_ref().unwrap().changed, "idempotent");
+        assert!(r.link.as_ref().unwrap().recorded, "still recorded");
         let r = apply(&args(true));
         assert!(r.ok && r.link.as_ref().unwrap().changed);
+        assert!(!r.link.as_ref().unwrap().recorded);
         assert!(std::fs::symlink_metadata(&link).is_err());
+        assert!(
+            !root.join("var/lib/unitsmith/takeover").exists(),
+            "nothing recorded, no file"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// What removing the package runs (`--undo --recorded`) removes the link takeover made,
+    /// never a mask an administrator made, nor what replaced takeover's link.
+    #[test]
+    fn undo_recorded_removes_only_what_takeover_made() {
+        use std::os::unix::fs::{symlink, PermissionsExt};
+        let root = std::env::temp_dir().join(format!(
+            "unitsmith-takeover-recorded-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        let gen = root.join("usr/lib/systemd/system-generators");
+        std::fs::create_dir_all(&gen).unwrap();
+        std::fs::write(gen.join("unitsmith-generator"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(
+            gen.join("unitsmith-generator"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let args = |undo, recorded| Args {
+            user: false,
+            undo,
+            recorded,
+            root: Some(root.clone()),
+            json: true,
+            manager_only: false,
+        };
+        let link = root.join("etc/systemd/system-generators/podman-system-generator");
+        let state = root.join("var/lib/unitsmith/takeover");
+
+        // An administrator's own mask, there before takeover: takeover keeps it unrecorded,
+        // and the package's removal leaves it.
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        symlink("/dev/null", &link).unwrap();
+        let r = apply(&args(false, false));
+        assert!(r.ok && !r.link.as_ref().unwrap().changed, "{:?}", r.errors);
+        assert!(!r.link.as_ref().unwrap().recorded);
+        assert!(!state.exists());
+        assert!(render_text(&r).contains("not made by takeover: removing the package leaves it"));
+        let r = apply(&args(true, true));
+        assert!(r.ok, "{:?}", r.errors);
+        assert!(!r.link.as_ref().unwrap().changed);
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/dev/null"));
+        let text = render_text(&r);
+        assert!(
+            text.contains("left as it is (masked; not made by takeover)"),
+            "{text}"
+        );
+        assert!(text.contains("nothing takeover made to undo"), "{text}");
+        std::fs::remove_file(&link).unwrap();
+
+        // Takeover's own link: removed by the package's removal, and its record with it.
+        assert!(apply(&args(false, false)).ok);
+        assert!(state.exists());
+        let r = apply(&args(true, true));
+        assert!(r.ok && r.link.as_ref().unwrap().changed, "{:?}", r.errors);
+        assert!(std::fs::symlink_metadata(&link).is_err());
+        assert!(!state.exists());
+        let r = apply(&args(true, true));
+        assert!(
+            r.ok && !r.link.as_ref().unwrap().changed,
+            "again: nothing to do"
+        );
+
+        // A plain --undo refuses what is not a mask (and says so); --recorded does not judge
+        // what it did not make.
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        std::fs::write(&link, "#!/bin/sh\n").unwrap();
+        let r = apply(&args(true, false));
+        assert!(!r.ok);
+        assert!(r.errors[0].contains("not ours to remove"), "{:?}", r.errors);
+        std::fs::remove_file(&link).unwrap();
+
+        // Takeover's link replaced by an administrator's generator of that name: left as it
+        // is, the record dropped, no error (the removal must go on).
+        assert!(apply(&args(false, false)).ok);
+        std::fs::remove_file(&link).unwrap();
+        std::fs::write(&link, "#!/bin/sh\n").unwrap();
+        let r = apply(&args(true, true));
+        assert!(r.ok, "{:?}", r.errors);
+        assert!(!r.link.as_ref().unwrap().changed);
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), "#!/bin/sh\n");
+        assert!(
+            !state.exists(),
+            "the record of a link that is gone is dropped"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 
@@ -643,6 +882,7 @@ mod tests {
         let mut r = new_report(&Args {
             user: true,
             undo: false,
+            recorded: false,
             root: None,
             json: true,
             manager_only: false,
@@ -652,6 +892,7 @@ mod tests {
             before: "absent".into(),
             after: "masked".into(),
             changed: true,
+            recorded: true,
         });
         r.podman_generator = Some("/usr/lib/systemd/user-generators/podman-user-generator".into());
         r.managers.push(ManagerReport {

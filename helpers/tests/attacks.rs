@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -541,11 +541,12 @@ fn waitfor_written_by_another_user_is_refused_unless_allowed() {
 
 /// A directory delegated to nobody in the search paths, holding nobody's link to a Quadlet
 /// file root owns elsewhere: the generator refuses it (its stub names the directory and its
-/// owner, generator/tests/attacks.rs), and `doctor` and `lint`, which read the inputs with
-/// the generator's library, report the very same refusal rather than a unit that looks fine.
+/// owner, generator/tests/attacks.rs); `doctor`, which reads the inputs with the generator's
+/// library, reports the very same refusal rather than a unit that looks fine, and `lint` does
+/// not follow the link (its walk as root), and says so.
 #[test]
-fn doctor_and_lint_report_the_generators_path_refusals() {
-    require_root!("doctor_and_lint_report_the_generators_path_refusals");
+fn doctor_and_lint_report_path_refusals() {
+    require_root!("doctor_and_lint_report_path_refusals");
     let s = Scene::new("paths");
     let real = s.path("elsewhere/real.container");
     std::fs::create_dir_all(real.parent().unwrap()).unwrap();
@@ -578,8 +579,344 @@ fn doctor_and_lint_report_the_generators_path_refusals() {
     assert!(out.contains(&refusal), "doctor does not say why:\n{out}");
     let mut lint = unitsmith();
     lint.arg("lint").arg(s.path("in"));
+    // lint's own bounded walk does not follow the link at all as root (sec-text): it says
+    // so, naming the directory and its owner, and never reports the unit as fine.
     let (o, _) = run_bounded(lint, Duration::from_secs(30));
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains(&refusal), "lint does not say why:\n{out}");
+    assert!(
+        out.contains("team: not walked: 1 symbolic link not followed")
+            && out.contains("owned by nobody (uid 65534)"),
+        "lint does not say why:\n{out}"
+    );
+    assert!(
+        !out.contains("linked.service"),
+        "lint read nobody's link:\n{out}"
+    );
+}
+
+// ---- issue 20: text, secrets, env gates, walks (sec-text)
+
+/// The two consumers of a gate shared by a user's service and root's.
+const USER_CONSUMER: &str = "user-consumer.service";
+const ROOT_CONSUMER: &str = "root-consumer.service";
+
+/// A systemctl stand-in that says whom each consumer runs as: nobody for USER_CONSUMER, root
+/// (no User=) for ROOT_CONSUMER.
+fn systemctl_two_users(s: &Scene) -> PathBuf {
+    let p = s.path("bin/systemctl-two");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(
+        &p,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>{calls}\ncase \"$*\" in\n  *show*{USER_CONSUMER}*) echo User=nobody ;;\n  *show*{ROOT_CONSUMER}*) echo User= ;;\nesac\nexit 0\n",
+            calls = s.path("systemctl.calls").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// An env gate declaration with exactly these consumers, in a root-owned directory.
+fn gate_for(s: &Scene, consumers: &[&str], body: &str) -> PathBuf {
+    let d = s.path("unitsmith");
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join("g.envgate");
+    std::fs::write(
+        &p,
+        format!("[EnvGate]\nConsumer={}\n{body}", consumers.join(" ")),
+    )
+    .unwrap();
+    p
+}
+
+/// `unitsmith envgate populate` as root, with the two-user systemctl.
+fn populate(s: &Scene, decl: &Path) -> String {
+    let mut c = unitsmith();
+    c.args(["envgate", "populate", "--system"])
+        .arg(decl)
+        .env("UNITSMITH_SYSTEMCTL", systemctl_two_users(s))
+        .env("UNITSMITH_UNIT_DIRS", s.path("unitsmith"));
+    let (o, _) = run_bounded(c, Duration::from_secs(20));
+    assert!(o.status.success(), "populate always exits 0: {}", text(&o));
+    text(&o)
+}
+
+/// nobody writes `content` (a printf format: `\\n` for a newline, no `%`) to `file`, an hour
+/// old so that it counts as complete at once.
+fn nobody_writes(file: &Path, content: &str) {
+    as_nobody(&[
+        "sh",
+        "-c",
+        &format!(
+            "printf '{content}' >{f} && touch -d '1 hour ago' {f}",
+            f = file.display()
+        ),
+    ]);
+}
+
+/// Issue 20, item 6: a gate shared by nobody's consumer and root's. nobody owns the Output=
+/// directory (its StateDirectory=). With the union of the consumers' users trusted, root
+/// wrote there and nobody could swap the file root's consumer reads: only root is trusted now.
+#[test]
+fn shared_gate_does_not_write_into_a_directory_of_one_consumers_user() {
+    require_root!("shared_gate_does_not_write_into_a_directory_of_one_consumers_user");
+    let s = Scene::new("shared-output");
+    let state = s.nobody_dir("var-lib-app");
+    let out = state.join("app.env");
+    let decl = gate_for(
+        &s,
+        &[USER_CONSUMER, ROOT_CONSUMER],
+        &format!(
+            "WaitFor={}\nOutput={}\nImport=A\nStubKeys=A\n",
+            s.path("never.env").display(),
+            out.display()
+        ),
+    );
+    let log = populate(&s, &decl);
+    assert!(
+        std::fs::symlink_metadata(&out).is_err(),
+        "root wrote the output of a gate root's consumer reads into nobody's directory:\n{log}"
+    );
+    assert!(
+        log.contains(&state.display().to_string()) && log.contains("nobody"),
+        "the error names the directory and its owner:\n{log}"
+    );
+    assert!(
+        log.contains(ROOT_CONSUMER),
+        "the warning names the consumer that does not run as nobody:\n{log}"
+    );
+    // The same gate with nobody's consumer alone: its directory is trusted (not over-strict).
+    let decl = gate_for(
+        &s,
+        &[USER_CONSUMER],
+        &format!(
+            "WaitFor={}\nOutput={}\nImport=A\nStubKeys=A\n",
+            s.path("never.env").display(),
+            out.display()
+        ),
+    );
+    let log = populate(&s, &decl);
+    assert!(
+        std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .starts_with("# unitsmith env gate stub"),
+        "nobody's own consumer gets its stub in nobody's directory:\n{log}"
+    );
+    s.assert_victim_untouched();
+}
+
+/// Issue 20, item 6: root's consumer's `ExecCondition=` check reads the output as root. nobody
+/// controls the output's directory and writes "real" content with its LD_PRELOAD: root's
+/// consumer must be held, not started with it; nobody's own consumer may read it.
+#[test]
+fn check_holds_a_root_consumer_on_an_output_another_user_controls() {
+    require_root!("check_holds_a_root_consumer_on_an_output_another_user_controls");
+    let s = Scene::new("shared-check");
+    let state = s.nobody_dir("var-lib-app");
+    let out = state.join("app.env");
+    nobody_writes(
+        &out,
+        "# unitsmith env gate real\\nLD_PRELOAD=/var/lib/app/evil.so\\n",
+    );
+    let check = |consumer: Option<&str>| {
+        let mut c = unitsmith();
+        c.args(["envgate", "check", "--gate", "g"]);
+        if let Some(u) = consumer {
+            c.args(["--consumer", u]);
+        }
+        c.arg(&out)
+            .env("UNITSMITH_SYSTEMCTL", systemctl_two_users(&s));
+        let (o, _) = run_bounded(c, Duration::from_secs(20));
+        (o.status.code(), text(&o))
+    };
+    for consumer in [Some(ROOT_CONSUMER), None] {
+        let (code, log) = check(consumer);
+        assert_eq!(
+            code,
+            Some(1),
+            "{consumer:?}: root's consumer started with an env file nobody wrote:\n{log}"
+        );
+        assert!(
+            log.contains(&state.display().to_string()) && log.contains("nobody"),
+            "{consumer:?}: the message names the directory and its owner:\n{log}"
+        );
+    }
+    let (code, log) = check(Some(USER_CONSUMER));
+    assert_eq!(
+        code,
+        Some(0),
+        "nobody's own consumer reads nobody's file:\n{log}"
+    );
+}
+
+/// Issue 20, item 6: a WaitFor= file nobody writes decides what the consumers get. It is
+/// trusted when every consumer runs as nobody, not when root's consumer shares the gate.
+#[test]
+fn shared_gate_does_not_take_a_waitfor_file_of_one_consumers_user() {
+    require_root!("shared_gate_does_not_take_a_waitfor_file_of_one_consumers_user");
+    let s = Scene::new("shared-waitfor");
+    let state = s.nobody_dir("var-lib-app");
+    let input = state.join("role.env");
+    nobody_writes(&input, "ROLE=worker\\nLD_PRELOAD=/var/lib/app/evil.so\\n");
+    let out = s.path("etc-app/app.env");
+    let body = format!(
+        "WaitFor={}\nOutput={}\nImport=ROLE LD_PRELOAD\nStubKeys=ROLE\n",
+        input.display(),
+        out.display()
+    );
+    let log = populate(&s, &gate_for(&s, &[USER_CONSUMER, ROOT_CONSUMER], &body));
+    let written = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}:\n{log}"));
+    assert!(
+        written.starts_with("# unitsmith env gate stub") && !written.contains("evil"),
+        "root's consumer would get nobody's LD_PRELOAD:\n{written}\n{log}"
+    );
+    assert!(
+        log.contains(&input.display().to_string()) || log.contains(&state.display().to_string()),
+        "the message names the path:\n{log}"
+    );
+    let log = populate(&s, &gate_for(&s, &[USER_CONSUMER], &body));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written.contains("ROLE=worker"),
+        "with nobody's consumer alone the file is trusted:\n{written}\n{log}"
+    );
+}
+
+/// Issue 20, item 6: Exec= runs as root with an allowlist (PATH, the Import= keys, UNITSMITH_*),
+/// and imported names that make a program read a configuration, trust certificates or use a
+/// proxy of the writer's choosing are withheld (on main, OPENSSL_CONF made openssl in Exec=
+/// load nobody's module as root). The consumer still gets them in the output.
+#[test]
+fn exec_does_not_get_configuration_or_proxy_variables_from_the_file() {
+    require_root!("exec_does_not_get_configuration_or_proxy_variables_from_the_file");
+    let s = Scene::new("exec-conf");
+    let state = s.nobody_dir("var-lib-app");
+    let input = state.join("role.env");
+    let keys = [
+        "OPENSSL_CONF",
+        "https_proxy",
+        "GIT_CONFIG_GLOBAL",
+        "SSL_CERT_FILE",
+        "CLASSPATH",
+        "ZDOTDIR",
+        "PHPRC",
+        "GEM_PATH",
+    ];
+    let mut content = String::from("ROLE=worker\\n");
+    for k in keys {
+        content.push_str(&format!("{k}=/var/lib/app/evil\\n"));
+    }
+    nobody_writes(&input, &content);
+    let out = s.path("etc-app/app.env");
+    let probe: String = keys
+        .iter()
+        .map(|k| format!("echo SEEN_{}=${{{k}-unset}}; ", k.to_uppercase()))
+        .collect();
+    let body = format!(
+        "WaitFor={}\nOutput={}\nImport=ROLE {}\nExec=/bin/sh -c '{probe}echo SEEN_ROLE=$ROLE'\n",
+        input.display(),
+        out.display(),
+        keys.join(" ")
+    );
+    let log = populate(&s, &gate_for(&s, &[USER_CONSUMER], &body));
+    let written = std::fs::read_to_string(&out).unwrap_or_else(|e| panic!("{e}:\n{log}"));
+    for k in keys {
+        assert!(
+            written.contains(&format!("SEEN_{}=unset", k.to_uppercase())),
+            "Exec= saw {k} from nobody's file:\n{written}\n{log}"
+        );
+        assert!(
+            written.contains(&format!("{k}=/var/lib/app/evil")),
+            "the consumer still gets {k}:\n{written}"
+        );
+        assert!(log.contains(k), "the withheld key {k} is named:\n{log}");
+    }
+    assert!(written.contains("SEEN_ROLE=worker"), "{written}");
+    assert!(
+        !log.contains("/var/lib/app/evil"),
+        "values never reach the log:\n{log}"
+    );
+}
+
+/// A systemctl stand-in for doctor: knows no unit.
+fn systemctl_empty(s: &Scene) -> PathBuf {
+    let p = s.path("bin/systemctl-empty");
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// Issue 20, item 7: `doctor` as root walks the per-user Quadlet directories (here the one in
+/// $HOME, walked the same way as /etc/containers/systemd/users/UID) looking for stray files.
+/// nobody owns the directory and fills it with 40 links to `.`: on main the walk never ended.
+/// It must end at once, say which links it did not follow, and still list the stray file.
+#[test]
+fn doctor_as_root_does_not_follow_links_in_a_users_directory() {
+    require_root!("doctor_as_root_does_not_follow_links_in_a_users_directory");
+    let s = Scene::new("doctor-walk");
+    let home = s.path("home");
+    std::fs::create_dir_all(home.join(".config/containers")).unwrap();
+    let dir = s.nobody_dir("home/.config/containers/systemd");
+    let mut script = String::new();
+    for i in 0..40 {
+        script.push_str(&format!("ln -s . {}/l{i}; ", dir.display()));
+    }
+    script.push_str(&format!(
+        "ln -s {v} {d}/to-victim-dir.d; printf '[Container]\\nImage=a\\n' >{d}/web.container",
+        v = s.base.display(),
+        d = dir.display()
+    ));
+    as_nobody(&["sh", "-c", &script]);
+    let mut c = unitsmith();
+    c.args(["doctor"])
+        .env("HOME", &home)
+        .env("UNITSMITH_SYSTEMCTL", systemctl_empty(&s));
+    let (o, took) = run_bounded(c, Duration::from_secs(60));
+    let out = text(&o);
+    assert!(
+        took < Duration::from_secs(20),
+        "doctor did not finish in {took:?} (killed at 60 s):\n{}",
+        &out[..out.len().min(3000)]
+    );
+    assert!(
+        out.contains(&dir.join("web.container").display().to_string()),
+        "the stray file is still listed:\n{out}"
+    );
+    assert!(
+        out.contains(&dir.display().to_string()) && out.contains("not followed"),
+        "doctor says which links it did not follow, and where:\n{out}"
+    );
+    assert!(out.contains("nobody"), "and whose directory it is:\n{out}");
+}
+
+/// Issue 20, item 7: the same for `lint DIR` as root.
+#[test]
+fn lint_as_root_does_not_follow_links_in_a_users_directory() {
+    require_root!("lint_as_root_does_not_follow_links_in_a_users_directory");
+    let s = Scene::new("lint-walk");
+    let dir = s.nobody_dir("units");
+    let mut script = String::new();
+    for i in 0..40 {
+        script.push_str(&format!("ln -s . {}/l{i}; ", dir.display()));
+    }
+    script.push_str(&format!(
+        "ln -s /etc/shadow {d}/shadow.service; printf '[Service]\\nExecStart=/bin/true\\n' >{d}/ok.service",
+        d = dir.display()
+    ));
+    as_nobody(&["sh", "-c", &script]);
+    let mut c = unitsmith();
+    c.args(["lint", "--systemd-version", "252"]).arg(&dir);
+    let (o, took) = run_bounded(c, Duration::from_secs(60));
+    let out = text(&o);
+    assert!(took < Duration::from_secs(20), "lint took {took:?}:\n{out}");
+    assert!(
+        out.contains("not followed") && out.contains("nobody"),
+        "lint says which links it did not follow, and whose directory it is:\n{out}"
+    );
+    assert!(
+        !out.contains("root:"),
+        "a line of /etc/shadow reached the report:\n{out}"
+    );
 }

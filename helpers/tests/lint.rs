@@ -160,10 +160,16 @@ fn json_output() {
             for f in ["message", "fix", "unit"] {
                 assert!(!field(f).is_empty(), "{rule}: empty {f}");
             }
+            // Line 0 (the file or directory as a whole) is written without it, as in the text.
+            let line = field("line");
             got.insert(format!(
-                "{}:{} {} {rule_name}",
+                "{}{} {} {rule_name}",
                 field("file"),
-                field("line"),
+                if line == "0" {
+                    String::new()
+                } else {
+                    format!(":{line}")
+                },
                 field("severity")
             ));
         }

@@ -5,7 +5,7 @@
 # dpkg-deb rather than cargo-deb: the tree is already laid out by `make install` (the one
 # place that knows where each file goes), so what is left is Debian's metadata: a control file
 # with the dependencies dpkg-shlibdeps computes, the copyright and changelog files, compressed
-# man pages, stripped binaries and two maintainer scripts. dpkg-dev is on every Debian host;
+# man pages, stripped binaries and three maintainer scripts. dpkg-dev is on every Debian host;
 # cargo-deb would be a second description of the same layout and a build to install in CI.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,7 +55,7 @@ depends=$(cd "$work" && dpkg-shlibdeps -O \
 size=$(du -k -s --exclude=DEBIAN "$root" | cut -f1)
 sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" \
 	-e "s/@SIZE@/$size/" "$here/control.in" >"$root/DEBIAN/control"
-install -m 0755 "$here/postinst" "$here/postrm" "$root/DEBIAN/"
+install -m 0755 "$here/postinst" "$here/prerm" "$here/postrm" "$root/DEBIAN/"
 (cd "$root" && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z |
 	xargs -0 md5sum) >"$root/DEBIAN/md5sums"
 chmod 0644 "$root/DEBIAN/md5sums"

@@ -58,5 +58,7 @@ out=$(lintian --fail-on error,warning --display-info "$deb" 2>&1) || {
 	exit 1
 }
 [ -z "$out" ] || echo "$out"
+# The maintainer scripts through a life cycle, as dpkg runs them for an image's root.
+"$(dirname "$0")/check-maintscripts.sh" "$deb" || fail=1
 [ "$fail" = 0 ] || exit 1
 echo "check-deb: $deb: contents as expected, lintian clean (overrides: packaging/deb/lintian-overrides)"

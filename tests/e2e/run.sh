@@ -2,8 +2,9 @@
 # unitsmith end-to-end tests: every scenario boots a fresh Debian guest with a real systemd as
 # PID 1 (systemd-nspawn), with unitsmith installed from its .deb (`make deb`, then `dpkg -i` in
 # the guest's root), and runs tests/e2e/scenarios/NN-name.sh inside it after multi-user.target.
-# Two guests (tests/e2e/guests/*.recipe): bookworm (Debian 12, systemd 252) and testing
-# (systemd 262, the real Podman and cloud-init); a scenario names its own (# e2e-guests:).
+# Guests (tests/e2e/guests/*.recipe): bookworm (Debian 12, systemd 252), testing (systemd
+# 262, the real Podman 5.8 and cloud-init 26) and trixie (Debian 13: systemd 257, Podman 5.4.2,
+# cloud-init 25.1); a scenario names its own (# e2e-guests:).
 # See README.md beside this.
 #
 #   tests/e2e/run.sh                 all scenarios, each on each of its guests, in order
@@ -20,6 +21,8 @@
 #                                instead of building one with `make sysext`
 #   E2E_KEEP=1                   keep each guest's disk (overlay upper dir) for inspection
 #   E2E_ALLOW_SKIP=1             a skipped scenario does not make the run fail
+#   E2E_JOBS=N                   runs of "# e2e-parallel: yes" scenarios at once (default 2;
+#                                1: every run alone)
 #   E2E_CACHE_DIR=DIR            rootfs cache (default /var/cache/unitsmith-e2e)
 #   E2E_MIRROR=URL               Debian mirror for debootstrap (default: this machine's apt's)
 set -eEuo pipefail
@@ -260,6 +263,12 @@ scenario_header() { # FILE KEY DEFAULT
 	say "${v:-$3}"
 }
 
+# "# e2e-parallel: yes": the scenario mostly waits (cloud-init's stages, apt, a reboot) and
+# checks no timing a busy neighbour could stretch: its runs may go side by side.
+scenario_parallel() { # FILE
+	sed -n '1,30s/^# e2e-parallel: *yes *$/yes/p' "$1" | head -n 1
+}
+
 # The guests a scenario runs on ("# e2e-guests: bookworm testing"; default: bookworm).
 scenario_guests() { # FILE
 	local v
@@ -360,8 +369,12 @@ boot_once() { # STATE_DIR OUT LIMIT CGROUP GUEST PACKAGE_LAYER
 
 # Ctrl-C or a CI cancel: a background job ignores SIGINT, so stop the running guest here
 # (timeout forwards the TERM to nspawn, which shuts the guest down), then clean its cgroup.
+# Runs going side by side (run_side_by_side) are subshells that do the same for their guest.
 on_interrupt() {
 	trap - INT TERM
+	local p
+	for p in ${SIDE_PIDS[@]+"${SIDE_PIDS[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in ${SIDE_PIDS[@]+"${SIDE_PIDS[@]}"}; do timeout 25 tail --pid="$p" -f /dev/null || true; done
 	if [ -n "${GUEST_PID:-}" ]; then
 		say "e2e: interrupted, stopping the guest"
 		kill -TERM "$GUEST_PID" 2>/dev/null || true
@@ -485,6 +498,51 @@ show_failure() { # NAME
 	fi
 }
 
+# One line per run (and what a reader needs first when it failed); counts it.
+report_run() { # FILE@GUEST MS  (RESULT, DETAIL: run_scenario's)
+	local name
+	name=$(basename "${1%@*}" .sh)@${1##*@}
+	case $RESULT in
+	PASS) passed=$((passed + 1)) && say "PASS $name ($(fmt_ms "$2"))" ;;
+	SKIP) skipped=$((skipped + 1)) && say "SKIP $name (${DETAIL:-no reason given})" ;;
+	FAIL)
+		failed=$((failed + 1))
+		say "FAIL $name ($(fmt_ms "$2"); $DETAIL)"
+		show_failure "$name"
+		;;
+	esac
+}
+
+# Runs that mostly wait, E2E_JOBS at a time, each in a subshell of its own (its own guest,
+# cgroup, machine name and result directory, as every run has); reported in their order.
+run_side_by_side() { # FILE@GUEST...
+	local k=0 s
+	SIDE_PIDS=()
+	for s in "$@"; do
+		while [ "$(jobs -rp | wc -l)" -ge "${E2E_JOBS:-2}" ]; do wait -n || true; done
+		(
+			trap on_interrupt INT TERM
+			SIDE_PIDS=()
+			t0=$(now_ms)
+			run_scenario "$s"
+			printf '%s\n%s\n%s\n' "$RESULT" $(($(now_ms) - t0)) "$DETAIL" >"$WORK/side-$k"
+		) </dev/null &
+		SIDE_PIDS+=($!)
+		k=$((k + 1))
+	done
+	wait || true
+	SIDE_PIDS=()
+	k=0
+	for s in "$@"; do
+		RESULT=FAIL DETAIL="internal error: no result (see the output above)" ms=0
+		if [ -f "$WORK/side-$k" ]; then
+			{ read -r RESULT && read -r ms && read -r DETAIL || true; } <"$WORK/side-$k"
+		fi
+		report_run "$s" "$ms"
+		k=$((k + 1))
+	done
+}
+
 main() {
 	require_root
 	local list runs
@@ -506,7 +564,8 @@ main() {
 	GUEST_PID='' GUEST_CG=''
 	trap on_interrupt INT TERM
 
-	local s name t0 ms passed=0 failed=0 skipped=0 suite_t0 guest guests
+	local s t0 suite_t0 guest guests
+	passed=0 failed=0 skipped=0 SIDE_PIDS=()
 	declare -gA ROOTFS=() PKG_LAYER=() IMAGE_LAYER=()
 	KEEP_CACHES=()
 	t0=$(now_ms)
@@ -540,20 +599,23 @@ main() {
 	say "e2e: host ready in $(fmt_ms $(($(now_ms) - t0))) (packages, guest roots, make deb, dpkg -i)"
 
 	suite_t0=$(now_ms)
-	for s in "${runs[@]}"; do
-		name=$(basename "${s%@*}" .sh)@${s##*@}
+	local i=0 side
+	while [ "$i" -lt "${#runs[@]}" ]; do
+		# Consecutive runs of "# e2e-parallel: yes" scenarios go side by side.
+		side=()
+		while [ "${E2E_JOBS:-2}" -gt 1 ] && [ "$i" -lt "${#runs[@]}" ] &&
+			[ "$(scenario_parallel "${runs[$i]%@*}")" = yes ]; do
+			side+=("${runs[$i]}")
+			i=$((i + 1))
+		done
+		if [ ${#side[@]} -gt 0 ]; then
+			run_side_by_side "${side[@]}"
+			continue
+		fi
 		t0=$(now_ms)
-		run_scenario "$s"
-		ms=$(($(now_ms) - t0))
-		case $RESULT in
-		PASS) passed=$((passed + 1)) && say "PASS $name ($(fmt_ms "$ms"))" ;;
-		SKIP) skipped=$((skipped + 1)) && say "SKIP $name (${DETAIL:-no reason given})" ;;
-		FAIL)
-			failed=$((failed + 1))
-			say "FAIL $name ($(fmt_ms "$ms"); $DETAIL)"
-			show_failure "$name"
-			;;
-		esac
+		run_scenario "${runs[$i]}"
+		report_run "${runs[$i]}" $(($(now_ms) - t0))
+		i=$((i + 1))
 	done
 
 	say "e2e: ${#runs[@]} runs in $(fmt_ms $(($(now_ms) - suite_t0))); logs in $OUT_DIR"

@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
         dirs: vec![PathBuf::from(&dir)],
         helper: "/usr/local/bin/unitsmith".into(),
         deadline: None,
+        flavor: Default::default(),
     };
     let out = generate(&inputs, &opts);
     // Two inputs may name the same unit (ServiceName=): the second is reported, not made.

@@ -180,6 +180,7 @@ fn real_main() -> ExitCode {
         dirs: search.dirs,
         helper: unitsmith_generator::helper_path(),
         deadline: Some((deadline, limit)),
+        flavor: unitsmith_generator::quadlet::Flavor::selected(),
     };
     // Units and their links are written as they become final (writing overlaps
     // converting); the output directory must exist first.

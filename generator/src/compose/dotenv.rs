@@ -36,16 +36,26 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
             line: lineno,
             message: m,
         };
+        // A line that does not parse is never quoted, not even the part before '=': .env
+        // holds secrets, and the message goes into a stub every user can read and the logs.
         let Some((key, rest)) = line.split_once('=') else {
-            let key = line.trim_end();
-            if !valid_key(key) {
-                return Err(err(format!("\"{key}\" is not a VAR=VALUE line")));
+            if !valid_key(line.trim_end()) {
+                let colon = if line.contains(':') {
+                    " (a ':' where '=' belongs? write VAR=VALUE)"
+                } else {
+                    ""
+                };
+                return Err(err(format!(
+                    "not a VAR=VALUE line{colon}; the line is not shown: it could hold a secret"
+                )));
             }
             continue;
         };
         let key = key.trim_end();
         if !valid_key(key) {
-            return Err(err(format!("invalid variable name \"{key}\"")));
+            return Err(err(
+                "the name before '=' is not a variable name (letters, digits, '_', '.', '-'); the line is not shown: it could hold a secret".into(),
+            ));
         }
         let rest = rest.trim_start();
         let mut found = Found::default();
@@ -56,7 +66,7 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
                         "{key}: the single quote is not closed on this line"
                     ))
                 })?;
-                check_tail(tail).map_err(&err)?;
+                check_tail(tail).map_err(|m| err(format!("{key}: {m}")))?;
                 v
             }
             Some('"') => {
@@ -75,7 +85,7 @@ pub fn parse(text: &str) -> Result<(Vars, Vec<LineError>), LineError> {
                     body.push_str(next);
                     i += 1;
                 };
-                check_tail(&tail).map_err(&err)?;
+                check_tail(&tail).map_err(|m| err(format!("{key}: {m}")))?;
                 let unescaped = unescape_double(&raw);
                 interpolate::interpolate(&unescaped, &vars, &mut found)
                     .map_err(|m| err(format!("{key}: {m}")))?
@@ -112,7 +122,7 @@ fn check_tail(tail: &str) -> Result<(), String> {
     if t.is_empty() || t.starts_with('#') {
         Ok(())
     } else {
-        Err(format!("unexpected \"{t}\" after the closing quote"))
+        Err("text after the closing quote (only a # comment may follow it)".into())
     }
 }
 
@@ -203,9 +213,17 @@ pub fn podman_differences(text: &str, raw: bool) -> Vec<LineError> {
             _ => None,
         };
         if let Some(why) = why {
+            // The key, when the line has one that is a name; never the value.
+            let key = t
+                .split_once('=')
+                .map(|(k, _)| k.strip_prefix("export ").unwrap_or(k).trim())
+                .filter(|k| valid_key(k));
             out.push(LineError {
                 line: i + 1,
-                message: why.to_string(),
+                message: match key {
+                    Some(k) => format!("{k}: {why}"),
+                    None => why.to_string(),
+                },
             });
         }
     }
@@ -246,6 +264,56 @@ mod tests {
         assert_eq!(get("L"), Some("VAL-x"));
         assert_eq!(get("M"), Some("two\nlines"));
         assert_eq!(get("N"), Some("dflt"));
+    }
+
+    #[test]
+    /// Issue 20: a malformed line of root's 0600 .env (`POSTGRES_PASSWORD: s3cret`) was quoted
+    /// whole into a stub every user can read, the kernel log and the journal. An error names
+    /// the line and, where the line has one, the key; never the value.
+    #[test]
+    fn errors_never_quote_a_value() {
+        let secret = "s3cret";
+        for (text, key) in [
+            (format!("POSTGRES_PASSWORD: {secret}\n"), None),
+            (format!("{secret} {secret}\n"), None),
+            (format!("PASS WORD={secret}\n"), None),
+            (format!("{secret}:x=1\n"), None),
+            (format!("A='{secret}' {secret}\n"), Some("A")),
+            (format!("A=\"{secret}\" {secret}\n"), Some("A")),
+            (format!("A='{secret}\n"), Some("A")),
+            (format!("A=\"{secret}\n"), Some("A")),
+            (format!("A=${{{secret}\n"), Some("A")),
+            (format!("A=${{1{secret}}}\n"), Some("A")),
+            (format!("A=${{B/{secret}}}\n"), Some("A")),
+        ] {
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.line, 1, "{text:?}");
+            assert!(!e.message.contains(secret), "{text:?}: {}", e.message);
+            if let Some(k) = key {
+                assert!(
+                    e.message.starts_with(&format!("{k}: ")),
+                    "{text:?}: {}",
+                    e.message
+                );
+            }
+        }
+        let e = parse(&format!("POSTGRES_PASSWORD: {secret}\n")).unwrap_err();
+        assert!(e.message.contains("':' where '=' belongs"), "{}", e.message);
+    }
+
+    #[test]
+    fn podman_differences_name_the_key_never_the_value() {
+        let secret = "s3cret";
+        let d = podman_differences(
+            &format!("A=1\nexport TOKEN={secret}\nB=\"{secret}\"\n{secret}\n"),
+            false,
+        );
+        let got: Vec<(usize, &str)> = d.iter().map(|e| (e.line, e.message.as_str())).collect();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(got[0].1.starts_with("TOKEN: 'export'"), "{got:?}");
+        assert!(got[1].1.starts_with("B: a quoted value"), "{got:?}");
+        assert_eq!(got[2].0, 4);
+        assert!(d.iter().all(|e| !e.message.contains(secret)), "{got:?}");
     }
 
     #[test]

@@ -108,11 +108,13 @@ fn braced(c: &[char], pos: &mut usize, vars: &Vars, found: &mut Found) -> Result
         .next()
         .is_some_and(|f| f == '_' || f.is_ascii_alphabetic());
     if !valid_name {
-        let rest: String = c[start..].iter().take(20).collect();
-        return Err(format!("invalid interpolation format: \"${{{rest}\""));
+        // Messages quote nothing of the text: it is a value, maybe a secret in .env.
+        return Err(
+            "invalid interpolation format: '${' is not followed by a variable name (write $$ for a literal $)".into(),
+        );
     }
     let Some(&next) = c.get(*pos) else {
-        return Err(format!("missing closing brace in \"${{{name}\""));
+        return Err("missing closing brace '}' after '${'".into());
     };
     if next == '}' {
         *pos += 1;
@@ -122,9 +124,9 @@ fn braced(c: &[char], pos: &mut usize, vars: &Vars, found: &mut Found) -> Result
         (':', Some(&o)) if matches!(o, '-' | '?' | '+') => (true, o),
         ('-' | '?' | '+', _) => (false, next),
         _ => {
-            return Err(format!(
-                "invalid interpolation format for \"${{{name}{next}...\": only ${{VAR}}, ${{VAR:-default}}, ${{VAR-default}}, ${{VAR:?error}}, ${{VAR?error}}, ${{VAR:+replacement}} and ${{VAR+replacement}} are defined"
-            ))
+            return Err(
+                "invalid interpolation format: only ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}, ${VAR:+replacement} and ${VAR+replacement} are defined".into()
+            )
         }
     };
     *pos += if colon { 2 } else { 1 };

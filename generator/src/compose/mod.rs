@@ -378,6 +378,7 @@ impl<'b> Project<'b> {
             let text = read(path, i == 0 && input.listed_regular, budget)?;
             let tree = yaml::parse(&text, i)
                 .map_err(|e| format!("{}:{}: {}", path.display(), e.line, e.message))?;
+            charge_expansion(&tree, text.len(), path, budget)?;
             if tree.as_map().is_none() {
                 return Err(format!(
                     "{}:{}: a Compose file is a mapping (services:, networks:, ...), not {}",
@@ -502,6 +503,23 @@ fn last_line_setting(text: &str, var: &str) -> usize {
         })
         .last()
         .map_or(0, |(i, _)| i + 1)
+}
+
+/// What a file's aliases add to it counts against the run's byte allowance, as reading that
+/// much more would: each file is bounded by yaml.rs, and this bounds many files together
+/// (20,000 small files that each expand to a few MiB would otherwise ask for gigabytes).
+fn charge_expansion(tree: &Node, read: usize, path: &Path, budget: &Budget) -> Result<(), String> {
+    let added = tree.text_bytes().saturating_sub(read);
+    if added == 0 {
+        return Ok(());
+    }
+    budget.take_bytes(added as u64).map_err(|_| {
+        format!(
+            "{}: not read: its aliases add {added} bytes of text, more than is left of the run's allowance of {} MiB for all inputs",
+            path.display(),
+            crate::budget::TOTAL_BYTES >> 20
+        )
+    })
 }
 
 /// Interpolate every scalar value under `node` (keys are left alone); failures are kept by
@@ -728,6 +746,32 @@ mod tests {
             e.contains("/compose/app/.env: not read") && e.contains("32 MiB"),
             "{e}"
         );
+        remove_root(&input);
+    }
+
+    /// What aliases add to a file counts against the run's byte allowance: a project whose
+    /// expansion does not fit becomes a stub saying so, and takes nothing.
+    #[test]
+    fn alias_expansion_counts_against_the_runs_bytes() {
+        let (input, _) = project_with_three_files("expansion");
+        let long = "x".repeat(1000);
+        let text = format!(
+            "x-long: &long \"{long}\"\nservices:\n  web:\n    image: docker.io/library/nginx\n    labels: [*long, *long, *long]\n"
+        );
+        std::fs::write(&input.path, &text).unwrap();
+        std::fs::remove_file(input.path.with_file_name("app.env")).unwrap();
+        let read = (text.len() + "TAG=1.27\n".len()) as u64;
+        let budget = Budget::default();
+        let t = translate(&[input.clone()], false, &HashSet::new(), &budget);
+        assert!(t.made.iter().all(|m| m.result.is_ok()), "{:?}", t.made);
+        // The three copies of the long label (less the file's own text) were charged.
+        assert!(budget.take_bytes(TOTAL_BYTES - read - 2000).is_err());
+        // Without room for them, the project is a stub saying so.
+        let spent = Budget::default();
+        spent.take_bytes(TOTAL_BYTES - read - 100).unwrap();
+        let e = first_error(&translate(&[input.clone()], false, &HashSet::new(), &spent));
+        assert!(e.contains("compose.yaml: not read: its aliases add"), "{e}");
+        assert!(spent.take_bytes(100).is_ok(), "a refusal takes nothing");
         remove_root(&input);
     }
 

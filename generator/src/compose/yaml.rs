@@ -19,16 +19,43 @@
 //! has to be ours anyway: Compose reads merge keys (`<<: *base`, a YAML 1.1 feature that 1.2
 //! loaders leave out), its own tags (`!reset`, `!override`), and refuses duplicate keys; and
 //! an alias must not be able to expand a small file into millions of nodes at boot.
+//!
+//! What it accepts is what docker compose's parser (go-yaml, a port of libyaml) accepts on
+//! real files: a flow collection whose lines sit at or left of its key (`command: [` ... `]`),
+//! which YAML 1.2 and saphyr refuse, is read as go-yaml reads it (see `yaml/flow_indent.rs`).
+//! Merge keys and duplicate keys follow go-yaml too: only a plain `<<` merges, the mapping's
+//! own keys win over merged ones and earlier merged mappings over later ones, and a key twice
+//! in one mapping (`<<` included) is an error. `tests/yaml_corpus.rs` compares the trees of
+//! every file of a corpus of real projects with libyaml's.
+//!
+//! Limits (an alias repeats what it names, so a small file can ask for a lot): at most
+//! [`MAX_NODES`] nodes and [`MAX_TEXT_BYTES`] bytes of text once aliases are expanded, and
+//! [`MAX_DEPTH`] levels of nesting. The error names the line where a limit was passed (for an
+//! alias, the alias's line).
 
-use std::collections::HashMap;
+mod flow_indent;
+mod lines;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
-/// At most this many nodes per file, aliases expanded (a "billion laughs" file is refused
-/// long before it costs time or memory; real Compose files have a few hundred).
+use saphyr_parser::{Event, Marker, Parser, ScalarStyle, Tag};
+
+use flow_indent::{Candidate, Span};
+
+/// At most this many nodes (keys included) per file, aliases expanded: a "billion laughs"
+/// file is refused long before it costs time or memory; the largest file of the corpus
+/// (`tests/compose-corpus/`) has 4,307.
 pub const MAX_NODES: usize = 100_000;
+/// At most this many bytes of text (keys and scalars) per file, aliases expanded: four times
+/// the largest file read (1 MiB); the largest of the corpus has 63 KB. Without it a 0.7 MB
+/// file of long scalars aliased many times asks for tens of gigabytes.
+pub const MAX_TEXT_BYTES: usize = 4 << 20;
 /// Nesting deeper than this is refused (Compose files nest to about 6).
 pub const MAX_DEPTH: usize = 64;
+/// Bytes read by saphyr for one file, all readings together (each flow collection indented
+/// as go-yaml allows costs one more reading; real files need at most 3).
+const MAX_READ_BYTES: usize = 32 << 20;
 
 /// One YAML node.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,69 +152,217 @@ impl Node {
         }
     }
 
-    /// Nodes in this subtree (itself included).
-    fn size(&self) -> usize {
-        1 + match &self.value {
-            Value::Seq(s) => s.iter().map(Node::size).sum(),
-            Value::Map(m) => m.iter().map(|(_, v)| 1 + v.size()).sum(),
-            _ => 0,
+    /// Bytes of text in this subtree: scalars and keys (what the file costs in memory once
+    /// its aliases are expanded, apart from a fixed cost per node).
+    pub fn text_bytes(&self) -> usize {
+        match &self.value {
+            Value::Null => 0,
+            Value::Scalar { text, .. } => text.len(),
+            Value::Seq(s) => s.iter().map(Node::text_bytes).sum(),
+            Value::Map(m) => m.iter().map(|(k, v)| k.name.len() + v.text_bytes()).sum(),
+        }
+    }
+}
+
+/// Parse one YAML document (an empty file is an empty mapping; a second document is refused).
+pub fn parse(text: &str, file: usize) -> Result<Node, YamlError> {
+    let mut current = Cow::Borrowed(text);
+    let mut moved: Vec<usize> = Vec::new();
+    let mut first_error: Option<YamlError> = None;
+    let mut read = 0;
+    loop {
+        read += current.len();
+        let failure = match Builder::new(file, &current, !moved.is_empty()).read() {
+            Ok(built) if flow_indent::all_inside(&current, &moved, &built.spans) => {
+                return Ok(built.root)
+            }
+            // A moved line was not inside a flow collection after all: the file as written
+            // is refused.
+            Ok(_) => return Err(first_error.unwrap_or_else(|| internal(1))),
+            Err(failure) => failure,
+        };
+        let error = failure.error;
+        let retry = if read + current.len() <= MAX_READ_BYTES {
+            flow_indent::indent_flow(&current, &failure.open, error.line)
+        } else {
+            None
+        };
+        let Some((indented, lines)) = retry else {
+            return Err(error);
+        };
+        first_error.get_or_insert(error);
+        moved.extend(lines);
+        current = Cow::Owned(indented);
+    }
+}
+
+/// Why a reading failed, and where a flow collection whose lines are indented as go-yaml
+/// allows may have started: the collections open at that moment, outermost first, then where
+/// the last event read ends (saphyr gives a flow collection after a block indicator, `- [`,
+/// only once it has read to its end).
+struct Failure {
+    error: YamlError,
+    open: Vec<Candidate>,
+}
+
+impl From<YamlError> for Failure {
+    fn from(error: YamlError) -> Failure {
+        Failure {
+            error,
+            open: Vec::new(),
         }
     }
 }
 
 /// A collection being built.
-enum Open {
-    Seq(Node, usize),
-    /// The mapping, its anchor, and the key read but not yet given a value.
-    Map(Node, usize, Option<Key>),
+struct Open {
+    node: Node,
+    anchor: usize,
+    start: Marker,
+    /// Nodes and text bytes counted when it opened (what it holds is the difference at its end).
+    counted: (usize, usize),
+    /// Mappings: the key read but not yet given a value, the keys seen, the merge key's value.
+    pending: Option<(Key, bool)>,
+    keys: HashSet<String>,
+    merge: Option<(Key, Node)>,
 }
 
-/// Parse one YAML document (an empty file is an empty mapping; a second document is refused,
-/// as Compose refuses it).
-pub fn parse(text: &str, file: usize) -> Result<Node, YamlError> {
-    let mut parser = Parser::new_from_str(text);
-    let mut stack: Vec<Open> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
-    let mut root: Option<Node> = None;
-    let mut nodes = 0usize;
-    let mut documents = 0;
-    while let Some(event) = parser.next_event() {
-        let (event, span) = event.map_err(|e| YamlError {
-            line: e.marker().line(),
-            message: format!("YAML syntax error: {}", e.info()),
-        })?;
-        let line = span.start.line();
-        let done: Option<(Node, usize)> = match event {
-            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
+/// An anchored node, with what an alias to it adds to the counts.
+struct Anchored {
+    node: Node,
+    nodes: usize,
+    bytes: usize,
+}
+
+/// What a reading gives: the tree, and (when asked) where each collection started and ended.
+struct Built {
+    root: Node,
+    spans: Vec<Span>,
+}
+
+/// Builds the tree from saphyr's events, counting nodes and text with aliases expanded.
+struct Builder<'t> {
+    file: usize,
+    text: &'t str,
+    /// Where its lines start, once needed.
+    starts: Option<Vec<usize>>,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Anchored>,
+    root: Option<Node>,
+    nodes: usize,
+    bytes: usize,
+    documents: usize,
+    spans: Option<Vec<Span>>,
+    /// Where the last event read ends.
+    last: Marker,
+}
+
+impl<'t> Builder<'t> {
+    fn new(file: usize, text: &'t str, record_spans: bool) -> Builder<'t> {
+        Builder {
+            file,
+            text,
+            starts: None,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            nodes: 0,
+            bytes: 0,
+            documents: 0,
+            spans: record_spans.then(Vec::new),
+            last: Marker::new(0, 1, 0),
+        }
+    }
+
+    /// The line of a block scalar's header (`|`, `>`), which is the line of the value (saphyr
+    /// gives its first line of text): the first thing after the event `before` it.
+    fn header_line(&mut self, before: Marker, text_line: usize) -> usize {
+        let starts = self
+            .starts
+            .get_or_insert_with(|| lines::line_starts(self.text));
+        let b = self.text.as_bytes();
+        lines::byte_at(self.text, starts, before.line(), before.col())
+            .and_then(|at| lines::node_start(b, at, true))
+            .filter(|&i| matches!(b[i], b'|' | b'>'))
+            .map_or(text_line, |i| lines::line_of(starts, i))
+    }
+
+    fn candidates(&self) -> Vec<Candidate> {
+        let at = |m: &Marker, indicator| Candidate {
+            line: m.line(),
+            col: m.col(),
+            indicator,
+        };
+        let mut c: Vec<Candidate> = self.stack.iter().map(|o| at(&o.start, false)).collect();
+        c.push(at(&self.last, true));
+        c
+    }
+
+    fn read(mut self) -> Result<Built, Failure> {
+        let mut parser = Parser::new_from_str(self.text);
+        while let Some(event) = parser.next_event() {
+            let (event, span) = match event {
+                Ok(e) => e,
+                Err(e) => {
+                    return Err(Failure {
+                        error: YamlError {
+                            line: e.marker().line(),
+                            message: format!("YAML syntax error: {}", e.info()),
+                        },
+                        open: self.candidates(),
+                    })
+                }
+            };
+            let before = std::mem::replace(&mut self.last, span.end);
+            self.event(event, span.start, before)?;
+        }
+        Ok(Built {
+            root: self
+                .root
+                .unwrap_or_else(|| Node::new(self.file, 1, Value::Map(Vec::new()))),
+            spans: self.spans.unwrap_or_default(),
+        })
+    }
+
+    /// One event at `at`; `before`: where the event before it ended.
+    fn event(&mut self, event: Event, at: Marker, before: Marker) -> Result<(), YamlError> {
+        let line = at.line();
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => {}
             Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
+                self.documents += 1;
+                if self.documents > 1 {
                     return Err(YamlError {
                         line,
                         message: "a second YAML document (---) in one Compose file".into(),
                     });
                 }
-                None
             }
             Event::Alias(id) => {
-                let Some(node) = anchors.get(&id) else {
+                let Some(&Anchored { nodes, bytes, .. }) = self.anchors.get(&id) else {
                     return Err(YamlError {
                         line,
                         message: "alias to an unknown anchor".into(),
                     });
                 };
-                nodes += node.size();
-                if nodes > MAX_NODES {
-                    return Err(too_many(line));
-                }
-                let mut node = node.clone();
+                // Counted before the copy is made: a copy over the limits is never made.
+                self.count(nodes, bytes, line)?;
+                let mut node = self.anchors[&id].node.clone();
                 node.line = line;
-                Some((node, 0))
+                self.attach(node, false, line)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
-                nodes += 1;
+                let line = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => self.header_line(before, line),
+                    _ => line,
+                };
+                self.count(1, text.len(), line)?;
                 let plain = style == ScalarStyle::Plain;
-                let value = if plain && matches!(&*text, "" | "~" | "null" | "Null" | "NULL") {
+                let merge_key = plain && text == "<<" && tag.as_deref().is_none_or(is_merge_tag);
+                let null = plain
+                    && !tag.as_deref().is_some_and(is_str_tag)
+                    && matches!(&*text, "" | "~" | "null" | "Null" | "NULL");
+                let value = if null {
                     Value::Null
                 } else {
                     Value::Scalar {
@@ -195,103 +370,145 @@ pub fn parse(text: &str, file: usize) -> Result<Node, YamlError> {
                         plain,
                     }
                 };
-                let mut node = Node::new(file, line, value);
+                let mut node = Node::new(self.file, line, value);
                 node.tag = local_tag(tag.as_deref());
-                Some((node, anchor))
+                self.remember(anchor, &node, 1, node.text_bytes());
+                self.attach(node, merge_key, line)?;
             }
             Event::SequenceStart(anchor, tag) => {
-                let mut node = Node::new(file, line, Value::Seq(Vec::new()));
-                node.tag = local_tag(tag.as_deref());
-                stack.push(Open::Seq(node, anchor));
-                None
+                self.open(Value::Seq(Vec::new()), anchor, tag, at)?
             }
             Event::MappingStart(anchor, tag) => {
-                let mut node = Node::new(file, line, Value::Map(Vec::new()));
-                node.tag = local_tag(tag.as_deref());
-                stack.push(Open::Map(node, anchor, None));
-                None
+                self.open(Value::Map(Vec::new()), anchor, tag, at)?
             }
-            Event::SequenceEnd => match stack.pop() {
-                Some(Open::Seq(node, anchor)) => Some((node, anchor)),
-                _ => return Err(internal(line)),
-            },
-            Event::MappingEnd => match stack.pop() {
-                Some(Open::Map(mut node, anchor, None)) => {
-                    apply_merge_keys(&mut node)?;
-                    Some((node, anchor))
-                }
-                _ => return Err(internal(line)),
-            },
-        };
-        if stack.len() > MAX_DEPTH {
+            Event::SequenceEnd | Event::MappingEnd => self.close(at)?,
+        }
+        Ok(())
+    }
+
+    /// Count `nodes` and `bytes` more (at `line`), within the limits.
+    fn count(&mut self, nodes: usize, bytes: usize, line: usize) -> Result<(), YamlError> {
+        self.nodes += nodes;
+        self.bytes += bytes;
+        if self.nodes > MAX_NODES {
             return Err(YamlError {
                 line,
+                message: format!("more than {MAX_NODES} YAML nodes once aliases are expanded (passed here); not read (a file that expands like this is an attack or a mistake)"),
+            });
+        }
+        if self.bytes > MAX_TEXT_BYTES {
+            return Err(YamlError {
+                line,
+                message: format!("more than {} MiB of text once aliases are expanded (passed here); not read (a file that expands like this is an attack or a mistake)", MAX_TEXT_BYTES >> 20),
+            });
+        }
+        Ok(())
+    }
+
+    fn open(
+        &mut self,
+        value: Value,
+        anchor: usize,
+        tag: Option<Cow<Tag>>,
+        at: Marker,
+    ) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError {
+                line: at.line(),
                 message: format!("nested deeper than {MAX_DEPTH} levels"),
             });
         }
-        let Some((node, anchor)) = done else {
-            continue;
+        let mut node = Node::new(self.file, at.line(), value);
+        node.tag = local_tag(tag.as_deref());
+        self.stack.push(Open {
+            node,
+            anchor,
+            start: at,
+            counted: (self.nodes, self.bytes),
+            pending: None,
+            keys: HashSet::new(),
+            merge: None,
+        });
+        Ok(())
+    }
+
+    fn close(&mut self, at: Marker) -> Result<(), YamlError> {
+        let line = at.line();
+        let Some(mut open) = self.stack.pop() else {
+            return Err(internal(line));
         };
-        nodes += 1;
-        if nodes > MAX_NODES {
-            return Err(too_many(line));
+        if open.pending.is_some() {
+            return Err(internal(line));
         }
+        if let Some(spans) = &mut self.spans {
+            spans.push(Span {
+                start: (open.start.line(), open.start.col()),
+                end: (at.line(), at.col()),
+            });
+        }
+        if let Some((key, value)) = open.merge.take() {
+            merge_into(&mut open.node, key, value)?;
+        }
+        let line = open.node.line;
+        self.count(1, 0, line)?;
+        let nodes = self.nodes - open.counted.0;
+        let bytes = self.bytes - open.counted.1;
+        self.remember(open.anchor, &open.node, nodes, bytes);
+        self.attach(open.node, false, line)
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node, nodes: usize, bytes: usize) {
         if anchor != 0 {
-            anchors.insert(anchor, node.clone());
-        }
-        match stack.last_mut() {
-            None => root = Some(node),
-            Some(Open::Seq(seq, _)) => {
-                if let Value::Seq(items) = &mut seq.value {
-                    items.push(node);
-                }
-            }
-            Some(Open::Map(map, _, pending)) => match pending.take() {
-                None => {
-                    let name = match (&node.value, &node.tag) {
-                        (Value::Scalar { text, .. }, _) => text.clone(),
-                        (Value::Null, None) if node.line > 0 => String::new(),
-                        _ => {
-                            return Err(YamlError {
-                                line: node.line,
-                                message: format!(
-                                    "a mapping key must be a string, not {}",
-                                    node.kind()
-                                ),
-                            })
-                        }
-                    };
-                    if let Value::Map(entries) = &map.value {
-                        if name != "<<" && entries.iter().any(|(k, _)| k.name == name) {
-                            return Err(YamlError {
-                                line: node.line,
-                                message: format!("duplicate key \"{name}\" in one mapping"),
-                            });
-                        }
-                    }
-                    *pending = Some(Key {
-                        name,
-                        line: node.line,
-                    });
-                }
-                Some(key) => {
-                    if let Value::Map(entries) = &mut map.value {
-                        entries.push((key, node));
-                    }
-                }
-            },
+            let node = node.clone();
+            self.anchors.insert(anchor, Anchored { node, nodes, bytes });
         }
     }
-    Ok(root.unwrap_or_else(|| Node::new(file, 1, Value::Map(Vec::new()))))
+
+    /// Put a finished node where it belongs: the root, a list's next item, a mapping's next
+    /// key (`merge_key`: a plain `<<`) or the value of its pending key.
+    fn attach(&mut self, node: Node, merge_key: bool, line: usize) -> Result<(), YamlError> {
+        let Some(top) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        match &mut top.node.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match top.pending.take() {
+                None => {
+                    let key = key_of(&node)?;
+                    if !top.keys.insert(key.name.clone()) {
+                        return Err(YamlError {
+                            line: key.line,
+                            message: format!("duplicate key \"{}\" in one mapping", key.name),
+                        });
+                    }
+                    top.pending = Some((key, merge_key));
+                }
+                Some((key, true)) => top.merge = Some((key, node)),
+                Some((key, false)) => entries.push((key, node)),
+            },
+            _ => return Err(internal(line)),
+        }
+        Ok(())
+    }
 }
 
-fn too_many(line: usize) -> YamlError {
-    YamlError {
-        line,
-        message: format!(
-            "more than {MAX_NODES} YAML nodes once aliases are expanded; not read (a file that expands like this is an attack or a mistake)"
-        ),
-    }
+/// A mapping key: a scalar's text (null is the empty name).
+fn key_of(node: &Node) -> Result<Key, YamlError> {
+    let name = match (&node.value, &node.tag) {
+        (Value::Scalar { text, .. }, _) => text.clone(),
+        (Value::Null, None) => String::new(),
+        _ => {
+            return Err(YamlError {
+                line: node.line,
+                message: format!("a mapping key must be a string, not {}", node.kind()),
+            })
+        }
+    };
+    Ok(Key {
+        name,
+        line: node.line,
+    })
 }
 
 fn internal(line: usize) -> YamlError {
@@ -301,12 +518,30 @@ fn internal(line: usize) -> YamlError {
     }
 }
 
+/// `!!str`: a plain `~` so tagged is the text `~`, not null.
+fn is_str_tag(tag: &Tag) -> bool {
+    tag.handle == "tag:yaml.org,2002:" && tag.suffix == "str"
+}
+
+/// `!`, the non-specific tag (saphyr gives it as the suffix `!` of an empty handle).
+fn is_non_specific(tag: &Tag) -> bool {
+    tag.handle.is_empty() && tag.suffix == "!"
+}
+
+/// go-yaml's merge key: `<<` untagged, tagged `!` or `!!merge`.
+fn is_merge_tag(tag: &Tag) -> bool {
+    is_non_specific(tag) || (tag.handle == "tag:yaml.org,2002:" && tag.suffix == "merge")
+}
+
 /// `!reset` → `reset`: the local tags Compose defines; other tags are kept for the caller to
 /// refuse (`!!str` and the other core tags are left out: they only restate the type).
-fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
+fn local_tag(tag: Option<&Tag>) -> Option<String> {
     let tag = tag?;
     if tag.is_yaml_core_schema() {
         return None;
+    }
+    if is_non_specific(tag) {
+        return Some(String::new());
     }
     Some(format!(
         "{}{}",
@@ -317,54 +552,38 @@ fn local_tag(tag: Option<&saphyr_parser::Tag>) -> Option<String> {
 
 /// `<<: *base` (or a list of them): the entries of the merged mappings that the mapping does
 /// not set itself, earlier mappings of the list first (YAML 1.1's merge key, which Compose
-/// reads).
-fn apply_merge_keys(node: &mut Node) -> Result<(), YamlError> {
+/// reads through go-yaml).
+fn merge_into(node: &mut Node, key: Key, value: Node) -> Result<(), YamlError> {
     let Value::Map(entries) = &mut node.value else {
-        return Ok(());
+        return Err(internal(key.line));
     };
-    if !entries.iter().any(|(k, _)| k.name == "<<") {
-        return Ok(());
-    }
-    let mut own: Vec<(Key, Node)> = Vec::with_capacity(entries.len());
-    let mut merged: Vec<(Key, Node)> = Vec::new();
-    for (key, value) in std::mem::take(entries) {
-        if key.name != "<<" {
-            own.push((key, value));
-            continue;
+    let sources: Vec<Node> = match value.value {
+        Value::Map(_) => vec![value],
+        Value::Seq(items) => items,
+        _ => {
+            return Err(YamlError {
+                line: key.line,
+                message: format!(
+                    "merge key <<: must be a mapping or a list of mappings, not {}",
+                    value.kind()
+                ),
+            })
         }
-        let sources: Vec<Node> = match value.value {
-            Value::Map(_) => vec![value],
-            Value::Seq(items) => items,
-            _ => {
-                return Err(YamlError {
-                    line: key.line,
-                    message: format!(
-                        "merge key <<: must be a mapping or a list of mappings, not {}",
-                        value.kind()
-                    ),
-                })
-            }
+    };
+    let mut set: HashSet<String> = entries.iter().map(|(k, _)| k.name.clone()).collect();
+    for source in sources {
+        let Value::Map(from) = source.value else {
+            return Err(YamlError {
+                line: source.line,
+                message: "merge key <<: a list entry is not a mapping".into(),
+            });
         };
-        for source in sources {
-            let Value::Map(from) = source.value else {
-                return Err(YamlError {
-                    line: source.line,
-                    message: "merge key <<: a list entry is not a mapping".into(),
-                });
-            };
-            for (k, v) in from {
-                if !merged.iter().any(|(m, _)| m.name == k.name) {
-                    merged.push((k, v));
-                }
+        for (k, v) in from {
+            if set.insert(k.name.clone()) {
+                entries.push((k, v));
             }
         }
     }
-    for (k, v) in merged {
-        if !own.iter().any(|(o, _)| o.name == k.name) {
-            own.push((k, v));
-        }
-    }
-    *entries = own;
     Ok(())
 }
 
@@ -413,17 +632,168 @@ mod tests {
     #[test]
     fn refuses_duplicates_bombs_and_second_documents() {
         assert_eq!(parse("a: 1\na: 2\n", 0).unwrap_err().line, 2);
+        // Six levels: 1.2 million nodes, a few hundred MB should the limit ever fail (the
+        // tests of this file stay small whatever is broken: cargo-mutants breaks the limits).
         let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..10 {
+        for i in 1..6 {
             let p = i - 1;
             bomb.push_str(&format!(
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
             ));
         }
-        assert!(parse(&bomb, 0).unwrap_err().message.contains("aliases"));
-        assert!(parse("a: 1\n---\nb: 2\n", 0).is_err());
+        let e = parse(&bomb, 0).unwrap_err();
+        assert!(e.message.contains("100000 YAML nodes"), "{e:?}");
+        // Passed at an alias of line 5 (a4: 10 × 11,111 nodes).
+        assert_eq!(e.line, 5);
+        let second = parse("a: 1\n---\nb: 2\n", 0).unwrap_err();
+        assert_eq!(second.line, 2);
+        assert!(second.message.contains("second YAML document"));
         let deep = "[".repeat(200) + &"]".repeat(200);
-        assert!(parse(&deep, 0).is_err());
+        let e = parse(&deep, 0).unwrap_err();
+        assert!(e.message.contains("deeper than 64"), "{e:?}");
+    }
+
+    /// A bomb by bytes: a long scalar aliased many times, few nodes (issue 20 measured one of
+    /// 0.7 MB asking for 40 GB: tests/yaml_bomb.rs runs that one through the generator under
+    /// a memory limit; this one asks for 8 MB, so that it stays small should the limit fail).
+    /// It is refused at the alias that passes the limit.
+    #[test]
+    fn aliases_are_counted_by_the_text_they_repeat() {
+        let long = "x".repeat(40_000);
+        let aliases = vec!["*a"; 200].join(",");
+        let bomb = format!("x-a: &a \"{long}\"\nx-b:\n  - [{aliases}]\n");
+        let e = parse(&bomb, 0).unwrap_err();
+        assert!(e.message.contains("more than 4 MiB of text"), "{e:?}");
+        assert_eq!(e.line, 3, "the line of the alias that passed the limit");
+    }
+
+    /// The limits are where they say: at MAX_TEXT_BYTES and MAX_NODES a file is read, one
+    /// more and it is not.
+    #[test]
+    fn the_limits_are_exact() {
+        // Keys and scalars count: "k" + the scalar + 3 aliases of it.
+        let with_text = |n: usize| format!("k: &a {}\nl: [*a, *a, *a]\n", "y".repeat(n));
+        let fits = (MAX_TEXT_BYTES - 2) / 4; // k, l and four copies
+        assert!(parse(&with_text(fits), 0).is_ok());
+        let e = parse(&with_text(fits + 1), 0).unwrap_err();
+        assert!(e.message.contains("MiB of text"), "{e:?}");
+        assert_eq!(e.line, 2);
+        // Nodes: the mapping, its 2 keys, the list, and the list's items.
+        let with_nodes = |n: usize| format!("k: &a x\nl: [{}]\n", vec!["*a"; n].join(","));
+        assert!(parse(&with_nodes(MAX_NODES - 5), 0).is_ok());
+        let e = parse(&with_nodes(MAX_NODES - 4), 0).unwrap_err();
+        assert!(e.message.contains("YAML nodes"), "{e:?}");
+    }
+
+    /// An anchored collection counts what it holds once per alias, nested anchors included.
+    #[test]
+    fn anchored_collections_count_what_they_hold() {
+        let n = parse("a: &a {k: vv, l: [w]}\nb: &b [*a, *a]\nc: *b\n", 0).unwrap();
+        // a: k vv l w (5 bytes) ×5 in all (a, b twice, c twice), keys a b c.
+        assert_eq!(n.text_bytes(), 5 * 5 + 3);
+        let big = format!("a: &a [{}]\n", "x".repeat(MAX_TEXT_BYTES / 8));
+        let aliases = format!("{big}b: [{}]\n", vec!["*a"; 8].join(","));
+        assert!(parse(&aliases, 0).is_err());
+    }
+
+    /// A mapping of many keys is read, and merged: keys are looked up in a set, not compared
+    /// with every earlier key (the 50,000 keys MAX_NODES allows would be 1.2 billion
+    /// comparisons; no time is asserted: debug builds are slow anyway).
+    #[test]
+    fn many_keys_are_read_at_once() {
+        let text: String = (0..20_000).map(|i| format!("k{i}: 1\n")).collect();
+        let n = parse(&text, 0).unwrap();
+        assert_eq!(n.as_map().unwrap().len(), 20_000);
+        let merged = format!(
+            "b: &b {{{}}}\nc:\n  <<: *b\n  k1: 2\n",
+            (0..10_000)
+                .map(|i| format!("k{i}: 1"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let n = parse(&merged, 0).unwrap();
+        assert_eq!(n.get("c").unwrap().as_map().unwrap().len(), 10_000);
+    }
+
+    /// Merge keys as go-yaml reads them (see tests/yaml_corpus.rs for the comparison with
+    /// libyaml): own keys win, earlier merged mappings win, only a plain `<<` merges, and `<<`
+    /// twice is a duplicate key.
+    #[test]
+    fn merge_keys_as_go_yaml() {
+        let n = parse(
+            "a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  x: 0\n  <<: [*a, *b]\n",
+            0,
+        )
+        .unwrap();
+        let c = n.get("c").unwrap();
+        let got: Vec<(&str, &str)> = c
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.name.as_str(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(got, vec![("x", "0"), ("y", "1"), ("z", "2")]);
+        let quoted = parse("a: &a {x: 1}\nc:\n  '<<': *a\n", 0).unwrap();
+        assert!(quoted.get("c").unwrap().get("<<").is_some());
+        let tagged = parse("a: &a {x: 1}\nc:\n  !!merge <<: *a\nd:\n  ! <<: *a\n", 0).unwrap();
+        assert_eq!(
+            tagged.get("c").unwrap().get("x").unwrap().as_str(),
+            Some("1")
+        );
+        assert_eq!(
+            tagged.get("d").unwrap().get("x").unwrap().as_str(),
+            Some("1")
+        );
+        let str_tagged = parse("a: &a {x: 1}\nc:\n  !!str <<: *a\n", 0).unwrap();
+        assert!(str_tagged.get("c").unwrap().get("<<").is_some());
+        let twice = parse("a: &a {x: 1}\nc:\n  <<: *a\n  <<: *a\n", 0).unwrap_err();
+        assert_eq!(twice.line, 4);
+        assert!(twice.message.contains("duplicate key \"<<\""));
+        for (bad, line) in [
+            ("a: &a 1\nc:\n  <<: *a\n", 3),
+            ("c:\n  <<: [{x: 1}, 2]\n", 2),
+            ("c:\n  <<: ~\n", 2),
+        ] {
+            let e = parse(bad, 0).unwrap_err();
+            assert_eq!(e.line, line, "{bad}: {e:?}");
+            assert!(e.message.contains("merge key"), "{e:?}");
+        }
+    }
+
+    /// Flow collections indented as go-yaml allows are read, with every line kept; what is
+    /// not inside a flow collection is never moved.
+    #[test]
+    fn flow_collections_left_of_their_key() {
+        let text = "s:\n  a:\n    command: [\n      \"start\",\n    ]\n    image: x\n  b:\n    test: {\n    k: v\n    }\n";
+        let n = parse(text, 0).unwrap();
+        let a = n.get("s").unwrap().get("a").unwrap();
+        let cmd = a.get("command").unwrap();
+        assert_eq!(cmd.line, 3);
+        assert_eq!(cmd.as_seq().unwrap()[0].line, 4);
+        assert_eq!(a.get("image").unwrap().line, 6);
+        let test = n.get("s").unwrap().get("b").unwrap().get("test").unwrap();
+        assert_eq!(test.get("k").unwrap().line, 9);
+        // The error stays the file's own when the lines are not all in a flow collection.
+        assert_eq!(parse("a: [\n1,\nb: 2\n", 0).unwrap_err().line, 4);
+        assert_eq!(
+            parse("a:\n  b: [\n  1\n  ]\n c: 1\n", 0).unwrap_err().line,
+            5
+        );
+    }
+
+    /// A block scalar's line is its header's (`key: |`), as go-yaml gives it.
+    #[test]
+    fn block_scalars_are_on_their_headers_line() {
+        let n = parse(
+            "a: |\n  x\nb:\n  - >-\n\n    y\nc: |\nd:\n  |\n  z\ne: |",
+            0,
+        )
+        .unwrap();
+        assert_eq!(n.get("a").unwrap().line, 1);
+        assert_eq!(n.get("b").unwrap().as_seq().unwrap()[0].line, 4);
+        assert_eq!(n.get("c").unwrap().line, 7);
+        assert_eq!(n.get("d").unwrap().line, 9);
+        assert_eq!(n.get("e").unwrap().line, 11);
     }
 
     #[test]

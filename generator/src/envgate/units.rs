@@ -163,16 +163,22 @@ fn dropin(d: &Decl, consumer: &str, helper: &str) -> UnitFile {
     s.add(UNIT, "After", &d.service());
     if d.hold_consumers {
         // '+': full privileges, so a consumer running as another user can still read the
-        // 0600 output to tell a stub from real content.
+        // 0600 output to tell a stub from real content. `--consumer %n` (systemd puts in the
+        // unit's full name, a template's instance included): the check trusts the output's
+        // directories only when root or the user that unit runs as alone can write them.
         let args = [
             helper.to_string(),
             "envgate".into(),
             "check".into(),
             "--gate".into(),
             d.name.clone(),
-            d.output.to_string_lossy().into_owned(),
         ];
-        s.add(SERVICE, "ExecCondition", &format!("+{}", exec_words(&args)));
+        let output = exec_words(&[d.output.to_string_lossy().into_owned()]);
+        s.add(
+            SERVICE,
+            "ExecCondition",
+            &format!("+{} --consumer %n {output}", exec_words(&args)),
+        );
     }
     s
 }
@@ -291,7 +297,7 @@ mod tests {
         assert_eq!(values(c, UNIT, "After"), ["creds.service"]);
         assert_eq!(
             c.lookup(SERVICE, "ExecCondition").as_deref(),
-            Some("+/usr/local/bin/unitsmith envgate check --gate creds /etc/vector/vector.env")
+            Some("+/usr/local/bin/unitsmith envgate check --gate creds --consumer %n /etc/vector/vector.env")
         );
         let units = gen(&DECL.replace("Timeout=60s", "HoldConsumers=no"));
         assert!(!units[2].has_group(SERVICE));
@@ -303,7 +309,7 @@ mod tests {
         assert_eq!(
             units[2].lookup_last(SERVICE, "ExecCondition"),
             Some(
-                "+/usr/local/bin/unitsmith envgate check --gate creds \"/etc/v%%i/a$$b\\x20c.env\""
+                "+/usr/local/bin/unitsmith envgate check --gate creds --consumer %n \"/etc/v%%i/a$$b\\x20c.env\""
             )
         );
         assert_eq!(

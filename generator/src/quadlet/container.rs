@@ -335,7 +335,11 @@ fn handle_pod(
     let svc = info.service_file_name();
     service.add(UNIT, "BindsTo", &svc);
     service.add(UNIT, "After", &svc);
-    if unit.lookup_bool_or(G, "StartWithPod", true) {
+    // Podman 6 does not make a pod want a template (`foo@.container`): systemd cannot start
+    // a template without an instance.
+    let template = without_extension(&unit.filename).ends_with('@');
+    let skip_template = template && ctx.flavor == Flavor::Podman6;
+    if unit.lookup_bool_or(G, "StartWithPod", true) && !skip_template {
         ctx.join_pod = Some(pod.clone());
     }
     Ok(())
@@ -372,9 +376,19 @@ fn mount_params(
             original = val.to_string();
         }
     }
-    let resolved = storage_source(unit, service, &original, true, ctx)?;
-    if let Some(i) = source_index {
-        tokens[i] = format!("source={resolved}");
+    if original.is_empty() && ctx.flavor == Flavor::Podman6 {
+        // Podman 6: a volume mount without a source is an anonymous volume; other types
+        // need one.
+        if mount_type != "volume" {
+            return Err(ConvertError::new(format!(
+                "source parameter is required for mount type {mount_type}"
+            )));
+        }
+    } else {
+        let resolved = storage_source(unit, service, &original, true, ctx)?;
+        if let Some(i) = source_index {
+            tokens[i] = format!("source={resolved}");
+        }
     }
     tokens.insert(0, format!("type={mount_type}"));
     Ok(crate::csv::write_record(&tokens))

@@ -114,6 +114,9 @@ pub const VOLUME: &[&str] = &[
     "VolumeName",
 ];
 
+/// The `.volume` keys Podman's main branch (6.0.0-dev) added (see `flavor.rs`).
+pub const VOLUME_PODMAN6: &[&str] = &["GID", "UID"];
+
 pub const NETWORK: &[&str] = &[
     "Label",
     "DNS",

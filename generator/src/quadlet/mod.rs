@@ -1,4 +1,5 @@
-//! Translation of Quadlet files into systemd services, with Podman 5.8.2's semantics.
+//! Translation of Quadlet files into systemd services, with Podman 5.8.2's semantics (or its
+//! main branch's, for hosts running Podman 6: see `flavor`).
 //!
 //! One module per file type; this one holds what they share: the kinds, unit names, the
 //! conversion context, errors, and the handlers several types use (networks, volumes, user
@@ -7,6 +8,7 @@
 mod artifact;
 mod build;
 mod container;
+mod flavor;
 mod image;
 pub mod keys;
 mod kube;
@@ -20,6 +22,8 @@ use std::sync::OnceLock;
 
 use crate::cmdline::Cmdline;
 use crate::unitfile::{self, UnitFile};
+
+pub use flavor::{Flavor, VERSION_ENV};
 
 pub const UNIT: &str = "Unit";
 pub const SERVICE: &str = "Service";
@@ -221,6 +225,8 @@ pub struct Ctx<'a> {
     pub is_user: bool,
     /// The podman binary generated commands call.
     pub podman: &'a str,
+    /// Whose Quadlet the output follows.
+    pub flavor: Flavor,
     /// Warnings, each with its location.
     pub warnings: Vec<String>,
     deps: Vec<String>,
@@ -229,11 +235,12 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(infos: &'a UnitsInfo, is_user: bool, podman: &'a str) -> Ctx<'a> {
+    pub fn new(infos: &'a UnitsInfo, is_user: bool, podman: &'a str, flavor: Flavor) -> Ctx<'a> {
         Ctx {
             infos,
             is_user,
             podman,
+            flavor,
             warnings: Vec::new(),
             deps: Vec::new(),
             resource_name: None,
@@ -462,9 +469,10 @@ fn is_unambiguous_image_name(name: &str) -> bool {
 /// The service skeleton every type starts from: a copy of the file with its type group renamed,
 /// Quadlet dependencies translated, default dependencies and `SourcePath=`.
 fn init_service(unit: &UnitFile, kind: Kind, ctx: &mut Ctx) -> Result<UnitFile> {
-    check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys())?;
+    let extra = ctx.flavor.extra_keys(kind);
+    check_unknown_keys(unit, kind.group(), kind.keys(), kind.sorted_keys(), extra)?;
     // One key: sorted as it is.
-    check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET)?;
+    check_unknown_keys(unit, QUADLET, keys::QUADLET, keys::QUADLET, &[])?;
     let mut service = unit.clone();
     service.filename = match ctx.infos.get(&unit.filename) {
         Some(info) => info.service_file_name(),
@@ -497,18 +505,19 @@ fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Fails on the first key of `group` that `supported` lacks; `sorted` is the same table in
-/// [`key_order`].
+/// Fails on the first key of `group` that `supported` and `extra` (the flavour's own) lack;
+/// `sorted` is `supported` in [`key_order`].
 fn check_unknown_keys(
     unit: &UnitFile,
     group: &str,
     supported: &[&str],
     sorted: &[&str],
+    extra: &[&str],
 ) -> Result<()> {
     // Every assignment in order: the first unsupported one is also the first unsupported key
     // in order of first appearance, which is the one to report.
     for key in unit.keys_in_order(group) {
-        if sorted.binary_search_by(|s| key_order(s, key)).is_err() {
+        if sorted.binary_search_by(|s| key_order(s, key)).is_err() && !extra.contains(&key) {
             let mut err = ConvertError::new(format!(
                 "unsupported key '{key}' in group '{group}' in {}",
                 unit.path.display()

@@ -71,7 +71,18 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
 
     service.add(SERVICE, "Environment", "PODMAN_SYSTEMD_UNIT=%n");
     service.set(SERVICE, "Type", "forking");
-    service.set(SERVICE, "Restart", "on-failure");
-    service.set(SERVICE, "PIDFile", "%t/%N.pid");
+    match ctx.flavor {
+        Flavor::Podman5 => {
+            service.set(SERVICE, "Restart", "on-failure");
+            service.set(SERVICE, "PIDFile", "%t/%N.pid");
+        }
+        // Podman 6 keeps a Restart= the file sets (even an empty one), and adds its own last.
+        Flavor::Podman6 => {
+            service.set(SERVICE, "PIDFile", "%t/%N.pid");
+            if !unit.has_key(SERVICE, "Restart") {
+                service.set(SERVICE, "Restart", "on-failure");
+            }
+        }
+    }
     Ok(service)
 }

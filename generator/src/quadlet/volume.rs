@@ -9,6 +9,15 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
     let name = resource_name(unit, G, "VolumeName");
     let mut podman = base_command(unit, G, ctx);
     podman.add_all(["volume", "create", "--ignore"]);
+    if ctx.flavor == Flavor::Podman6 {
+        // The volume's owner, as given (`podman volume create --uid/--gid`).
+        if let Some(uid) = unit.lookup(G, "UID") {
+            podman.add("--uid").add(uid);
+        }
+        if let Some(gid) = unit.lookup(G, "GID") {
+            podman.add("--gid").add(gid);
+        }
+    }
 
     let driver = unit.lookup(G, "Driver");
     if let Some(d) = &driver {
@@ -56,7 +65,8 @@ pub(super) fn convert(unit: &UnitFile, ctx: &mut Ctx) -> Result<UnitFile> {
             }
         }
         if let Some(mount_opts) = unit.lookup(G, "Options").filter(|o| !o.is_empty()) {
-            if device.is_none() {
+            // Podman 6 passes mount options on without a device too (tmpfs size=, ...).
+            if device.is_none() && ctx.flavor == Flavor::Podman5 {
                 return Err(
                     ConvertError::new("key Options can't be used without Device").at(G, "Options"),
                 );

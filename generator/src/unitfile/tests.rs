@@ -54,6 +54,70 @@ fn continuation_at_end_of_file_keeps_what_it_has() {
     assert_eq!(u.lookup_last("A", "K"), Some("one"));
 }
 
+fn parse_quadlet(text: &str) -> UnitFile {
+    UnitFile::parse_quadlet(
+        text.as_bytes(),
+        Path::new("/etc/containers/systemd/t.container"),
+    )
+    .unwrap()
+}
+
+/// The same text read by both rules: (systemd's value, Podman's value) of `[A] K`.
+fn both_rules(text: &str) -> (Option<String>, Option<String>) {
+    let value = |u: UnitFile| u.lookup_last("A", "K").map(str::to_string);
+    (value(parse(text)), value(parse_quadlet(text)))
+}
+
+#[test]
+fn podman_joins_continuation_lines_with_nothing_between() {
+    // Podman's Quadlet: `Environment=A=1\` + `B=2` is one variable, `A=1B=2`.
+    let (systemd, podman) = both_rules("[A]\nK=A=1\\\nB=2\n");
+    assert_eq!(systemd.as_deref(), Some("A=1 B=2"));
+    assert_eq!(podman.as_deref(), Some("A=1B=2"));
+    // A blank before the backslash is kept; the next line's indentation is not.
+    let (systemd, podman) = both_rules("[A]\nK=--a \\\n    --b\n");
+    assert_eq!(systemd.as_deref(), Some("--a  --b"));
+    assert_eq!(podman.as_deref(), Some("--a --b"));
+    let u = parse_quadlet("[A]\nJ=x\nK=a\\\nb\\\nc\nL=y\n");
+    assert_eq!(u.lookup_last("A", "K"), Some("abc"));
+    assert_eq!(u.location("A", "K").map(|(_, l)| l), Some(3));
+    assert_eq!(u.location("A", "L").map(|(_, l)| l), Some(6));
+}
+
+#[test]
+fn podman_skips_blank_lines_inside_a_continuation() {
+    // systemd ends the continuation at the blank line; Podman reads on past it (and past
+    // comments, as both do).
+    let (systemd, podman) = both_rules("[A]\nK=a\\\n\n# c\nL=x\n");
+    assert_eq!(systemd.as_deref(), Some("a"));
+    assert_eq!(podman.as_deref(), Some("aL=x"));
+    // Outside a continuation a blank line is a blank line, under either rule.
+    let u = parse_quadlet("[A]\nK=a\n\nL=b\n");
+    assert_eq!(u.lookup_last("A", "L"), Some("b"));
+}
+
+#[test]
+fn podman_continues_after_an_escaped_backslash_too() {
+    // Podman drops the last backslash of `\\` and joins; systemd reads an escaped backslash.
+    let text = "[A]\nK=x\\\\\nL=y\n";
+    let (systemd, podman) = both_rules(text);
+    assert_eq!(systemd.as_deref(), Some("x\\\\"));
+    assert_eq!(podman.as_deref(), Some("x\\L=y"));
+    assert_eq!(parse(text).lookup_last("A", "L"), Some("y"));
+    // At the end of the file the backslash is dropped and what was read is kept.
+    assert_eq!(both_rules("[A]\nK=one\\").1.as_deref(), Some("one"));
+}
+
+#[test]
+fn a_comment_ending_in_a_backslash_continues_nothing() {
+    for u in [
+        parse("[A]\n# c \\\nK=v\n"),
+        parse_quadlet("[A]\n# c \\\nK=v\n"),
+    ] {
+        assert_eq!(u.lookup_last("A", "K"), Some("v"));
+    }
+}
+
 #[test]
 fn repeated_keys_are_kept_in_order_and_empty_resets() {
     let u = parse("[C]\nEnv=a\nEnv=b\nEnv=\nEnv=c\nEnv=d\n");
@@ -134,15 +198,37 @@ fn errors_name_file_and_line() {
         .contains("before any [section]"));
     assert!(parse_err(b"[Unterminated\n")
         .message
-        .contains("missing ']'"));
+        .contains("without its closing ']'"));
     assert!(parse_err(b"[A] trailing\n")
         .message
-        .contains("text after ']'"));
+        .contains("text after the ']'"));
     assert!(parse_err(b"[A]\n=novalue\n")
         .message
-        .contains("not a key=value"));
+        .contains("not a KEY=VALUE assignment"));
     assert_eq!(parse_err(b"[A]\nK=\xff\xfe\n").line, 2);
     assert!(parse_err(b"\x00\x01garbage").message.contains("NUL"));
+}
+
+/// A line that does not parse is never quoted, not even in part (issue 20: a link to
+/// /etc/shadow or to a 0600 `KEY=secret` file had its first line quoted into a stub every
+/// user can read and into the kernel log).
+#[test]
+fn errors_never_quote_the_line() {
+    let secret = "s3cr3t";
+    for text in [
+        format!("root:$y$j9T${secret}:19000:0:99999:7:::\n"),
+        format!("PASSWORD={secret}\n"),
+        format!("[{secret}\n"),
+        format!("[A] {secret}\n"),
+        format!("[A\u{1}{secret}]\n"),
+        format!("[A]\n{secret}\n"),
+        format!("[A]\n={secret}\n"),
+        format!("# fine\n[A]\nK=1\nPOSTGRES_PASSWORD: {secret}\n"),
+    ] {
+        let e = parse_err(text.as_bytes());
+        assert!(!e.to_string().contains(secret), "{text:?}: {e}");
+        assert!(e.line > 0, "{text:?}: {e}");
+    }
 }
 
 #[test]
@@ -279,12 +365,17 @@ fn random_inputs(seed: u64, alphabet: &[u8], max_len: u64, count: usize) -> Vec<
         .collect()
 }
 
-/// Arbitrary bytes never panic, and whatever parses serialises to text that parses the same.
+/// Arbitrary bytes never panic under either rule, and whatever parses serialises to text
+/// that systemd parses the same.
 #[test]
 fn random_bytes_never_panic_and_round_trip() {
     let alphabet: &[u8] = b"[]=#;\\\n \t\"'%abcAB01\xff\x00\r";
-    for data in random_inputs(0x9e3779b97f4a7c15, alphabet, 64, 20_000) {
-        if let Ok(u) = UnitFile::parse(&data, Path::new("/r")) {
+    let rules = [Continuation::Systemd, Continuation::Podman];
+    for (i, data) in random_inputs(0x9e3779b97f4a7c15, alphabet, 64, 20_000)
+        .into_iter()
+        .enumerate()
+    {
+        if let Ok(u) = UnitFile::parse_as(&data, Path::new("/r"), rules[i % 2]) {
             let text = u.to_text();
             let again = UnitFile::parse(text.as_bytes(), Path::new("/r"))
                 .unwrap_or_else(|e| panic!("re-parse of {text:?} (from {data:?}) failed: {e}"));
@@ -334,4 +425,40 @@ fn load_reads_files_of_any_size() {
         assert_eq!(loaded, parsed, "size {size}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Whatever a key, value or comment holds, each is one line of the text, and the text holds
+/// no control character but tab and the newlines that end lines (systemd also ends a line at
+/// `\r` and NUL: see `line_safe`).
+#[test]
+fn no_text_adds_a_line() {
+    let evil = "x\r[Service]\rExecStartPre=/bin/evil\n[Install]\nWantedBy=multi-user.target\u{0}\u{b}\u{c}\u{1b}\u{7f}\u{85}";
+    let mut u = UnitFile::new("x.service");
+    u.add("Unit", "Description", evil);
+    u.add("Unit", &format!("X-Key{evil}"), "1");
+    u.add("Service", "Type", "oneshot");
+    // The parser splits at `\n` only, as Podman's does: `\r` stays in comments and values.
+    let mut from_file = parse(
+        "[Unit]\n# comment\r[Service]\rExecStartPre=/bin/evil\u{b}\nA=b\r[Service]\rExecStartPre=/bin/e2\n",
+    );
+    from_file.merge(&u);
+    for unit in [&u, &from_file] {
+        let text = unit.to_text();
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\t' && c != '\n'),
+            "{text:?}"
+        );
+        let again = parse(&text);
+        assert_eq!(again.list_groups(), unit.list_groups(), "{text}");
+        assert_eq!(again.list_keys("Service"), ["Type"], "{text}");
+        assert!(!again.has_group("Install"), "{text}");
+        assert_eq!(again.to_text(), text, "stable once escaped");
+    }
+    let text = u.to_text();
+    assert!(
+        text.contains("Description=x\\x0d[Service]\\x0dExecStartPre=/bin/evil\\x0a[Install]"),
+        "{text}"
+    );
 }

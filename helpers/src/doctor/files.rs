@@ -11,6 +11,7 @@ use unitsmith_generator::spell;
 
 use super::classify::{Kind, Problem, Severity};
 use super::inputs::{canon, unit_name_from_filename, Model};
+use crate::walk::{NotWalked, Walk};
 
 /// A directory people put Quadlet files in that unitsmith does not read, and why not.
 #[derive(Debug, Clone)]
@@ -170,35 +171,82 @@ pub fn podman_dirs(user: bool) -> Vec<PathBuf> {
     }
 }
 
-/// Input-looking files under `dir`: (path, unit it would give). Bounded: depth and count.
-pub fn input_files(dir: &Path, recursive: bool) -> Vec<(PathBuf, String)> {
+/// Input-looking files under `dir`: (path, unit it would give), and what was not walked (see
+/// `walk`: each directory once, bounded in depth and count, links in other users'
+/// directories not followed as root).
+pub fn input_files(dir: &Path, recursive: bool) -> (Vec<(PathBuf, String)>, Vec<NotWalked>) {
     let mut out = Vec::new();
-    walk(dir, recursive, 0, &mut out);
+    let mut w = Walk::new(MAX_DEPTH, MAX_ENTRIES);
+    walk(&mut w, dir, recursive, 0, &mut out);
     out.sort();
-    out
+    (out, w.not_walked)
 }
 
 const MAX_DEPTH: usize = 6;
-const MAX_FILES: usize = 20_000;
+const MAX_ENTRIES: usize = 20_000;
 
-fn walk(dir: &Path, recursive: bool, depth: usize, out: &mut Vec<(PathBuf, String)>) {
+fn walk(w: &mut Walk, dir: &Path, recursive: bool, depth: usize, out: &mut Vec<(PathBuf, String)>) {
+    // The directory itself may be reached through a link (checked where the link was).
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return;
+    };
+    if !meta.is_dir() || !w.enter(dir, &meta, depth) {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
+    let follow = w.follows_links_in(&meta);
+    let mut left_alone = 0;
     for e in rd.filter_map(|e| e.ok()) {
-        if out.len() >= MAX_FILES {
-            return;
+        if !w.count(dir) {
+            break;
         }
         let path = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
+        let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+        let as_input = unit_name_from_filename(&name);
+        if is_link && !follow {
+            // Named, never followed: its name is all that is looked at.
+            match as_input {
+                Some(unit) => out.push((path, unit)),
+                None => left_alone += 1,
+            }
+            continue;
+        }
         let is_dir = std::fs::metadata(&path).is_ok_and(|m| m.is_dir());
         if is_dir {
-            if recursive && depth < MAX_DEPTH {
-                walk(&path, recursive, depth + 1, out);
+            if recursive {
+                walk(w, &path, recursive, depth + 1, out);
             }
-        } else if let Some(unit) = unit_name_from_filename(&name) {
+        } else if let Some(unit) = as_input {
             out.push((path, unit));
         }
+    }
+    if left_alone > 0 {
+        w.links_not_followed(dir, &meta, left_alone);
+    }
+}
+
+/// The report for a part of a directory `doctor` did not walk.
+pub fn not_walked(n: NotWalked) -> Stray {
+    let severity = if n.limit {
+        Severity::Warning
+    } else {
+        Severity::Info
+    };
+    let mut problem = Problem::new(
+        Kind::NotRead,
+        severity,
+        format!("{}: not walked: {}", n.path.display(), n.why),
+    );
+    if n.limit {
+        problem = problem.hint("Quadlet files are a few directories deep at most: look for a link loop or a tree that does not belong there");
+    }
+    Stray {
+        path: n.path,
+        unit: None,
+        problem,
     }
 }
 
@@ -218,12 +266,14 @@ pub fn strays(cands: &[Candidate], search: &SearchPaths, user: bool) -> Vec<Stra
         if !seen.insert(dir.clone()) {
             continue; // /lib/systemd/system is often /usr/lib/systemd/system
         }
-        for (path, unit) in input_files(&c.dir, c.recursive) {
+        let (files, skipped) = input_files(&c.dir, c.recursive);
+        for (path, unit) in files {
             if in_search_dirs(&path, search) {
                 continue;
             }
             out.push(not_read(&path, Some(unit), &c.why, c.severity, user));
         }
+        out.extend(skipped.into_iter().map(not_walked));
     }
     for d in &search.dirs {
         let Ok(rd) = std::fs::read_dir(d) else {
@@ -238,13 +288,15 @@ pub fn strays(cands: &[Candidate], search: &SearchPaths, user: bool) -> Vec<Stra
                 .unwrap_or_default();
             if p.is_dir() && name.ends_with(".d") {
                 // Drop-in directories (NAME.container.d) hold .conf files: inputs there are strays.
-                for (path, unit) in input_files(&p, true) {
+                let (files, skipped) = input_files(&p, true);
+                for (path, unit) in files {
                     let why = format!(
                         "{} ends in .d: such directories hold drop-ins and are not searched for inputs",
                         p.display()
                     );
                     out.push(not_read(&path, Some(unit), &why, Severity::Error, user));
                 }
+                out.extend(skipped.into_iter().map(not_walked));
             } else if p.is_file() {
                 if let Some(problem) = misspelt_extension(&p) {
                     out.push(Stray {
@@ -447,6 +499,40 @@ mod tests {
         assert!(misspelt_extension(Path::new("/x/web.container.bak")).is_none());
         assert!(misspelt_extension(Path::new("/x/README.md")).is_none());
         assert!(misspelt_extension(Path::new("/x/web.service")).is_none());
+    }
+
+    /// Issue 20: links back to a directory made the walk list it again at every level (40
+    /// links to `.` never finished); each directory is walked once now, and a tree deeper
+    /// than the limit is reported, not skipped in silence.
+    #[test]
+    fn each_directory_is_walked_once_and_depth_is_reported() {
+        let base = std::env::temp_dir().join(format!("unitsmith-walked-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).unwrap();
+        fs::write(base.join("web.container"), "[Container]\nImage=a\n").unwrap();
+        for i in 0..3 {
+            std::os::unix::fs::symlink(".", base.join(format!("l{i}"))).unwrap();
+        }
+        let (files, skipped) = input_files(&base, true);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert!(skipped.is_empty(), "{skipped:?}");
+        let mut deep = base.join("deep");
+        for i in 0..8 {
+            deep = deep.join(format!("d{i}"));
+        }
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join("far.container"), "[Container]\nImage=a\n").unwrap();
+        let (files, skipped) = input_files(&base, true);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(skipped.len(), 1, "{skipped:?}");
+        assert!(skipped[0].why.contains("levels deep"), "{skipped:?}");
+        let s = not_walked(skipped[0].clone());
+        assert_eq!(
+            (s.problem.kind, s.problem.severity),
+            (Kind::NotRead, Severity::Warning)
+        );
+        assert!(s.problem.message.contains("not walked"));
+        fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

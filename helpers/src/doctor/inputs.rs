@@ -46,6 +46,7 @@ impl Model {
             dirs: search.dirs.clone(),
             helper: unitsmith_generator::helper_path(),
             deadline: None,
+            flavor: unitsmith_generator::quadlet::Flavor::selected(),
         };
         let outcome = generate::generate(&inputs, &opts);
         let unit_names = (inputs.iter())

@@ -510,7 +510,7 @@ mod tests {
         fs::create_dir_all(gen.join("web.service.d")).unwrap();
         fs::create_dir_all(gen.join("multi-user.target.wants")).unwrap();
         fs::create_dir_all(&early).unwrap();
-        let ours = format!("# {}\n#\n[Unit]\n", unitsmith_generator::generate::HEADER);
+        let ours = format!("# {}\n# \n[Unit]\n", unitsmith_generator::generate::HEADER);
         fs::write(gen.join("web.service"), &ours).unwrap();
         fs::write(gen.join("web.service.d/50-x.conf"), &ours).unwrap();
         fs::write(

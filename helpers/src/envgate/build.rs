@@ -128,7 +128,7 @@ fn run_exec(
     let (env, withheld) = execenv::build(&d.name, &d.import, file_env, arrived);
     if !withheld.is_empty() {
         log::warn!(
-            "{}: not passing {} to Exec= (Import= names them, but they make the loader, a shell or an interpreter load code: Exec= runs as root); the output still gets them",
+            "{}: not passing {} to Exec= (Import= names them, but such variables make a program load code, read a configuration, trust a certificate, open a file or use a proxy that the file's writer chooses, and Exec= runs as root); the output still gets them",
             d.name,
             withheld.join(", ")
         );
@@ -269,7 +269,7 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            e.ends_with("bad.env:2: not a KEY=VALUE assignment (no '=')"),
+            e.contains("bad.env:2: not a KEY=VALUE assignment (no '='"),
             "{e}"
         );
     }

@@ -196,27 +196,25 @@ impl Parser<'_> {
         self.skip_blanks();
         if self.peek() != Some('=') {
             let rest = self.rest_of_line();
-            let full: String = self.chars[start..]
+            let has_eq = self.chars[start..]
                 .iter()
                 .take_while(|&&c| c != '\n')
-                .collect();
-            return Err(match full.split_once('=') {
-                // The part before '=' is a name, not a secret: show it.
-                Some((name, _)) => self.err(
+                .any(|&c| c == '=');
+            // A line that does not parse is never quoted, not even the part before '=': it
+            // may be a secret that is not meant as a name (issue 20).
+            return Err(if has_eq {
+                self.err(
                     line,
-                    format!(
-                        "\"{}\" is not a variable name (letters, digits and '_')",
-                        clip(name.trim())
-                    ),
-                ),
-                None if key.is_empty() && rest.trim().is_empty() => {
-                    self.err(line, "expected KEY=VALUE")
-                }
-                None => self.err(line, "not a KEY=VALUE assignment (no '=')"),
+                    "the name before '=' is not a variable name (letters, digits and '_'; the line is not shown: it could hold a secret)",
+                )
+            } else if key.is_empty() && rest.trim().is_empty() {
+                self.err(line, "expected KEY=VALUE")
+            } else {
+                self.err(line, "not a KEY=VALUE assignment (no '='; the line is not shown: it could hold a secret)")
             });
         }
         if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(self.err(line, format!("\"{}\" is not a variable name (letters, digits and '_', not starting with a digit)", clip(&key))));
+            return Err(self.err(line, "the name before '=' is not a variable name (letters, digits and '_', not starting with a digit; the line is not shown: it could hold a secret)"));
         }
         self.pos += 1; // '='
         self.skip_blanks();
@@ -315,15 +313,6 @@ impl Parser<'_> {
             }
         }
         Ok(v)
-    }
-}
-
-fn clip(s: &str) -> String {
-    const MAX: usize = 40;
-    if s.chars().count() <= MAX {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(MAX).collect::<String>())
     }
 }
 
@@ -490,11 +479,13 @@ mod tests {
         let secret = "s3cr3t-value";
         let cases = [
             (format!("A=1\n{secret}\n"), 2, "no '='"),
+            (format!("A=1\nB-C={secret}\n"), 2, "is not a variable name"),
             (
-                format!("A=1\nB-C={secret}\n"),
+                format!("A=1\n{secret}-x={secret}\n"),
                 2,
-                "\"B-C\" is not a variable name",
+                "not a variable name",
             ),
+            (format!("{secret}: x\n"), 1, "no '='"),
             (format!("1A={secret}\n"), 1, "not a variable name"),
             (
                 format!("A={secret} more\n"),

@@ -1,8 +1,14 @@
 //! The environment `Exec=` runs with. It runs as root, and the file that arrived may have been
-//! written by the consumer's user: so it gets a fixed `PATH`, the declared `Import=` keys and
-//! `UNITSMITH_ENVGATE`/`UNITSMITH_ENVGATE_FILE` — nothing inherited, nothing else from the file
-//! — and never a variable that makes the loader, libc, a shell or an interpreter run or load
-//! code of the writer's choosing, even when `Import=` names it.
+//! written by the consumers' user: so its environment is an allowlist — a fixed `PATH`, the
+//! declared `Import=` keys and `UNITSMITH_ENVGATE`/`UNITSMITH_ENVGATE_FILE`, nothing inherited,
+//! nothing else from the file. Of the `Import=` keys, a name that makes a program load code,
+//! read a configuration, trust a certificate, open a file or directory, or talk through a proxy
+//! of the writer's choosing is still withheld (it reaches the output, for the consumers, who
+//! run as that writer): a declaration that imports `OPENSSL_CONF` or `https_proxy` for the
+//! consumers must not hand them to root's `Exec=` too (issue 20). The rule is by name, in any
+//! case (`http_proxy` is read in lower case): the loader, libc, shells and interpreters by
+//! name and prefix, and whole families by shape (`*PATH`, `*_FILE`, `*_DIR`, `*CONF*`,
+//! `*_PROXY` ...), so that a program's next such variable is likely covered too.
 
 use std::path::Path;
 
@@ -11,8 +17,9 @@ use super::envfile::Env;
 /// systemd's default `PATH` for services (systemd.exec(5)), plus /sbin and /bin.
 pub const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Names withheld whole. glibc's list of what it drops for setuid programs (UNSECURE_ENVVARS),
-/// shell startup, interpreters' code-loading variables, and what we set ourselves.
+/// Names withheld whole (compared in upper case). glibc's list of what it drops for setuid
+/// programs (UNSECURE_ENVVARS), shell startup, interpreters' code-loading variables, programs'
+/// configuration and trust, and what we set ourselves.
 const NAMES: &[&str] = &[
     // glibc (sysdeps/generic/unsecvars.h)
     "GCONV_PATH",
@@ -28,6 +35,7 @@ const NAMES: &[&str] = &[
     "RES_OPTIONS",
     "TMPDIR",
     "TZDIR",
+    "TZ",
     // shells
     "BASH_ENV",
     "ENV",
@@ -38,33 +46,77 @@ const NAMES: &[&str] = &[
     "CDPATH",
     "GLOBIGNORE",
     "PROMPT_COMMAND",
+    "ZDOTDIR",
+    "INPUTRC",
+    "SHELL",
     // interpreters and runtimes that load code named by a variable
-    "PERL5LIB",
-    "PERL5OPT",
-    "PERLLIB",
     "PERL5DB",
-    "RUBYLIB",
-    "RUBYOPT",
     "NODE_OPTIONS",
-    "NODE_PATH",
     "JAVA_TOOL_OPTIONS",
     "_JAVA_OPTIONS",
     "JDK_JAVA_OPTIONS",
+    "CLASSPATH",
+    "PHPRC",
+    "PHP_INI_SCAN_DIR",
     "LUA_INIT",
-    "LUA_PATH",
-    "LUA_CPATH",
+    // programs a tool may start, and where tools read their configuration and secrets
+    "EDITOR",
+    "VISUAL",
+    "PAGER",
+    "BROWSER",
+    "SSH_ASKPASS",
+    "SUDO_ASKPASS",
+    "GNUPGHOME",
+    "KRB5CCNAME",
+    "NETRC",
+    "WGETRC",
+    "CURLOPT_NETRC",
+    "SSLKEYLOGFILE",
+    "NODE_EXTRA_CA_CERTS",
+    "HOME",
     // ours
     "PATH",
-    "HOME",
 ];
 
 /// Prefixes withheld: the dynamic loader (`LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT`, ...),
-/// malloc tuning, bash exported functions, Python's startup variables.
-const PREFIXES: &[&str] = &["LD_", "MALLOC_", "BASH_FUNC_", "PYTHON", "UNITSMITH_"];
+/// malloc tuning, bash exported functions, interpreters' and tools' families, and ours.
+const PREFIXES: &[&str] = &[
+    "LD_",
+    "MALLOC_",
+    "BASH_FUNC_",
+    "PYTHON",
+    "PERL",
+    "RUBY",
+    "GEM_",
+    "BUNDLE_",
+    "NODE_",
+    "NPM_CONFIG_",
+    "LUA_",
+    "JAVA",
+    "DOTNET_",
+    "GIT_",
+    "OPENSSL_",
+    "SSL_",
+    "CURL_",
+    "REQUESTS_",
+    "XDG_",
+    "KRB5",
+    "UNITSMITH_",
+];
+
+/// Suffixes withheld: names that point a program at a file, a directory, a search path,
+/// options or a proxy (`SSL_CERT_FILE`, `GEM_PATH`, `CONFIG_DIR`, `http_proxy`, ...).
+const SUFFIXES: &[&str] = &[
+    "PATH", "_FILE", "_DIR", "_DIRS", "_HOME", "_OPTIONS", "_OPTS", "_PROXY", "RC",
+];
 
 /// Whether `key` is never passed to Exec=.
 pub fn withheld(key: &str) -> bool {
-    NAMES.contains(&key) || PREFIXES.iter().any(|p| key.starts_with(p))
+    let k = key.to_ascii_uppercase();
+    NAMES.contains(&k.as_str())
+        || PREFIXES.iter().any(|p| k.starts_with(p))
+        || SUFFIXES.iter().any(|s| k.ends_with(s))
+        || k.contains("CONF")
 }
 
 /// The whole environment of Exec=, and the Import= keys withheld from it (names only).
@@ -131,6 +183,44 @@ mod tests {
         assert_eq!(env[0].1, PATH);
     }
 
+    /// Issue 20: these passed to root's Exec= when imported (a denylist of loader and
+    /// shell variables only): OPENSSL_CONF made openssl load the writer's module.
+    #[test]
+    fn configuration_trust_and_proxy_variables_are_withheld() {
+        for k in [
+            "OPENSSL_CONF",
+            "OPENSSL_MODULES",
+            "GIT_CONFIG_GLOBAL",
+            "GIT_CONFIG_COUNT",
+            "GIT_CONFIG_KEY_0",
+            "GIT_SSH_COMMAND",
+            "ZDOTDIR",
+            "PHPRC",
+            "GEM_PATH",
+            "GEM_HOME",
+            "CLASSPATH",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "CURL_CA_BUNDLE",
+            "REQUESTS_CA_BUNDLE",
+            "http_proxy",
+            "https_proxy",
+            "HTTPS_PROXY",
+            "all_proxy",
+            "no_proxy",
+            "XDG_CONFIG_HOME",
+            "AWS_CONFIG_FILE",
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "KUBECONFIG",
+            "DOCKER_CONFIG",
+            "CREDS_FILE",
+            "WGETRC",
+            "Ld_Preload",
+        ] {
+            assert!(withheld(k), "{k}");
+        }
+    }
+
     #[test]
     fn loader_shell_and_interpreter_variables_are_withheld() {
         for k in [
@@ -149,7 +239,18 @@ mod tests {
         ] {
             assert!(withheld(k), "{k}");
         }
-        for k in ["VAULT_NAME", "REGION", "ENVIRONMENT", "LDAP_URI", "PATHS"] {
+        for k in [
+            "VAULT_NAME",
+            "REGION",
+            "ENVIRONMENT",
+            "LDAP_URI",
+            "PATHS",
+            "ROLE",
+            "ACCOUNT_ID",
+            "CLUSTER",
+            "SECRET_NAME",
+            "SRC_REGION",
+        ] {
             assert!(!withheld(k), "{k}");
         }
     }

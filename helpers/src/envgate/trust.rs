@@ -1,7 +1,9 @@
-//! Whose files a gate relies on: root, the user the helper runs as, and the users its consumers
-//! run as (their `User=`). A consumer's user already decides what that consumer sees, so an
-//! `Output=` in its `StateDirectory=` or a `WaitFor=` file it writes is no escalation; any
-//! other user's is (see `safepath`).
+//! Whose files a gate relies on: root, the user the helper runs as, and the user *every*
+//! consumer runs as (their `User=`), when they all run as the same one. That user already
+//! decides what those consumers see, so an `Output=` in its `StateDirectory=` or a `WaitFor=`
+//! file it writes is no escalation; any other user's is (see `safepath`). A gate shared by a
+//! user's consumer and root's (or another user's) trusts root alone: with the union of their
+//! users, the one user could swap the output root's consumer reads (issue 20).
 //!
 //! The consumers' users come from the manager (`systemctl show -p User`), which has merged
 //! every drop-in and knows generated units: reading unit files ourselves would miss both.
@@ -22,7 +24,8 @@ const SHOW_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Consumers<'a> {
     scope: Scope,
     units: &'a [String],
-    uids: OnceCell<Vec<u32>>,
+    /// The user each consumer runs as (0: root), `None` when it cannot be known.
+    users: OnceCell<Vec<Option<u32>>>,
 }
 
 impl<'a> Consumers<'a> {
@@ -30,41 +33,58 @@ impl<'a> Consumers<'a> {
         Consumers {
             scope,
             units,
-            uids: OnceCell::new(),
+            users: OnceCell::new(),
         }
     }
 
-    /// Is `uid` the user one of the consumers runs as?
-    pub fn contains(&self, uid: u32) -> bool {
-        self.uids.get_or_init(|| self.resolve()).contains(&uid)
+    /// Is `uid` the user every consumer runs as? Only then may its files decide what the
+    /// consumers read: the strictest consumer decides (one running as root, or as another
+    /// user, leaves root alone trusted).
+    pub fn all_run_as(&self, uid: u32) -> bool {
+        let users = self.users.get_or_init(|| self.resolve());
+        let all = !users.is_empty() && users.iter().all(|u| *u == Some(uid));
+        if !all && users.contains(&Some(uid)) {
+            let others: Vec<&str> = self
+                .units
+                .iter()
+                .zip(users)
+                .filter(|(_, u)| **u != Some(uid))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            log::warn!(
+                "{} is the user of some of this gate's consumers but not of {}: its files are not trusted (they would decide what those consumers read)",
+                crate::safepath::user_name(uid),
+                others.join(", ")
+            );
+        }
+        all
     }
 
-    fn resolve(&self) -> Vec<u32> {
+    fn resolve(&self) -> Vec<Option<u32>> {
         // A user manager's services all run as its user: root or us, trusted already.
         if self.scope == Scope::User || !nix::unistd::geteuid().is_root() {
             return Vec::new();
         }
-        let mut uids = Vec::new();
-        for unit in self.units {
-            let props = systemctl::show_bounded(self.scope, unit, &["User"], SHOW_TIMEOUT);
-            let Some(user) = props
-                .get("User")
-                .map(|u| u.trim())
-                .filter(|u| !u.is_empty())
-            else {
-                continue; // root
-            };
-            match uid_of(user) {
-                Some(uid) => {
-                    log::debug!("{unit} runs as {user} (uid {uid}): its files are trusted");
-                    uids.push(uid);
-                }
-                None => log::warn!(
-                    "{unit} runs as {user}, a user this system does not know now (DynamicUser=?): files it owns are not trusted"
-                ),
-            }
+        self.units.iter().map(|unit| self.user_of(unit)).collect()
+    }
+
+    fn user_of(&self, unit: &str) -> Option<u32> {
+        let props = systemctl::show_bounded(self.scope, unit, &["User"], SHOW_TIMEOUT);
+        let Some(user) = props.get("User").map(|u| u.trim()) else {
+            log::warn!("cannot ask the manager whom {unit} runs as: files of users other than root are not trusted for it");
+            return None;
+        };
+        if user.is_empty() {
+            return Some(0); // no User=: root
         }
-        uids
+        let uid = uid_of(user);
+        match uid {
+            Some(uid) => log::debug!("{unit} runs as {user} (uid {uid})"),
+            None => log::warn!(
+                "{unit} runs as {user}, a user this system does not know now (DynamicUser=?): files it owns are not trusted"
+            ),
+        }
+        uid
     }
 }
 

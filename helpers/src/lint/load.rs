@@ -13,6 +13,7 @@ use super::quadlet;
 use super::root::Root;
 use super::{Finding, Severity};
 use crate::doctor::sd;
+use crate::walk::{NotWalked, Walk};
 
 /// One parsed file: a unit file or a drop-in, checked line by line on its own.
 #[derive(Debug)]
@@ -98,24 +99,37 @@ pub fn is_unit_name(name: &str) -> bool {
 }
 
 /// What one walk over the roots found, before parsing.
-#[derive(Default)]
 struct Found {
     units: Vec<(String, PathBuf)>,
     dropin_dirs: Vec<(String, PathBuf)>,
     links: Vec<Link>,
     quadlet_dirs: Vec<PathBuf>,
     seen_dirs: HashSet<PathBuf>,
+    /// Bounds of the walk, and what it did not look at (see `walk.rs`).
+    walk: Walk,
 }
+
+/// How deep and how many entries a walk looks at: far beyond any unit tree (a distribution's
+/// /usr/lib/systemd/system is a few thousand entries, two levels deep).
+const MAX_DEPTH: usize = 16;
+const MAX_ENTRIES: usize = 100_000;
 
 /// Read `roots` (files or directories, highest priority first) in `root`. Directories given
 /// on the command line are searched recursively (except drop-in and `.wants/` directories,
 /// which are read as such); the default unit directories are not, as systemd does not.
 /// `quadlet_dirs` are read as the generator would (paths it can read: resolved in `root`).
 pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf], root: &Root) -> Tree {
-    let mut found = Found::default();
+    let mut found = Found {
+        units: Vec::new(),
+        dropin_dirs: Vec::new(),
+        links: Vec::new(),
+        quadlet_dirs: Vec::new(),
+        seen_dirs: HashSet::new(),
+        walk: Walk::new(MAX_DEPTH, MAX_ENTRIES),
+    };
     for r in roots {
         if root.is_dir(r) {
-            walk(r, recursive, &mut found, root);
+            walk(r, recursive, 0, &mut found, root);
         } else if root.exists(r) {
             add_file(r, &mut found, root);
         }
@@ -137,6 +151,9 @@ pub fn load(roots: &[PathBuf], recursive: bool, quadlet_dirs: &[PathBuf], root: 
         links: found.links.clone(),
         ..Tree::default()
     };
+    for n in found.walk.not_walked.drain(..) {
+        tree.findings.push(not_walked(root, n));
+    }
 
     // Quadlet inputs become what the generator makes of them, with their drop-ins.
     let generated = quadlet::generate_units(&qdirs, root, &mut tree.findings);
@@ -322,17 +339,35 @@ fn read_unit_file(
     }
 }
 
-fn walk(dir: &Path, recursive: bool, found: &mut Found, root: &Root) {
+fn walk(dir: &Path, recursive: bool, depth: usize, found: &mut Found, root: &Root) {
     let canon = root.resolve(dir).unwrap_or_else(|| dir.to_path_buf());
-    if !found.seen_dirs.insert(canon) {
+    if !found.seen_dirs.insert(canon.clone()) {
         return;
     }
+    // (device, inode): on this machine `canon` is the path as given, links and all.
+    let Ok(meta) = std::fs::metadata(&canon) else {
+        return;
+    };
+    if !found.walk.enter(dir, &meta, depth) {
+        return;
+    }
+    // As root on this machine, a link in a directory another user controls is not followed
+    // (with --root, links are resolved inside the image and never leave it).
+    let follow = root.dir().is_some() || found.walk.follows_links_in(&meta);
     let Ok(entries) = root.list(dir) else {
         return;
     };
     let mut subdirs = Vec::new();
     let mut has_quadlet = false;
+    let mut left_alone = 0;
     for p in entries {
+        if !found.walk.count(dir) {
+            break;
+        }
+        if !follow && std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            left_alone += 1;
+            continue;
+        }
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -351,6 +386,9 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found, root: &Root) {
                     continue;
                 };
                 for l in links {
+                    if !found.walk.count(&p) {
+                        break;
+                    }
                     let to = l
                         .file_name()
                         .map(|n| n.to_string_lossy().into_owned())
@@ -380,11 +418,37 @@ fn walk(dir: &Path, recursive: bool, found: &mut Found, root: &Root) {
             found.units.push((name, p));
         }
     }
+    if left_alone > 0 {
+        found.walk.links_not_followed(dir, &meta, left_alone);
+    }
     if has_quadlet && !found.quadlet_dirs.contains(&dir.to_path_buf()) {
         found.quadlet_dirs.push(dir.to_path_buf());
     }
     for d in subdirs {
-        walk(&d, recursive, found, root);
+        walk(&d, recursive, depth + 1, found, root);
+    }
+}
+
+/// The finding for a part of the trees the walk did not look at.
+fn not_walked(root: &Root, n: NotWalked) -> Finding {
+    let path = root.image_path(&n.path);
+    let unit = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Finding {
+        rule: "not-walked",
+        severity: Severity::Warning,
+        file: path,
+        line: 0,
+        unit,
+        message: format!("not walked: {}", n.why),
+        fix: if n.limit {
+            "unit trees are a few levels deep: look for a link loop or a tree that does not belong there, or lint its parts one by one".into()
+        } else {
+            "lint it as the directory's owner, or keep units in a directory only root can write"
+                .into()
+        },
     }
 }
 
@@ -453,7 +517,11 @@ fn parse_finding(unit: &str, e: &unitsmith_generator::unitfile::ParseError) -> F
         file: e.path.clone(),
         line: e.line,
         unit: unit.to_string(),
-        message: format!("{}; nothing else in this file was checked", e.message),
+        // The message's first line: the fix below stands for its hint.
+        message: format!(
+            "{}; nothing else in this file was checked",
+            e.message.lines().next().unwrap_or_default()
+        ),
         fix: "write KEY=VALUE lines under a [Section] header (systemd.syntax(7)); systemd ignores the line, so the file may not mean what it says".into(),
     }
 }

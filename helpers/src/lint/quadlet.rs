@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use unitsmith_generator::generate::{self, Options};
-use unitsmith_generator::sources;
+use unitsmith_generator::sources::{self, InputKind};
 use unitsmith_generator::unitfile::UnitFile;
 
 use super::root::Root;
@@ -54,7 +54,9 @@ pub fn generate_units(
         dirs: dirs.to_vec(),
         helper: unitsmith_generator::helper_path(),
         deadline: None,
+        flavor: unitsmith_generator::quadlet::Flavor::selected(),
     };
+    continuation_lines(&inputs, &dropins, root, findings);
     let outcome = generate::generate_with(&inputs, &dropins, &opts, None);
     // Inputs with no unit at all (no valid unit name can be made of theirs).
     for ng in &outcome.not_generated {
@@ -69,6 +71,66 @@ pub fn generate_units(
         }
     }
     units
+}
+
+/// The `continuation-line` findings of each Quadlet input and of the drop-ins in Quadlet
+/// drop-in directories (`.envgate` files are ours alone, read by systemd's rule: not these).
+fn continuation_lines(
+    inputs: &[sources::Input],
+    dropins: &HashSet<PathBuf>,
+    root: &Root,
+    findings: &mut Vec<Finding>,
+) {
+    let mut files: Vec<(PathBuf, String)> = (inputs.iter())
+        .filter(|i| matches!(i.kind, InputKind::Quadlet(_)))
+        .map(|i| (i.path.clone(), unit_of(&i.name)))
+        .collect();
+    let mut dirs: Vec<&PathBuf> = dropins
+        .iter()
+        .filter(|d| is_quadlet_dropin_dir(d))
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let mut confs = root.list(dir).unwrap_or_default();
+        confs.retain(|p| p.extension().is_some_and(|x| x == "conf") && root.is_file(p));
+        confs.sort();
+        // `web.container.d` is web.service's; `container.d` every container's.
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let unit = match name.strip_suffix(".d").map(unit_of) {
+            Some(u) if u.ends_with(".service") => u,
+            _ => name,
+        };
+        files.extend(confs.into_iter().map(|c| (c, unit.clone())));
+    }
+    for (path, unit) in files {
+        if let Ok(data) = root.read(&path) {
+            let text = String::from_utf8_lossy(&data);
+            findings.extend(super::continuation::check(&path, &text, &unit));
+        }
+    }
+}
+
+/// The unit a Quadlet input makes, by its name (`web.container` → `web.service`).
+fn unit_of(input: &str) -> String {
+    match unitsmith_generator::quadlet::service_name_from_filename(input) {
+        Some(s) => s + ".service",
+        None => input.to_string(),
+    }
+}
+
+/// `web.container.d`, `web-.container.d`, `container.d`: drop-ins of Quadlet inputs.
+fn is_quadlet_dropin_dir(dir: &Path) -> bool {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let Some(base) = name.strip_suffix(".d") else {
+        return false;
+    };
+    [base.to_string(), format!("x.{base}")]
+        .iter()
+        .any(|n| matches!(InputKind::from_filename(n), Some(InputKind::Quadlet(_))))
 }
 
 /// A drop-in directory the generator may read: neither it nor a file in it is a link the

@@ -356,7 +356,7 @@ mod tests {
             (
                 PathBuf::from("/run/systemd/generator").join(unit),
                 format!(
-                    "# {}\n#\n[Unit]\nSourcePath={source}\n",
+                    "# {}\n# \n[Unit]\nSourcePath={source}\n",
                     unitsmith_generator::generate::HEADER
                 ),
             ),

@@ -61,6 +61,16 @@ impl Mask {
         }
         p.join(self.name)
     }
+
+    /// The link's path as the system booted from `root` sees it (`/etc/systemd/...`): what
+    /// takeover records.
+    pub fn system_path(&self) -> PathBuf {
+        let mut p = PathBuf::from("/");
+        for c in self.dir {
+            p.push(c);
+        }
+        p.join(self.name)
+    }
 }
 
 pub fn podman_generator_name(user: bool) -> &'static str {
@@ -194,15 +204,25 @@ fn entry_at(dir: &OwnedFd, mask: &Mask) -> Result<Entry, String> {
     }))
 }
 
-/// Open the mask's directory, component by component, never following a link, checking each
-/// directory's owner and mode. `None` when a component is missing and `create` is false.
+/// Open the mask's directory (see `open_tree_dir`).
 fn open_dir(mask: &Mask, create: bool) -> Result<Option<OwnedFd>, String> {
+    open_tree_dir(&mask.root, mask.dir, create)
+}
+
+/// Open `root`/`dir`..., component by component, never following a link, checking each
+/// directory's owner and mode; missing directories are made (mode 0755) when `create`.
+/// `None` when a component is missing and `create` is false.
+pub fn open_tree_dir(
+    root: &Path,
+    dir_components: &[&str],
+    create: bool,
+) -> Result<Option<OwnedFd>, String> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-    let mut dir = open_fd(nix::fcntl::open(&mask.root, flags, Mode::empty()))
-        .map_err(|e| format!("cannot open {}: {e}", mask.root.display()))?;
-    let mut path = mask.root.clone();
+    let mut dir = open_fd(nix::fcntl::open(root, flags, Mode::empty()))
+        .map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let mut path = root.to_path_buf();
     check_trusted(&dir, &path)?;
-    for comp in mask.dir {
+    for comp in dir_components {
         path.push(comp);
         let at = |d: &OwnedFd| {
             openat(

@@ -18,6 +18,15 @@
 #     a non-dumpable process of theirs, which the kernel shows as root's with nobody's
 #     bytes: a unit with ExecStartPre=): at daemon-reload and at the next boot each is a
 #     failure stub naming the directory and its owner; no unit runs nobody's command.
+# Issue 20 (text into units, env gates, walks):
+#   - a dangling link e2e-cron.container whose target holds `\r[Service]\rExecStartPre=...`
+#     (setup.sh, before boot), beside an enabled vendor e2e-cron.service: the failure stub
+#     outranks it and runs at boot; the injected ExecStartPre= does not run.
+#   - Exec= sees neither OPENSSL_CONF nor https_proxy from the role file nobody writes.
+#   - a gate shared by nobody's consumer and root's: its Output= in nobody's directory is not
+#     written, and a "real" output nobody plants there holds root's consumer.
+#   - doctor as root over nobody's /etc/containers/systemd/users/65534 with 40 links to `.`
+#     ends, and says which links it did not follow.
 # e2e-boots: 2
 # e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
@@ -28,7 +37,7 @@ as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"; }
 
 # The generator's refusals (boot 1 after a daemon-reload, boot 2 at boot): each planted
 # input is a failure stub naming the delegated directory and its owner.
-PWNED=/etc/e2e-pwned
+PWNED=/etc/e2e-team-pwned # (not a prefix of the e2e-cron link target, which its stub names)
 TEAM=/etc/unitsmith/team
 check_generator_refusals() { # UNIT...
 	local u path
@@ -95,8 +104,8 @@ cat >/etc/unitsmith/svc-creds.envgate <<'DECL'
 [EnvGate]
 WaitFor=/var/lib/e2e-svc/role.env
 Output=/var/lib/e2e-svc/svc.env
-Import=ROLE
-Exec=/bin/sh -c 'echo SEEN_PRELOAD=${LD_PRELOAD-unset}; echo SEEN_BASH_ENV=${BASH_ENV-unset}'
+Import=ROLE OPENSSL_CONF https_proxy
+Exec=/bin/sh -c 'echo SEEN_PRELOAD=${LD_PRELOAD-unset}; echo SEEN_BASH_ENV=${BASH_ENV-unset}; echo SEEN_OPENSSL_CONF=${OPENSSL_CONF-unset}; echo SEEN_PROXY=${https_proxy-unset}'
 Consumer=e2e-svc.service
 SettleTime=200ms
 PollInterval=500ms
@@ -109,11 +118,14 @@ assert_eq "$(stat -c '%F %U' /var/lib/e2e-svc/svc.env)" "regular file root" "the
 assert_file_matches /var/lib/e2e-svc/svc.env '^# unitsmith env gate stub' "the output (stub)"
 
 step "env gate: the role file nobody writes, with LD_PRELOAD and BASH_ENV in it"
-as_nobody sh -c 'printf "ROLE=worker\nLD_PRELOAD=/var/lib/e2e-svc/evil.so\nBASH_ENV=/var/lib/e2e-svc/evil.sh\n" >/var/lib/e2e-svc/role.env.tmp && mv /var/lib/e2e-svc/role.env.tmp /var/lib/e2e-svc/role.env'
+as_nobody sh -c 'printf "ROLE=worker\nLD_PRELOAD=/var/lib/e2e-svc/evil.so\nBASH_ENV=/var/lib/e2e-svc/evil.sh\nOPENSSL_CONF=/var/lib/e2e-svc/evil.cnf\nhttps_proxy=http://127.0.0.1:9\n" >/var/lib/e2e-svc/role.env.tmp && mv /var/lib/e2e-svc/role.env.tmp /var/lib/e2e-svc/role.env'
 wait_for --timeout 30 grep -q '^ROLE=worker' /var/lib/e2e-svc/svc.env ||
 	check_failed "the real env was not written: $(journalctl -b -u svc-creds-wait.service -o cat | tail -5)"
 assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_PRELOAD=unset$' "Exec= did not see LD_PRELOAD"
 assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_BASH_ENV=unset$' "Exec= did not see BASH_ENV"
+assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_OPENSSL_CONF=unset$' "Exec= did not see OPENSSL_CONF"
+assert_file_matches /var/lib/e2e-svc/svc.env '^SEEN_PROXY=unset$' "Exec= did not see https_proxy"
+assert_file_matches /var/lib/e2e-svc/svc.env '^OPENSSL_CONF=' "the consumer still gets OPENSSL_CONF"
 victim_untouched
 wait_for --timeout 10 sh -c '[ "$(systemctl show -P ActiveState e2e-svc.service)" = active ]' || true
 assert_eq "$(unit_prop e2e-svc.service ActiveState)" active "e2e-svc.service (restarted by the gate) ActiveState"
@@ -146,7 +158,58 @@ assert_contains "$log" "/var/lib/e2e-other: the directory is owned by nobody" "o
 assert_eq "$(stat -c %F /var/lib/e2e-other/other.env)" "symbolic link" "the planted link (neither followed nor replaced)"
 victim_untouched
 note "journal: $(grep -m1 'is owned by nobody' <<<"$log")"
-systemctl stop svc-creds-wait.service other-creds-wait.service e2e-svc.service 2>/dev/null || true
+
+step "issue 20: the \\r stub of a dangling link ran at boot, and nothing it injected"
+assert_eq "$(unit_prop e2e-cron.service FragmentPath)" /run/systemd/generator/e2e-cron.service "e2e-cron.service FragmentPath (the stub outranks the vendor unit)"
+assert_eq "$(unit_prop e2e-cron.service ActiveState)" failed "e2e-cron.service, the stub, started at boot"
+assert_fails test -e /etc/e2e-pwned-at-boot
+assert_eq "$(unit_prop e2e-cron.service ExecStartPre)" "" "e2e-cron.service ExecStartPre"
+verify=$(systemd-analyze verify /run/systemd/generator/e2e-cron.service 2>&1 || true)
+assert_not_contains "$verify" "Missing '='" "systemd-analyze verify of the stub"
+assert_not_contains "$verify" "e2e-pwned" "systemd-analyze verify of the stub"
+note "stub: $(grep -m1 '^Description=' /run/systemd/generator/e2e-cron.service)"
+
+step "issue 20: a gate shared by nobody's consumer and root's trusts root alone"
+cat >/etc/systemd/system/e2e-root2.service <<'UNIT'
+[Unit]
+Description=e2e consumer running as root, sharing a gate with nobody's e2e-svc
+[Service]
+Type=exec
+EnvironmentFile=-/var/lib/e2e-svc/shared.env
+ExecStart=/bin/sleep infinity
+UNIT
+cat >/etc/unitsmith/shared-creds.envgate <<'DECL'
+[EnvGate]
+WaitFor=/etc/app/never.env
+Output=/var/lib/e2e-svc/shared.env
+Import=ROLE
+StubKeys=ROLE
+Consumer=e2e-svc.service e2e-root2.service
+Timeout=1min
+DECL
+systemctl daemon-reload
+systemctl start shared-creds.service
+log=$(journalctl -b -u shared-creds.service -o cat)
+assert_contains "$log" "/var/lib/e2e-svc: the directory is owned by nobody" "shared-creds.service journal"
+assert_contains "$log" "but not of e2e-root2.service" "shared-creds.service journal"
+assert_fails test -e /var/lib/e2e-svc/shared.env
+as_nobody sh -c 'printf "# unitsmith env gate real\nLD_PRELOAD=/var/lib/e2e-svc/evil.so\n" >/var/lib/e2e-svc/shared.env'
+systemctl start e2e-root2.service || true
+assert_eq "$(unit_prop e2e-root2.service ActiveState)" inactive "e2e-root2.service, held by its check"
+assert_contains "$(journalctl -b -u e2e-root2.service -o cat)" "held by env gate shared-creds: /var/lib/e2e-svc" "e2e-root2.service journal"
+
+step "issue 20: doctor as root over nobody's users/65534 directory of links to itself"
+install -d -o nobody -g nogroup -m 0755 /etc/containers/systemd/users/65534
+as_nobody sh -c 'for i in $(seq 0 39); do ln -s . /etc/containers/systemd/users/65534/l$i; done; printf "[Container]\nImage=a\n" >/etc/containers/systemd/users/65534/web.container'
+t0=$(now_s)
+rc=0
+out=$(timeout 60 unitsmith doctor 2>&1) || rc=$?
+[ "$rc" != 124 ] || check_failed "doctor did not finish within 60 s"
+note "doctor took $(seconds_between "$t0" "$(now_s)") s (exit $rc)"
+assert_contains "$out" "/etc/containers/systemd/users/65534: not walked: 40 symbolic links not followed" "doctor"
+assert_contains "$out" "/etc/containers/systemd/users/65534/web.container" "doctor (the stray file)"
+rm -rf /etc/containers/systemd/users/65534
+systemctl stop svc-creds-wait.service other-creds-wait.service shared-creds-wait.service e2e-svc.service 2>/dev/null || true
 
 step "generator: inputs nobody plants in a directory delegated to them"
 install -d -m 0755 /usr/local/share/e2e

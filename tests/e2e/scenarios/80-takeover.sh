@@ -1,16 +1,26 @@
 #!/bin/bash
-# `unitsmith takeover` on a host with Podman's own Quadlet generator (testing guest, Podman 5.8):
+# `unitsmith takeover` on a host with Podman's own Quadlet generator (testing: Podman 5.8;
+# trixie: Podman 5.4.2):
 #   - before: Podman's generator owns /etc/containers/systemd (ours leaves it alone), and the
 #     same inputs through Podman's installed generator and through ours give the same units
-#     (guest/compare-units: same assignments, Podman's run-to-run argument order forgiven);
-#     Podman silently writes nothing for a typo, ours a failure stub;
+#     (guest/compare-units: the words systemd reads, Podman's run-to-run argument order
+#     forgiven); Podman silently writes nothing for a typo, ours a failure stub.
+#     On trixie the comparison is with Podman 5.4.2's generator, and ours has Podman 5.8's
+#     output. Two changes between those releases show, both expected:
+#       * 5.4 names a container and a pod in its Exec lines by ID files (`--cidfile=%t/%N.cid`,
+#         `--pod-id-file`), 5.8 by their names (podman pull request #26007): compare-units
+#         --id-files accepts exactly that in those lines, reports each, and counts the units
+#         (9 of the 14 of the podman-set: every container and the pod);
+#       * 5.4 writes a blank inside an argument as a plain space within quotes, 5.8 as \x20:
+#         systemd reads the same words, and compare-units compares those words.
+#     Anything else that differs fails, on either guest.
 #   - takeover: the /dev/null link, daemon-reload, every input's unit now ours (the typo a
 #     stub), again = no change, exit 0; --json carries the schema;
 #   - in the way: a file of that name, or a generator in /run (which overrides /etc): exit 1,
 #     named, nothing changed;
 #   - --undo hands the directories back to Podman's generator.
 # Inputs: tests/e2e/fixtures/podman-set + typo.container, in /etc/containers/systemd at boot.
-# e2e-guests: testing
+# e2e-guests: testing trixie
 # e2e-timeout: 120
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
@@ -48,10 +58,15 @@ QUADLET_UNIT_DIRS=/tmp/cmp/in "$PODMAN_GEN" -no-kmsg-log /tmp/cmp/podman /tmp/cm
 QUADLET_UNIT_DIRS=/tmp/cmp/in "$OURS" --no-kmsg-log /tmp/cmp/ours /tmp/cmp/ours /tmp/cmp/ours ||
 	check_failed "unitsmith-generator exited $? on the podman-set"
 note "$(find /tmp/cmp/podman -type f | wc -l) unit files from Podman, $(find /tmp/cmp/ours -type f | wc -l) from unitsmith"
-if out=$(/e2e/compare-units /tmp/cmp/podman /tmp/cmp/ours 2>&1); then
+compare=(/e2e/compare-units)
+[ "$E2E_GUEST" != trixie ] || compare+=(--id-files) # Podman 5.4.2: see the header
+if out=$("${compare[@]}" /tmp/cmp/podman /tmp/cmp/ours 2>&1); then
 	ok "same units: $(echo "$out" | tail -n 1)"
 else
 	check_failed "the generators' units differ:"$'\n'"$out"
+fi
+if [ "$E2E_GUEST" = trixie ]; then
+	assert_contains "$(echo "$out" | tail -n 1)" "9 differing only by Podman's ID files, 0 different" "compare-units with Podman 5.4.2"
 fi
 echo "$out" | sed 's/^/# /'
 # Podman says nothing where systemd would show it and writes no unit; unitsmith writes a stub.

@@ -8,7 +8,7 @@
 # edit restarts exactly its unit; a typo is a failure stub that doctor explains while the
 # others run on; stops are clean (no container left, units inactive, within TimeoutStopSec=).
 # Not here: .artifact (Podman pulls artifacts from a registry only, and none is reachable).
-# e2e-guests: testing
+# e2e-guests: testing trixie
 # e2e-timeout: 400
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh

@@ -11,7 +11,8 @@
 #     the consumer runs from the boot on the real env; runcmd does not run again. The ci gate
 #     waits for this boot's result.json (it is in /run) while its consumer runs on the real env
 #     kept from boot 1: never held.
-# e2e-guests: testing
+# e2e-guests: testing trixie
+# e2e-parallel: yes
 # e2e-boots: 2
 # e2e-timeout: 240
 # shellcheck source-path=SCRIPTDIR source=../lib.sh

@@ -7,7 +7,7 @@
 # restarts exactly the service whose translation changed (container IDs); a typo is a failure
 # stub naming compose.yaml:LINE that doctor explains, while the others run on; volume data
 # survives a restart; stops are clean.
-# e2e-guests: testing
+# e2e-guests: testing trixie
 # e2e-timeout: 300
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh

@@ -6,7 +6,8 @@
 #     every stage succeeds, the container runs with the role's settings, unitsmith generated it;
 #   boot 2 (reboot): the container starts at boot from unitsmith's units, on the env gate's
 #     fast path; runcmd does not run again.
-# e2e-guests: testing
+# e2e-guests: testing trixie
+# e2e-parallel: yes
 # e2e-package: none
 # e2e-boots: 2
 # e2e-timeout: 240
