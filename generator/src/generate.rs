@@ -44,6 +44,12 @@ pub struct Generated {
     pub error: Option<String>,
     /// `(link path relative to the output dir, target)` from `[Install]`.
     pub symlinks: Vec<(String, String)>,
+    /// Made for an input another user may have put there (see `sources::Input::untrusted`):
+    /// always a failure stub, with no `[Install]` and no links (nothing of the input is
+    /// read), written to the late generator directory, below every unit directory (see
+    /// `output.rs`), so it never takes the place of a unit file nor adds itself to another
+    /// unit; and a unit of the same name from root's own inputs wins.
+    pub untrusted: bool,
 }
 
 impl Generated {
@@ -195,7 +201,7 @@ fn generate_within(
         load_item(input, kind, made, opts, dropins, &budget)
     });
 
-    mark_collisions(&mut items, &mut out.warnings);
+    mark_collisions(&mut items, &out.units, &mut out.warnings);
 
     let mut infos: UnitsInfo = HashMap::with_capacity(items.len());
     for it in &mut items {
@@ -311,7 +317,8 @@ fn generate_within(
 
     out.spent.infos = infos;
 
-    // Env gates last: a Quadlet unit of the same name wins and the gate is reported.
+    // Env gates last: a Quadlet unit of the same name wins and the gate is reported (one of
+    // an untrusted input lost to a gate of root's already: see `mark_collisions`).
     let taken: HashSet<&str> = match gate_units.is_empty() {
         true => HashSet::new(),
         false => out.units.iter().map(|u| u.name.as_str()).collect(),
@@ -336,7 +343,10 @@ fn generate_within(
         }
         out.units.push(g);
     }
-    compose_targets(compose.targets, sink, &mut out);
+    // Root's projects first: an untrusted project's target never takes a name from them.
+    let mut targets = compose.targets;
+    targets.sort_by_key(|t| t.untrusted);
+    compose_targets(targets, sink, &mut out);
     out
 }
 
@@ -354,8 +364,10 @@ fn compose_units(
     if !inputs.iter().any(|i| i.kind == InputKind::Compose) {
         return crate::compose::Translated::default();
     }
+    // (An untrusted Quadlet input does not take a name from a project here: its stub loses
+    // to the project's unit in `mark_collisions`.)
     let taken: HashSet<&str> = (inputs.iter())
-        .filter(|i| matches!(i.kind, InputKind::Quadlet(_)))
+        .filter(|i| matches!(i.kind, InputKind::Quadlet(_)) && !i.untrusted)
         .map(|i| i.name.as_str())
         .collect();
     let mut t = crate::compose::translate(inputs, opts.user, &taken, budget, &opts.helper);
@@ -369,11 +381,17 @@ fn compose_units(
 #[inline(never)]
 fn compose_targets(targets: Vec<crate::compose::Target>, sink: Option<Sink>, out: &mut Outcome) {
     for crate::compose::Target {
-        unit,
+        mut unit,
         source,
         wants,
+        untrusted,
     } in targets
     {
+        if untrusted {
+            // (The project was not read: its target is ours, but it must not pull the
+            // stub in at boot either.)
+            unit.remove_group("Install");
+        }
         if let Some(other) = out.units.iter().find(|u| u.name == unit.filename) {
             out.warnings.push(format!(
                 "{}: not generated: {} is already generated from {}\n  hint: rename the project (name: in the Compose file, or its directory)",
@@ -383,13 +401,13 @@ fn compose_targets(targets: Vec<crate::compose::Target>, sink: Option<Sink>, out
             ));
             continue;
         }
-        let mut symlinks = install::symlinks(&unit, &mut out.warnings);
-        for w in wants {
-            let (base, instance, _) = crate::unitfile::template_parts(&w);
+        let mut symlinks = links_of(&unit, untrusted, &mut out.warnings);
+        for w in wants.iter().filter(|_| !untrusted) {
+            let (base, instance, _) = crate::unitfile::template_parts(w);
             let file = if instance.is_empty() {
                 w.clone()
             } else {
-                [base, "@", crate::unitfile::extension(&w)].concat()
+                [base, "@", crate::unitfile::extension(w)].concat()
             };
             symlinks.push((format!("{}.wants/{w}", unit.filename), format!("../{file}")));
         }
@@ -399,6 +417,7 @@ fn compose_targets(targets: Vec<crate::compose::Target>, sink: Option<Sink>, out
             source,
             error: None,
             symlinks,
+            untrusted,
         };
         let (g, sunk) = hand_over(g, sink);
         if let Err(e) = sunk {
@@ -561,21 +580,23 @@ fn hand_over(mut unit: Generated, sink: Option<Sink>) -> (Generated, Result<(), 
 fn render_item(it: &Item, result: Result<UnitFile, String>) -> (Generated, Vec<String>) {
     let mut warnings = Vec::new();
     let source = it.input.path.clone();
+    let untrusted = it.input.untrusted;
     let unit = match result {
         Ok(service) => {
-            let symlinks = install::symlinks(&service, &mut warnings);
+            let symlinks = links_of(&service, untrusted, &mut warnings);
             Generated {
                 name: service.filename.clone(),
                 unit: service,
                 source,
                 error: None,
                 symlinks,
+                untrusted,
             }
         }
         Err(error) => {
-            let mut stub =
-                stub::failure_stub(&it.service_filename, &source, &error, it.unit.as_ref());
-            let symlinks = install::symlinks(&stub, &mut warnings);
+            let install = it.unit.as_ref().filter(|_| !untrusted);
+            let mut stub = stub::failure_stub(&it.service_filename, &source, &error, install);
+            let symlinks = links_of(&stub, untrusted, &mut warnings);
             stub.filename = it.service_filename.clone();
             Generated {
                 name: it.service_filename.clone(),
@@ -583,10 +604,20 @@ fn render_item(it: &Item, result: Result<UnitFile, String>) -> (Generated, Vec<S
                 source,
                 error: Some(error),
                 symlinks,
+                untrusted,
             }
         }
     };
     (unit, warnings)
+}
+
+/// The links `[Install]` of `unit` asks for; none for a unit of an input root does not trust
+/// (see [`Generated::untrusted`]).
+fn links_of(unit: &UnitFile, untrusted: bool, warnings: &mut Vec<String>) -> Vec<(String, String)> {
+    match untrusted {
+        true => Vec::new(),
+        false => install::symlinks(unit, warnings),
+    }
 }
 
 /// An env gate's units, or one failure stub under its service name.
@@ -617,6 +648,7 @@ fn envgate_units(
                 source: input.path.clone(),
                 error: Some(error),
                 symlinks: Vec::new(),
+                untrusted: input.untrusted,
             }),
             None => out.not_generated.push(NotGenerated {
                 source: input.path.clone(),
@@ -638,7 +670,7 @@ fn envgate_units(
                 let symlinks = if unit.filename.contains('/') {
                     Vec::new()
                 } else {
-                    install::symlinks(&unit, &mut out.warnings)
+                    links_of(&unit, input.untrusted, &mut out.warnings)
                 };
                 out.units.push(Generated {
                     name: unit.filename.clone(),
@@ -646,19 +678,22 @@ fn envgate_units(
                     source: input.path.clone(),
                     error: None,
                     symlinks,
+                    untrusted: input.untrusted,
                 });
             }
         }
         Err((error, unit)) => {
             out.errors.push(error.clone());
-            let stub = stub::failure_stub(&name, &input.path, &error, unit.as_ref());
-            let symlinks = install::symlinks(&stub, &mut out.warnings);
+            let install = unit.as_ref().filter(|_| !input.untrusted);
+            let stub = stub::failure_stub(&name, &input.path, &error, install);
+            let symlinks = links_of(&stub, input.untrusted, &mut out.warnings);
             out.units.push(Generated {
                 name,
                 unit: stub,
                 source: input.path.clone(),
                 error: Some(error),
                 symlinks,
+                untrusted: input.untrusted,
             });
         }
     }
@@ -717,20 +752,36 @@ fn push_hint(msg: &mut String, e: &quadlet::ConvertError) {
 /// Two inputs that would write the same unit: the first in processing order (kind, then
 /// search order) is generated; each other one is reported as a warning naming both files.
 /// (Quadlet exits 0 here and lets the last write win; we keep its exit status but say so.)
-fn mark_collisions(items: &mut [Item], warnings: &mut Vec<String>) {
-    let mut first: HashMap<&str, usize> = HashMap::with_capacity(items.len());
+/// An input root does not trust comes after all of root's, and after root's env gates
+/// (`gates`): its stub never takes a unit's name from them (see [`Generated::untrusted`]).
+fn mark_collisions(items: &mut [Item], gates: &[Generated], warnings: &mut Vec<String>) {
+    let mut first: HashMap<&str, &std::path::Path> = HashMap::with_capacity(items.len());
     let mut hidden = Vec::new();
-    for (i, it) in items.iter().enumerate().filter(|(_, it)| !it.no_stub) {
+    let mut order: Vec<usize> = (0..items.len()).filter(|&i| !items[i].no_stub).collect();
+    // (Stable: search order holds within each.)
+    order.sort_by_key(|&i| items[i].input.untrusted);
+    for i in order {
+        let it = &items[i];
         let name = it.service_filename.as_str();
-        match first.get(name) {
+        let gate = || {
+            (gates.iter())
+                .find(|g| !g.untrusted && g.name == name)
+                .map(|g| g.source.as_path())
+        };
+        let winner = match first.get(name) {
+            Some(w) => Some(*w),
+            None if it.input.untrusted => gate(),
+            None => None,
+        };
+        match winner {
             None => {
-                first.insert(name, i);
+                first.insert(name, &it.input.path);
             }
-            Some(&w) => {
+            Some(w) => {
                 warnings.push(format!(
                     "{}: not generated: {name} is already generated from {}\n  hint: rename one of them, or set ServiceName= to tell them apart",
                     it.input.path.display(),
-                    items[w].input.path.display()
+                    w.display()
                 ));
                 hidden.push(i);
             }

@@ -7,6 +7,15 @@
 //! written, made or removed outside the directory. Files are created with `O_EXCL`: another
 //! generator's unit of the same name is a collision to report, never something to overwrite.
 //! No fsync: the output is on tmpfs (/run) and is rebuilt at every boot and reload.
+//!
+//! systemd hands a generator three directories (systemd.generator(7)): the normal one, below
+//! `/etc/systemd/system` and `/run/systemd/system` but above the vendor's
+//! `/usr/lib/systemd/system` (and `/usr/local/lib`, `/lib`), an early one above `/etc`, and a
+//! late one below every unit directory (`systemd-analyze unit-paths` lists them in order).
+//! Units go to the normal one, as Quadlet's do. The failure stub of an input another user may
+//! have put there (`Generated::untrusted`) goes to the late one, without any link: a user
+//! who names a file `ssh.container` in a directory of theirs gets a failing `ssh.service`
+//! only where no unit file of that name exists, never in place of the vendor's ([`Outputs`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -21,7 +30,35 @@ use nix::sys::stat::Mode;
 
 use crate::generate::Generated;
 
-/// The directory the units go to, held open.
+/// The directories units go to, held open: see the module comment.
+pub struct Outputs {
+    normal: OutputDir,
+    /// `None`: called with one directory, for tests, which systemd.generator(7) says stands
+    /// for all three; the normal one is used.
+    late: Option<OutputDir>,
+}
+
+impl Outputs {
+    /// The normal directory and, when given, the late one.
+    pub fn new(normal: OutputDir, late: Option<OutputDir>) -> Outputs {
+        Outputs { normal, late }
+    }
+
+    /// Where the units of root's own inputs go.
+    pub fn normal(&self) -> &OutputDir {
+        &self.normal
+    }
+
+    /// Where a unit goes: the late directory for one of an input root does not trust.
+    pub fn for_unit(&self, untrusted: bool) -> &OutputDir {
+        match (untrusted, &self.late) {
+            (true, Some(late)) => late,
+            _ => &self.normal,
+        }
+    }
+}
+
+/// A directory units go to, held open.
 pub struct OutputDir {
     fd: OwnedFd,
     path: PathBuf,
@@ -179,16 +216,19 @@ fn subdir(at: &OwnedFd, name: &str, create: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// Write one unit and its `TARGET.wants/` (`.requires/`, `.upholds/`) links in `dir` (the
-/// generator's sink: called from worker threads as units become final). Missing
-/// subdirectories are made on the way. One message per failure. Other links (`Alias=`) wait
-/// for [`settle_links`]: they may name another unit's file.
-pub fn write_unit(dir: &OutputDir, u: &Generated) -> Result<(), String> {
+/// Write one unit and its `TARGET.wants/` (`.requires/`, `.upholds/`) links (the generator's
+/// sink: called from worker threads as units become final), in the directory that `out` has
+/// for it. Missing subdirectories are made on the way. One message per failure. Other links
+/// (`Alias=`) wait for [`settle_links`]: they may name another unit's file. A unit of an
+/// input root does not trust gets no link at all, whatever it asks for.
+pub fn write_unit(out: &Outputs, u: &Generated) -> Result<(), String> {
+    let dir = out.for_unit(u.untrusted);
     let mut errors: Vec<String> = Vec::new();
     if let Err(e) = write_text(dir, u) {
         errors.push(e);
     }
-    for (link, target) in u.symlinks.iter().filter(|(l, _)| is_dependency_link(l)) {
+    let links = u.symlinks.iter().filter(|_| !u.untrusted);
+    for (link, target) in links.filter(|(l, _)| is_dependency_link(l)) {
         if let Err(e) = symlink_replacing(dir, target, link) {
             errors.push(e);
         }
@@ -235,12 +275,14 @@ fn is_dependency_link(link: &str) -> bool {
 /// Make the links [`write_unit`] left, once every unit file is written: aliases, and links
 /// that several units claim (made by their threads in whatever order they ran). The last
 /// claim in unit order wins, as in Quadlet, and an alias replaces a unit file of its name.
-/// One message per failure.
-pub fn settle_links(dir: &OutputDir, units: &[Generated]) -> Vec<String> {
-    let n = units.iter().map(|u| u.symlinks.len()).sum();
+/// One message per failure. (In the normal directory: units of untrusted inputs have none.)
+pub fn settle_links(out: &Outputs, units: &[Generated]) -> Vec<String> {
+    let dir = out.normal();
+    let units = || units.iter().filter(|u| !u.untrusted);
+    let n = units().map(|u| u.symlinks.len()).sum();
     let mut claims: HashMap<&str, (&str, usize)> = HashMap::with_capacity(n);
     let mut order: Vec<&str> = Vec::with_capacity(n);
-    for u in units {
+    for u in units() {
         for (link, target) in &u.symlinks {
             let claim = claims.entry(link).or_insert_with(|| {
                 order.push(link);
@@ -291,16 +333,17 @@ pub fn unit_name_of(input: &crate::sources::Input) -> Option<String> {
     }
 }
 
-/// A failure stub, failing with `why`, for every input of `inputs` that has no unit in `dir`
-/// yet (the watchdog's last act: see `watchdog.rs`). Returns how many were written and the
-/// inputs left without a unit (no valid name, or the stub could not be written).
+/// A failure stub, failing with `why`, for every input of `inputs` that has no unit in its
+/// directory yet (the watchdog's last act: see `watchdog.rs`). Returns how many were written
+/// and the inputs left without a unit (no valid name, or the stub could not be written).
 pub fn write_missing_stubs(
-    dir: &OutputDir,
+    out: &Outputs,
     inputs: &[crate::sources::Input],
     why: &str,
 ) -> (usize, Vec<String>) {
     let (mut written, mut left) = (0, Vec::new());
     for input in inputs {
+        let dir = out.for_unit(input.untrusted);
         let path = crate::badname::shown_path(&input.path);
         if input.kind == crate::sources::InputKind::Compose && has_unit_from(&dir.path, &input.path)
         {
@@ -317,6 +360,7 @@ pub fn write_missing_stubs(
             source: input.path.clone(),
             error: Some(error),
             symlinks: Vec::new(),
+            untrusted: input.untrusted,
         };
         match write_text(dir, &stub) {
             Ok(()) => written += 1,
@@ -359,7 +403,13 @@ mod tests {
             symlinks: (links.iter())
                 .map(|(l, t)| (l.to_string(), t.to_string()))
                 .collect(),
+            untrusted: false,
         }
+    }
+
+    /// `dir` for every unit, as when the generator is given one directory.
+    fn one_dir(dir: &Path) -> Outputs {
+        Outputs::new(OutputDir::open(dir).unwrap(), None)
     }
 
     /// The watchdog's stubs go exactly where no unit is yet, under each input's unit name.
@@ -384,7 +434,7 @@ mod tests {
             InputKind::Quadlet(crate::quadlet::Kind::Volume),
         )])
         .collect();
-        let out = OutputDir::open(&dir).unwrap();
+        let out = one_dir(&dir);
         let (written, left) = write_missing_stubs(&out, &inputs, "not generated: timed out");
         assert_eq!(written, 3, "hung, sp ace, db");
         assert_eq!(left, vec!["/in/@.container".to_string()]);
@@ -419,7 +469,7 @@ mod tests {
             crate::compose::input("/in/compose/Hung/compose.yaml".into()).unwrap(),
         ];
         assert!(inputs.iter().all(|i| i.kind == InputKind::Compose));
-        let out = OutputDir::open(&dir).unwrap();
+        let out = one_dir(&dir);
         let (written, left) = write_missing_stubs(&out, &inputs, "not generated: timed out");
         assert_eq!((written, left), (1, Vec::<String>::new()));
         assert!(!dir.join("done.service").exists());
@@ -445,7 +495,7 @@ mod tests {
             &[(link, "../t@x.service"), ("alias.service", "t@x.service")],
         );
         // The later unit written first: its link is then replaced by the earlier unit's.
-        let out = OutputDir::open(&dir).unwrap();
+        let out = one_dir(&dir);
         write_unit(&out, &later).unwrap();
         write_unit(&out, &first).unwrap();
         assert_eq!(
@@ -478,7 +528,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         fs::create_dir_all(base.join("elsewhere")).unwrap();
         fs::write(base.join("victim.target"), "precious\n").unwrap();
-        let out = OutputDir::open(&dir).unwrap();
+        let out = one_dir(&dir);
         for name in [
             "../x.target",
             "a/../../x.service",

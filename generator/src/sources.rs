@@ -65,6 +65,12 @@ pub struct Input {
     /// The file name is not valid UTF-8: `name` shows those bytes as `\xNN`, and the file
     /// is never read (no unit name can hold them).
     pub name_not_utf8: bool,
+    /// Another user may have put it there, under a name of their choosing (run as root: listed
+    /// in a directory root does not trust, or owned by another user in a sticky one; see
+    /// `walk.rs`). It is never read, and its failure stub never takes the place of another
+    /// unit: it goes to the late generator directory, with no links (see `output.rs`), and a
+    /// unit of root's own inputs of the same name wins.
+    pub untrusted: bool,
 }
 
 impl Input {
@@ -77,6 +83,7 @@ impl Input {
             shadows: Vec::new(),
             listed_regular: false,
             name_not_utf8: false,
+            untrusted: false,
         }
     }
 }
@@ -106,6 +113,10 @@ pub struct Entry {
     pub plain_file: bool,
     /// A directory (not a symlink to one): its path in a resolved directory is resolved too.
     pub dir: bool,
+    /// Another user chose its name (see [`Input::untrusted`]): an entry of a directory root
+    /// does not trust, or one another user owns in a sticky directory every user can write
+    /// (`/tmp`). Only looked at in such directories.
+    pub untrusted: bool,
 }
 
 /// The entries of `dir`, in no particular order.
@@ -119,6 +130,7 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<Entry>> {
                 plain_file: t.is_some_and(|t| t.is_file()),
                 dir: t.is_some_and(|t| t.is_dir()),
                 name: e.file_name(),
+                untrusted: false,
             }
         })
         .collect())
@@ -155,11 +167,16 @@ pub fn list_found(
     untrusted: &mut crate::walk::UntrustedListing,
 ) -> Listing {
     match &found.verdict {
-        crate::walk::Verdict::Trusted { .. } => match list(&found.path) {
-            Ok(entries) => Listing::Listed {
-                entries,
-                refused: false,
-            },
+        crate::walk::Verdict::Trusted { open, .. } => match list(&found.path) {
+            Ok(mut entries) => {
+                if *open {
+                    crate::walk::mark_others_entries(&found.path, &mut entries);
+                }
+                Listing::Listed {
+                    entries,
+                    refused: false,
+                }
+            }
             Err(e) => Listing::Failed(e),
         },
         crate::walk::Verdict::Refused {
@@ -244,8 +261,9 @@ impl Scanner {
                 _ => matches!(name, Cow::Owned(_)),
             };
             let path = dir.join(&entry.name);
+            let untrusted = refused || entry.untrusted;
             // Inputs root does not trust never take the place of its own (see `budget.rs`).
-            let (count, limit, over) = match refused {
+            let (count, limit, over) = match untrusted {
                 false => (&mut self.trusted, budget::MAX_INPUTS, &mut self.over_limit),
                 true => (
                     &mut self.refused,
@@ -269,7 +287,32 @@ impl Scanner {
                         .collect()
                 });
                 if let Some(&i) = taken.get(name.as_ref()) {
-                    inputs[i].shadows.push(path);
+                    if inputs[i].untrusted && !untrusted {
+                        // Searched first, but put there by another user: root's own input
+                        // of the name wins, so no user can take a name from root's inputs.
+                        let hidden = std::mem::replace(
+                            &mut inputs[i],
+                            Input {
+                                name: name.into_owned(),
+                                path,
+                                kind,
+                                shadows: Vec::new(),
+                                listed_regular: entry.plain_file,
+                                name_not_utf8,
+                                untrusted,
+                            },
+                        );
+                        self.scan.problems.push(format!(
+                            "{}: not used: root's own {} has the same name, and wins: this file is where another user may have put it (a directory root does not trust, or a sticky one every user can write)",
+                            hidden.path.display(),
+                            inputs[i].path.display()
+                        ));
+                        inputs[i].shadows.push(hidden.path);
+                        inputs[i].shadows.extend(hidden.shadows);
+                        *count += 1;
+                    } else {
+                        inputs[i].shadows.push(path);
+                    }
                     continue;
                 }
                 taken.insert(name.to_string(), inputs.len());
@@ -282,6 +325,7 @@ impl Scanner {
                 shadows: Vec::new(),
                 listed_regular: entry.plain_file,
                 name_not_utf8,
+                untrusted,
             });
         }
     }

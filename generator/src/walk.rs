@@ -513,9 +513,19 @@ pub fn list_untrusted(dir: &Path, base: &Path, max: usize) -> io::Result<(Vec<En
             name: std::ffi::OsStr::from_bytes(name).to_os_string(),
             plain_file: t == Some(Type::File),
             dir: t == Some(Type::Directory),
+            untrusted: true,
         });
     }
     Ok((out, more))
+}
+
+/// Mark the entries of `dir`, a sticky directory every user can write (`/tmp`), that root
+/// does not own: their owners chose their names (see `sources::Input::untrusted`). An entry
+/// that cannot be looked at (gone since the listing) is marked too.
+pub fn mark_others_entries(dir: &Path, entries: &mut [Entry]) {
+    for e in entries {
+        e.untrusted = std::fs::symlink_metadata(dir.join(&e.name)).map_or(true, |m| m.uid() != 0);
+    }
 }
 
 /// How much of the directories root does not trust is listed in one run: enough for the

@@ -128,12 +128,18 @@ time.sleep(120)
         cmdline
     }
 
-    /// Run the generator as root, system mode, on `dirs` (in search order).
+    /// Run the generator as root, system mode, on `dirs` (in search order), with the three
+    /// output directories systemd gives: `out`, `out.early`, `out.late`.
     fn generate(&self, dirs: &[PathBuf]) -> Output {
         let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-        let out = self.path("out");
+        let out = |d: &str| self.path(d).display().to_string();
         Command::new(generator())
-            .args(["--no-kmsg-log", out.to_str().unwrap()])
+            .args([
+                "--no-kmsg-log",
+                &out("out"),
+                &out("out.early"),
+                &out("out.late"),
+            ])
             .env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("QUADLET_UNIT_DIRS", dirs.join(":"))
@@ -141,26 +147,63 @@ time.sleep(120)
             .unwrap()
     }
 
+    /// The unit `name` in the normal output directory, where the units of root's own inputs
+    /// go.
     fn unit(&self, name: &str) -> String {
-        fs::read_to_string(self.path("out").join(name)).unwrap_or_else(|e| {
-            let w = self.written();
+        self.unit_in("out", name)
+    }
+
+    /// The unit `name` in the late output directory, where the stubs of inputs root does not
+    /// trust go; never in the normal one.
+    fn late(&self, name: &str) -> String {
+        let normal = self.path("out").join(name);
+        assert!(
+            fs::symlink_metadata(&normal).is_err(),
+            "{name} is in the normal output directory, above the vendor's units:\n{}",
+            fs::read_to_string(&normal).unwrap_or_default()
+        );
+        self.unit_in("out.late", name)
+    }
+
+    fn unit_in(&self, dir: &str, name: &str) -> String {
+        fs::read_to_string(self.path(dir).join(name)).unwrap_or_else(|e| {
+            let w = self.written_in(dir);
             panic!(
-                "{name}: {e}; out/ holds {} units: {:?}",
+                "{name}: {e}; {dir}/ holds {} units: {:?}",
                 w.len(),
                 &w[..w.len().min(10)]
             )
         })
     }
 
-    /// The unit files written (not the `.wants/` directories).
+    /// The unit files written in the normal directory (not the `.wants/` directories).
     fn written(&self) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.path("out"))
-            .unwrap()
+        self.written_in("out")
+    }
+
+    /// The unit files written in `dir` (`out`, `out.early`, `out.late`).
+    fn written_in(&self, dir: &str) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.path(dir)) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = rd
             .map(|e| e.unwrap())
             .filter(|e| e.file_type().unwrap().is_file())
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect();
         v.sort();
+        v
+    }
+
+    /// Every unit written, in any output directory: (directory, name, text).
+    fn all_units(&self) -> Vec<(&'static str, String, String)> {
+        let mut v = Vec::new();
+        for dir in ["out", "out.early", "out.late"] {
+            for u in self.written_in(dir) {
+                let text = self.unit_in(dir, &u);
+                v.push((dir, u, text));
+            }
+        }
         v
     }
 }
@@ -226,11 +269,13 @@ fn a_link_to_proc_cmdline_is_never_an_input() {
     symlink(&cmdline, s.path("in/rootmade.container")).unwrap();
     let o = s.generate(&[s.path("in")]);
     assert_eq!(o.status.code(), Some(1));
-    for u in s.written() {
-        let text = s.unit(&u);
-        assert!(!text.contains(MARK), "{u} runs nobody's command:\n{text}");
+    for (dir, u, text) in s.all_units() {
+        assert!(
+            !text.contains(MARK),
+            "{dir}/{u} runs nobody's command:\n{text}"
+        );
     }
-    let e = stub_error(&s.unit("evil.service"));
+    let e = stub_error(&s.late("evil.service"));
     assert!(
         e.contains(&format!(
             "not used: {} is owned by uid 65534, mode 0755",
@@ -242,7 +287,7 @@ fn a_link_to_proc_cmdline_is_never_an_input() {
         e.contains(&format!("fix: chown root:root {}", team.display())),
         "{e}"
     );
-    let e = stub_error(&s.unit("evil2.service"));
+    let e = stub_error(&s.late("evil2.service"));
     assert!(
         e.contains("is a symbolic link owned by uid 65534") && e.contains("every user can write"),
         "{e}"
@@ -268,20 +313,25 @@ fn a_compose_project_directory_another_user_owns_is_not_used() {
     nobody_symlink(&rootfile, &other.join("compose.yaml"));
     let o = s.generate(&[s.path("in")]);
     assert_eq!(o.status.code(), Some(1));
-    for u in s.written() {
-        let text = s.unit(&u);
-        assert!(!text.contains("--privileged"), "{u} is privileged:\n{text}");
+    for (dir, u, text) in s.all_units() {
+        assert!(
+            !text.contains("--privileged"),
+            "{dir}/{u} is privileged:\n{text}"
+        );
     }
     for (project, dir) in [("app", &app), ("other", &other)] {
-        let e = stub_error(&s.unit(&format!("{project}.service")));
+        let e = stub_error(&s.late(&format!("{project}.service")));
         assert!(
             e.contains(&format!("{} is owned by uid 65534", dir.display())),
             "{project}: {e}"
         );
-        assert!(s
-            .unit(&format!("{project}.target"))
-            .contains(&format!("Requires={project}.service")));
+        // Its target says why it fails, but is not pulled in at boot.
+        let target = s.late(&format!("{project}.target"));
+        assert!(target.contains(&format!("Requires={project}.service")));
+        assert!(!target.contains("[Install]"), "{target}");
     }
+    assert_eq!(links_in(&s.path("out.late")), Vec::<PathBuf>::new());
+    assert_eq!(links_in(&s.path("out")), Vec::<PathBuf>::new());
 }
 
 /// Files that look root's in a directory delegated to nobody: a link to a Quadlet file root
@@ -305,7 +355,7 @@ fn root_owned_files_in_a_delegated_directory_are_not_used() {
     let o = s.generate(&[s.path("in")]);
     assert_eq!(o.status.code(), Some(1));
     for u in ["linked.service", "inner.service"] {
-        let e = stub_error(&s.unit(u));
+        let e = stub_error(&s.late(u));
         assert!(
             e.contains(&format!("{} is owned by uid 65534", team.display())),
             "{u}: {e}"
@@ -365,10 +415,11 @@ fn refused_inputs_never_starve_roots_own() {
         "root's input is a stub:\n{good}"
     );
     assert!(good.contains("podman run"), "{good}");
-    let stubs = s.written().len() - 1;
+    assert_eq!(s.written(), ["good.service"]);
+    let stubs = s.written_in("out.late").len();
     assert!(stubs <= 1_000, "{stubs} stubs for refused inputs");
     assert!(stubs > 0, "no stub says why nobody's inputs are not used");
-    let e = stub_error(&s.unit("x00000.service"));
+    let e = stub_error(&s.late("x00000.service"));
     assert!(
         e.contains(&format!("{} is owned by uid 65534", team.display())),
         "{e}"
@@ -398,11 +449,128 @@ fn compose_project_name_cannot_leave_the_output_directory() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    assert_eq!(top, ["in", "out"], "written outside the output directory");
+    // (The generator makes the output directories it is given when they are missing.)
+    assert_eq!(
+        top,
+        ["in", "out", "out.late"],
+        "written outside the output directories"
+    );
     let e = stub_error(&s.unit("app.service"));
     assert!(
         e.contains("compose/app/.env:2: COMPOSE_PROJECT_NAME is not a project name"),
         "{e}"
     );
     assert!(!e.contains("../x"), "the value is quoted: {e}");
+}
+
+/// Every symbolic link under `dir` (`.wants/` links, aliases), relative to it.
+fn links_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.map(|e| e.unwrap()) {
+            let t = e.file_type().unwrap();
+            if t.is_symlink() {
+                v.push(e.path().strip_prefix(dir).unwrap().to_path_buf());
+            } else if t.is_dir() {
+                todo.push(e.path());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Names nobody gives files in a directory delegated to them (searched first) and in a
+/// sticky one every user can write: `ssh.container` and `cron.container` (with `[Install]`
+/// and `Alias=`, which a vendor unit has: systemd takes the generator's normal directory over
+/// `/usr/lib/systemd/system`, so a stub there would replace the vendor's `ssh.service` at the
+/// next boot), and the names of root's own inputs and of the units they give (a Quadlet file
+/// searched later, `ServiceName=`, an env gate, a Compose service). Each of nobody's files
+/// gets a failure stub in the late directory, below every unit directory, with no link and no
+/// `[Install]`; every unit of root's is generated in the normal directory.
+#[test]
+fn a_refused_input_never_takes_a_units_place() {
+    require_root!("a_refused_input_never_takes_a_units_place");
+    let s = Scene::new("place");
+    let team = s.nobody_dir("in/team");
+    let shared = s.path("in/shared");
+    fs::create_dir_all(&shared).unwrap();
+    fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+    let planted = format!(
+        "[Container]\nImage=docker.io/library/busybox:latest\nExec=/bin/touch {MARK}\n[Install]\nWantedBy=multi-user.target\nRequiredBy=sockets.target\nAlias=sshd.service\n"
+    );
+    as_nobody(&[
+        "sh",
+        "-c",
+        "for n in ssh web www app-web gate lonely; do printf %s \"$1\" >\"$2/$n.container\"; done; printf %s \"$1\" >\"$3/cron.container\"",
+        "sh",
+        &planted,
+        team.to_str().unwrap(),
+        shared.to_str().unwrap(),
+    ]);
+    let image = "[Container]\nImage=docker.io/library/busybox:latest\n";
+    s.root_file("root/web.container", image);
+    s.root_file("root/site.container", &format!("{image}ServiceName=www\n"));
+    s.root_file(
+        "root/gate.envgate",
+        "[EnvGate]\nWaitFor=/etc/app/role.env\nOutput=/etc/app/app.env\nImport=ROLE\nConsumer=web.service\n",
+    );
+    s.root_file(
+        "root/compose/app/compose.yaml",
+        "services:\n  web:\n    image: docker.io/library/busybox:latest\n",
+    );
+    let o = s.generate(&[s.path("in"), s.path("root")]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+
+    for name in ["ssh.service", "cron.service", "lonely.service"] {
+        let stub = s.late(name);
+        let e = stub_error(&stub);
+        assert!(e.contains("uid 65534"), "{name}: {e}");
+        assert!(
+            !stub.contains("[Install]") && !stub.contains(MARK),
+            "{name}:\n{stub}"
+        );
+    }
+    assert!(stub_error(&s.late("ssh.service"))
+        .contains(&format!("{} is owned by uid 65534", team.display())));
+    // Root's own units, each from root's file.
+    for (name, from) in [
+        ("web.service", "root/web.container"),
+        ("www.service", "root/site.container"),
+        ("gate.service", "root/gate.envgate"),
+        ("app-web.service", "root/compose/app/compose.yaml"),
+    ] {
+        let unit = s.unit(name);
+        assert!(!unit.contains("[X-Unitsmith]"), "{name} is a stub:\n{unit}");
+        let source = format!("SourcePath={}", s.path(from).display());
+        assert!(unit.contains(&source), "{name} is not from {from}:\n{unit}");
+        assert!(
+            fs::symlink_metadata(s.path("out.late").join(name)).is_err(),
+            "a stub of {name} in the late directory too"
+        );
+    }
+    // No link of nobody's anywhere: only root's project target is wanted at boot.
+    assert_eq!(links_in(&s.path("out.late")), Vec::<PathBuf>::new());
+    let links = links_in(&s.path("out"));
+    assert!(
+        links
+            .iter()
+            .all(|l| !l.to_string_lossy().contains("ssh") && !l.to_string_lossy().contains("cron")),
+        "{links:?}"
+    );
+    for nobodys in ["web", "www", "app-web", "gate"] {
+        let hidden = team.join(format!("{nobodys}.container"));
+        assert!(
+            stderr.contains(&hidden.display().to_string()),
+            "{} is not reported:\n{stderr}",
+            hidden.display()
+        );
+    }
+    assert_eq!(
+        s.written_in("out.late"),
+        ["cron.service", "lonely.service", "ssh.service"]
+    );
 }

@@ -278,6 +278,7 @@ impl Env {
         if let Some(g) = self.model.unit(key) {
             f.source = Some(g.source.clone());
             f.stub_error = g.error.clone();
+            f.untrusted = g.untrusted;
             if lookup.is_none() {
                 f.expected_text = Some(g.text());
             }

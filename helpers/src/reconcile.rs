@@ -971,6 +971,7 @@ mod tests {
                 .iter()
                 .map(|l| (l.to_string(), String::new()))
                 .collect(),
+            untrusted: false,
         };
         let units = vec![
             g(

@@ -136,6 +136,9 @@ fn real_main() -> ExitCode {
     );
 
     let output_dir = args.dirs.first().cloned();
+    // Where the failure stubs of inputs root does not trust go (see output.rs); with one
+    // directory, as in tests, that one stands for all three (systemd.generator(7)).
+    let late_dir = args.dirs.get(2).cloned();
     if !args.dry_run && output_dir.is_none() {
         log_error!("missing output directory argument\n{USAGE}");
         return ExitCode::from(1);
@@ -148,8 +151,9 @@ fn real_main() -> ExitCode {
     let dog = {
         let (published, dir) = (Arc::clone(&published), output_dir.clone());
         let dir = dir.filter(|_| !args.dry_run);
+        let late = late_dir.clone();
         watchdog::arm(deadline + budget::WATCHDOG_GRACE, move || {
-            last_resort(&published, dir.as_deref(), limit)
+            last_resort(&published, dir.as_deref(), late.as_deref(), limit)
         })
     };
     let (search, scan) = dirs::search_and_scan_until(args.user, Some(deadline));
@@ -183,7 +187,10 @@ fn real_main() -> ExitCode {
     // Units and their links are written as they become final (writing overlaps
     // converting); the output directory must exist first.
     let write_to = if args.dry_run { None } else { output_dir };
-    let out = match write_to.as_deref().map(open_output).transpose() {
+    let out = match (write_to.as_deref())
+        .map(|d| open_output(d, late_dir.as_deref()))
+        .transpose()
+    {
         Ok(out) => out,
         Err(e) => {
             log_error!("{e}");
@@ -230,18 +237,29 @@ fn real_main() -> ExitCode {
     }
 }
 
-/// The output directory systemd gave (made when missing, as for a dry run's tests), held open:
-/// every unit and link is written relative to it (see `output.rs`).
-fn open_output(dir: &Path) -> Result<output::OutputDir, String> {
-    std::fs::create_dir_all(dir)
-        .and_then(|()| output::OutputDir::open(dir))
-        .map_err(|e| format!("{}: cannot create output directory: {e}", dir.display()))
+/// The output directories systemd gave, normal and late (made when missing, as for a dry
+/// run's tests), held open: every unit and link is written relative to them (see `output.rs`).
+fn open_output(dir: &Path, late: Option<&Path>) -> Result<output::Outputs, String> {
+    let open = |d: &Path| {
+        std::fs::create_dir_all(d)
+            .and_then(|()| output::OutputDir::open(d))
+            .map_err(|e| format!("{}: cannot create output directory: {e}", d.display()))
+    };
+    Ok(output::Outputs::new(
+        open(dir)?,
+        late.map(open).transpose()?,
+    ))
 }
 
 /// The watchdog's action: the run is still going well past its time limit, so a read or a
 /// listing is stuck in the kernel. Write a failure stub for every input without a unit (they
 /// are named from their file names), say so, and exit before systemd kills the generator.
-fn last_resort(published: &OnceLock<Arc<Scan>>, dir: Option<&Path>, limit: Duration) {
+fn last_resort(
+    published: &OnceLock<Arc<Scan>>,
+    dir: Option<&Path>,
+    late_dir: Option<&Path>,
+    limit: Duration,
+) {
     let late = limit + budget::WATCHDOG_GRACE;
     let why = format!(
         "not generated: the generator was still running {} s after it started (its time limit is {} s, {} sets it): a read or a directory listing hangs (a hung network file system?)",
@@ -260,7 +278,7 @@ fn last_resort(published: &OnceLock<Arc<Scan>>, dir: Option<&Path>, limit: Durat
         Some(scan) => {
             log_error!("{why}; writing a failure stub for every input without a unit, and exiting");
             if let Some(dir) = dir {
-                let out = match open_output(dir) {
+                let out = match open_output(dir, late_dir) {
                     Ok(out) => out,
                     Err(e) => {
                         log_error!("{e}");

@@ -163,6 +163,14 @@ pub fn translate(
     let mut out = Translated::default();
     for input in inputs.iter().filter(|i| i.kind == InputKind::Compose) {
         let mut t = translate_project(input, user, budget, helper);
+        // What a project root does not trust gives (its failure stub and target) is as
+        // untrusted as the project (see `Input::untrusted`).
+        for m in &mut t.made {
+            m.input.untrusted = input.untrusted;
+        }
+        for target in &mut t.targets {
+            target.untrusted = input.untrusted;
+        }
         t.made.retain(|m| {
             if taken.contains(m.input.name.as_str()) {
                 out.warnings.push(format!(
@@ -204,6 +212,7 @@ fn translate_project(input: &Input, user: bool, budget: &Budget, helper: &str) -
                 unit: target,
                 source: input.path.clone(),
                 wants: Vec::new(),
+                untrusted: false,
             });
         }
     }
@@ -244,6 +253,8 @@ pub struct Target {
     pub unit: UnitFile,
     pub source: PathBuf,
     pub wants: Vec<String>,
+    /// The project is one root does not trust (see `Input::untrusted`).
+    pub untrusted: bool,
 }
 
 /// A synthetic Quadlet input named `name`, made from the Compose file `path`.

@@ -189,6 +189,9 @@ pub struct UnitFacts {
     pub input_removed: Option<String>,
     /// systemd has it loaded from a `FragmentPath` that no longer exists.
     pub fragment_gone: bool,
+    /// The generator makes it of an input root does not trust: a failure stub in the late
+    /// generator directory, which every unit file of its name outranks.
+    pub untrusted: bool,
 }
 
 impl UnitFacts {
@@ -355,7 +358,13 @@ pub fn classify(f: &UnitFacts, cx: &Context) -> Vec<Problem> {
             .output_dirs
             .iter()
             .any(|d| Path::new(fragment).starts_with(d));
-        if f.source.is_some()
+        if f.untrusted && !fragment.is_empty() && !from_generator {
+            out.push(Problem::new(
+                Kind::Overridden,
+                Severity::Info,
+                format!("systemd loads {fragment}, not this failure stub: the stub of an input root does not trust goes to the late generator directory, below every unit directory, so it never takes the place of a unit file"),
+            ));
+        } else if f.source.is_some()
             && f.podman_generator.is_none()
             && !fragment.is_empty()
             && !from_generator
@@ -641,6 +650,41 @@ mod tests {
         let p = classify(&f, &cx());
         assert_eq!(kinds(&p), [Kind::LoadError]);
         assert!(p[0].message.contains("BadUnitSetting"));
+    }
+
+    /// The stub of an input root does not trust, outranked by the vendor's unit of its name
+    /// (as the generator means it to be): said, as information, and never "remove" the
+    /// vendor's file.
+    #[test]
+    fn an_untrusted_inputs_stub_under_a_vendor_unit() {
+        let mut f = running("ssh.service");
+        f.source = Some("/etc/containers/systemd/team/ssh.container".into());
+        f.stub_error = Some("/etc/containers/systemd/team/ssh.container: not used: /etc/containers/systemd/team is owned by uid 1000, mode 0755".into());
+        f.untrusted = true;
+        f.props.insert(
+            "FragmentPath".into(),
+            "/usr/lib/systemd/system/ssh.service".into(),
+        );
+        let p = classify(&f, &cx());
+        assert_eq!(kinds(&p), [Kind::Stub, Kind::Overridden]);
+        assert_eq!(p[1].severity, Severity::Info);
+        assert!(p[1].message.contains("late generator directory"), "{p:?}");
+        assert_eq!(p[1].hint, None);
+        // Where no unit file has its name, systemd loads the stub: nothing more to say.
+        f.props.insert(
+            "FragmentPath".into(),
+            "/run/systemd/generator/ssh.service".into(),
+        );
+        assert_eq!(kinds(&classify(&f, &cx())), [Kind::Stub]);
+        // Root's own input under a unit file of its name is a mistake to fix.
+        f.untrusted = false;
+        f.props.insert(
+            "FragmentPath".into(),
+            "/usr/lib/systemd/system/ssh.service".into(),
+        );
+        let p = classify(&f, &cx());
+        assert_eq!(p[1].severity, Severity::Warning);
+        assert!(p[1].hint.as_deref().unwrap_or("").starts_with("remove "));
     }
 
     #[test]

@@ -1,4 +1,7 @@
 #!/bin/bash
+# e2e-boots: 2
+# e2e-guests: bookworm testing
+# (These first: run.sh reads them from the first 30 lines.)
 # Root's helpers are not steered by files an unprivileged user controls (issue 15), on a real
 # systemd, the attacker a real user (nobody, through setpriv):
 #   - lock: nobody makes the old lock directory /run/lock/unitsmith first (Debian's /run/lock
@@ -25,10 +28,11 @@
 #   - Exec= sees neither OPENSSL_CONF nor https_proxy from the role file nobody writes.
 #   - a gate shared by nobody's consumer and root's: its Output= in nobody's directory is not
 #     written, and a "real" output nobody plants there holds root's consumer.
+#   - nobody's e2e-vendor.container (with [Install]) in that delegated directory, beside an
+#     enabled vendor e2e-vendor.service: its stub goes to /run/systemd/generator.late, and
+#     the vendor unit is what systemd loads and starts, after daemon-reload and at boot.
 #   - doctor as root over nobody's /etc/containers/systemd/users/65534 with 40 links to `.`
 #     ends, and says which links it did not follow.
-# e2e-boots: 2
-# e2e-guests: bookworm testing
 # shellcheck source-path=SCRIPTDIR source=../lib.sh
 . /e2e/lib.sh
 
@@ -58,6 +62,24 @@ check_generator_refusals() { # UNIT...
 	fi
 	assert_fails test -e "$PWNED"
 }
+LATE=/run/systemd/generator.late
+check_vendor_unit_kept() {
+	assert_file_matches "$LATE/e2e-vendor.service" "^Error=.*not used: $TEAM is owned by uid 65534" "nobody's e2e-vendor.container: its stub in $LATE"
+	# (/lib/systemd/system on bookworm, where /lib is a link to /usr/lib and searched first.)
+	local fragment
+	fragment=$(unit_prop e2e-vendor.service FragmentPath)
+	case "$fragment" in
+	/usr/lib/systemd/system/e2e-vendor.service | /lib/systemd/system/e2e-vendor.service)
+		ok "e2e-vendor.service FragmentPath: $fragment (the vendor's)" ;;
+	*) check_failed "e2e-vendor.service FragmentPath: $fragment, not the vendor's" ;;
+	esac
+	assert_eq "$(unit_prop e2e-vendor.service ActiveState)" active "e2e-vendor.service ActiveState"
+	if find /run/systemd/generator "$LATE" -name 'e2e-vendor.service' -type l | grep .; then
+		check_failed "a link to nobody's e2e-vendor.service stub"
+	else
+		ok "no link to nobody's e2e-vendor.service stub"
+	fi
+}
 
 if [ "${E2E_BOOT:-1}" = 2 ]; then
 	step "generator at boot: what nobody planted in $TEAM is refused"
@@ -65,6 +87,7 @@ if [ "${E2E_BOOT:-1}" = 2 ]; then
 	[ -L "$TEAM/evil.container" ] && units+=(evil.service)
 	check_generator_refusals "${units[@]}"
 	note "$(grep -m1 '^Error=' "$(generated_unit_path linked.service)")"
+	check_vendor_unit_kept
 	exit 0
 fi
 victim_untouched() {
@@ -221,6 +244,7 @@ ExecStartPre=/bin/touch $PWNED
 UNIT
 install -d -o nobody -g nogroup -m 0755 "$TEAM"
 as_nobody ln -s /usr/local/share/e2e/real.container "$TEAM/linked.container"
+as_nobody sh -c "printf '[Container]\\nImage=docker.io/library/busybox:latest\\n[Service]\\nExecStartPre=/bin/touch $PWNED\\n[Install]\\nWantedBy=multi-user.target\\n' >$TEAM/e2e-vendor.container"
 units=(linked.service)
 if command -v python3 >/dev/null; then
 	# A process of nobody's whose /proc/PID/cmdline is a unit (its argument area rewritten,
@@ -248,4 +272,5 @@ fi
 systemctl daemon-reload
 check_generator_refusals "${units[@]}"
 note "$(grep -m1 '^Error=' "$(generated_unit_path linked.service)")"
+check_vendor_unit_kept
 [ -z "${evil_pid:-}" ] || kill "$evil_pid" 2>/dev/null || true

@@ -66,6 +66,7 @@ pub fn translate(p: &Project, helper: &str, out: &mut Translated) {
                 unit: target,
                 source: p.files[0].clone(),
                 wants,
+                untrusted: false,
             });
         }
         Err(e) => {
@@ -81,6 +82,7 @@ pub fn translate(p: &Project, helper: &str, out: &mut Translated) {
                 unit: target,
                 source: p.files[0].clone(),
                 wants: Vec::new(),
+                untrusted: false,
             });
         }
     }

@@ -20,3 +20,17 @@ WantedBy=multi-user.target
 UNIT
 ln -sfn /usr/lib/systemd/system/e2e-cron.service \
 	"$layer/etc/systemd/system/multi-user.target.wants/e2e-cron.service"
+# Issue 20 follow-up: an enabled vendor unit whose name nobody gives a Quadlet file in a
+# directory delegated to them (the scenario): the vendor unit must stay the one systemd loads.
+cat >"$layer/usr/lib/systemd/system/e2e-vendor.service" <<'UNIT'
+[Unit]
+Description=e2e vendor unit nobody's e2e-vendor.container must not replace
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+[Install]
+WantedBy=multi-user.target
+UNIT
+ln -sfn /usr/lib/systemd/system/e2e-vendor.service \
+	"$layer/etc/systemd/system/multi-user.target.wants/e2e-vendor.service"
