@@ -18,10 +18,21 @@ pub fn healthcheck(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), 
             "timeout",
             "retries",
             "start_period",
+            "start_interval",
             "disable",
         ],
-        &["start_interval"],
+        &[],
     )?;
+    if let Some(n) = v.get("start_interval") {
+        // Podman has no interval of its own for the start period (its startup checks count
+        // failures, which Docker's start period does not): `interval` applies throughout,
+        // so the first success may be seen up to one interval later than under Docker.
+        q.warn(
+            n,
+            &format!("{path}.start_interval"),
+            "not applied: Podman checks every `interval` during the start period too",
+        );
+    }
     if let Some(d) = v.get("disable") {
         if flag(p, d, &format!("{path}.disable"))? {
             q.raw("Container", "HealthCmd", "none", d);

@@ -13,7 +13,7 @@ use crate::compose::check::{flag, string_list, text, Fail};
 use crate::compose::resources;
 use crate::compose::unit::Q;
 use crate::compose::values;
-use crate::compose::yaml::Node;
+use crate::compose::yaml::{Node, Value};
 
 /// What a service key becomes.
 pub enum Translation {
@@ -40,6 +40,8 @@ pub enum Translation {
     Integer(&'static str),
     /// A key family's own translation.
     By(Handler),
+    /// A key that changes nothing a unit does: read and dropped (the table says why).
+    NoEffect,
 }
 
 use Translation::*;
@@ -76,6 +78,8 @@ pub const SERVICE: &[(&str, Translation)] = &[
     ("labels", Pairs("Label")),
     ("annotations", Pairs("Annotation")),
     ("logging", By(process::logging)),
+    // Which services' logs `docker compose up` shows; a unit's go to the journal.
+    ("attach", NoEffect),
     // Networking.
     ("ports", By(networking::ports)),
     ("expose", By(networking::expose)),
@@ -117,7 +121,6 @@ pub const SERVICE: &[(&str, Translation)] = &[
 /// Keys of the Compose specification that unitsmith does not translate: a service using one
 /// becomes a failure stub naming it.
 pub const UNSUPPORTED: &[&str] = &[
-    "attach",
     "blkio_config",
     "cpu_count",
     "cpu_percent",
@@ -173,8 +176,13 @@ pub fn translation(key: &str) -> Option<&'static Translation> {
 pub fn apply(q: &mut Q, s: &Service, t: &Translation, v: &Node, kp: &str) -> Result<(), String> {
     const C: &str = "Container";
     let p = q.p;
+    if matches!(v.value, Value::Null) {
+        // `KEY:` with nothing after it: docker compose takes it as not set (nginx-proxy's
+        // `environment:` holding only a comment).
+        return Ok(());
+    }
     match t {
-        Structural => {}
+        Structural | NoEffect => {}
         Single(k) => q.single(C, k, v, kp)?,
         PodmanFlag(f) => q.add_word(C, "PodmanArgs", &format!("{f}={}", text(p, v, kp)?), v),
         Each(k) => {
