@@ -62,7 +62,14 @@ pub fn healthcheck(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), 
             }
             _ => return Err(Fail::at(p, t, &tp, "must be a string or a list").plain()),
         };
-        q.set_at("Container", "HealthCmd", &cmd, t)?;
+        if cmd.contains(['\n', '\r']) {
+            // A shell command of several lines (a `|` block) cannot be one `HealthCmd=` line;
+            // `PodmanArgs=` is split into words with C escapes decoded, so it goes there as
+            // one escaped word, and reaches Podman with its line breaks.
+            q.add_word("Container", "PodmanArgs", &format!("--health-cmd={cmd}"), t);
+        } else {
+            q.set_at("Container", "HealthCmd", &cmd, t)?;
+        }
     }
     for (k, qk) in [
         ("interval", "HealthInterval"),

@@ -1,19 +1,85 @@
 //! How the container starts again and stops: `restart`, `stop_grace_period`.
 
 use super::Service;
-use crate::compose::check::{text, Fail};
+use crate::compose::check::{check_keys, text, Fail};
 use crate::compose::unit::Q;
 use crate::compose::values;
 use crate::compose::yaml::Node;
 
 /// `restart` → `Restart=` (a service others wait to complete cannot restart always).
+/// `deploy.restart_policy`, where there is one, is the policy instead, as in docker compose.
 pub fn restart(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), String> {
-    restart_policy(q, s.ctx.completed.contains(s.name), v, path)
+    let t = text(q.p, v, path)?;
+    if has_deploy_restart_policy(s) {
+        return Ok(());
+    }
+    restart_policy(q, s, t, v, path)
 }
 
-fn restart_policy(q: &mut Q, oneshot: bool, v: &Node, path: &str) -> Result<(), String> {
+fn has_deploy_restart_policy(s: &Service) -> bool {
+    s.node
+        .get("deploy")
+        .is_some_and(|d| d.get("restart_policy").is_some())
+}
+
+/// `deploy.restart_policy` → `Restart=`, read as docker compose reads it outside a swarm:
+/// `condition` none/on-failure/any (or the `restart:` names), `max_attempts` as the N of
+/// `on-failure:N`; `delay` and `window` are the swarm's and have no effect.
+pub fn deploy_restart_policy(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), String> {
     let p = q.p;
-    let t = text(p, v, path)?;
+    check_keys(
+        p,
+        v,
+        path,
+        &["condition", "max_attempts", "delay", "window"],
+        &[],
+    )?;
+    let condition = match v.get("condition") {
+        Some(c) => match text(p, c, &format!("{path}.condition"))? {
+            "none" | "no" => "no",
+            "any" | "always" => "always",
+            "unless-stopped" => "unless-stopped",
+            "on-failure" => "on-failure",
+            other => {
+                return Err(Fail::at(
+                    p,
+                    c,
+                    &format!("{path}.condition"),
+                    format!("unknown restart condition \"{other}\""),
+                )
+                .hint("none, on-failure or any"))
+            }
+        },
+        // The Compose specification's default condition.
+        None => "always",
+    };
+    for k in ["delay", "window"] {
+        if let Some(n) = v.get(k) {
+            q.warn(
+                n,
+                &format!("{path}.{k}"),
+                "not applied: a swarm setting, which docker compose ignores too",
+            );
+        }
+    }
+    let policy = match v.get("max_attempts") {
+        Some(m) => {
+            let mp = format!("{path}.max_attempts");
+            let n = text(p, m, &mp)?;
+            if condition != "on-failure" {
+                return Err(Fail::at(p, m, &mp, format!("max_attempts with condition {condition}"))
+                    .hint("max_attempts counts restarts after a failure: use condition: on-failure (Docker refuses it otherwise)"));
+            }
+            format!("on-failure:{n}")
+        }
+        None => condition.to_string(),
+    };
+    restart_policy(q, s, &policy, v, path)
+}
+
+fn restart_policy(q: &mut Q, s: &Service, t: &str, v: &Node, path: &str) -> Result<(), String> {
+    let p = q.p;
+    let oneshot = s.ctx.completed.contains(s.name);
     let (policy, retries) = match t.split_once(':') {
         Some(("on-failure", n)) => {
             let n: u32 = n.parse().map_err(|_| {

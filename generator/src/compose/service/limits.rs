@@ -1,7 +1,7 @@
 //! Resources: `cpus`, `ulimits`, `sysctls`, `deploy` (replicas are read by `select`,
 //! `resources.limits` here).
 
-use super::Service;
+use super::{lifecycle, Service};
 use crate::compose::check::{check_keys, text, Fail};
 use crate::compose::resources;
 use crate::compose::unit::Q;
@@ -55,28 +55,33 @@ fn cpu_count(q: &mut Q, v: &Node, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub fn deploy(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), String> {
+pub fn deploy(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), String> {
     let p = q.p;
     check_keys(
         p,
         v,
         path,
-        &["replicas", "resources"],
+        &["replicas", "resources", "restart_policy"],
         &[
             "endpoint_mode",
             "labels",
             "mode",
             "placement",
-            "restart_policy",
             "rollback_config",
             "update_config",
         ],
     )?;
+    if let Some(rp) = v.get("restart_policy") {
+        lifecycle::deploy_restart_policy(q, s, rp, &format!("{path}.restart_policy"))?;
+    }
     let Some(r) = v.get("resources") else {
         return Ok(());
     };
     let rp = format!("{path}.resources");
-    check_keys(p, r, &rp, &["limits"], &["reservations"])?;
+    check_keys(p, r, &rp, &["limits", "reservations"], &[])?;
+    if let Some(res) = r.get("reservations") {
+        reservations(q, res, &format!("{rp}.reservations"))?;
+    }
     let Some(l) = r.get("limits") else {
         return Ok(());
     };
@@ -92,6 +97,40 @@ pub fn deploy(q: &mut Q, _s: &Service, v: &Node, path: &str) -> Result<(), Strin
     }
     if let Some(n) = l.get("pids") {
         q.single("Container", "PidsLimit", n, &format!("{lp}.pids"))?;
+    }
+    Ok(())
+}
+
+/// `deploy.resources.reservations`, as docker compose applies it outside a swarm: `memory`
+/// is the container's memory reservation (a soft limit); `cpus` is a swarm scheduling
+/// setting and has no effect; `devices` (GPU requests) are not translated.
+fn reservations(q: &mut Q, v: &Node, path: &str) -> Result<(), String> {
+    let p = q.p;
+    check_keys(
+        p,
+        v,
+        path,
+        &["memory", "cpus", "pids"],
+        &["devices", "generic_resources"],
+    )?;
+    if let Some(m) = v.get("memory") {
+        let mp = format!("{path}.memory");
+        let b = values::bytes(text(p, m, &mp)?).map_err(|e| Fail::at(p, m, &mp, e).plain())?;
+        q.add_word(
+            "Container",
+            "PodmanArgs",
+            &format!("--memory-reservation={b}"),
+            m,
+        );
+    }
+    for k in ["cpus", "pids"] {
+        if let Some(n) = v.get(k) {
+            q.warn(
+                n,
+                &format!("{path}.{k}"),
+                "not applied: a swarm setting, which docker compose ignores too",
+            );
+        }
     }
     Ok(())
 }
