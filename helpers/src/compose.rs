@@ -7,9 +7,11 @@
 //!   for `podman run` (`$UNITSMITH_VOLUMES`);
 //! - `env-file`: `env_file:`s read as docker compose reads them, written for `podman run
 //!   --env-file` to a file only the unit's user can read;
+//! - `config`: a config's `content:` written to the file the container mounts;
 //! - `restart-limit`: `restart: on-failure:N`, counting automatic restarts only;
 //! - `await`, `release`: a service skipped because a dependency was down starts once it is up.
 
+mod config;
 mod deps;
 mod env_file;
 mod podman;
@@ -34,6 +36,8 @@ enum Step {
     Volumes(volumes::Args),
     /// Read env_file:s as docker compose does; write them for podman run --env-file (ExecStartPre=).
     EnvFile(env_file::Args),
+    /// Write a config's content: for the container to mount (ExecStartPre=).
+    Config(config::Args),
     /// Skip the start once the unit restarted itself more than N times (ExecCondition=).
     RestartLimit(deps::RestartLimitArgs),
     /// Skip the start while a dependency is not active, and remember the wait (ExecCondition=).
@@ -47,6 +51,7 @@ pub fn run(args: Args) -> ExitCode {
         Step::Pull(a) => pull::run(a),
         Step::Volumes(a) => volumes::run(a),
         Step::EnvFile(a) => env_file::run(a),
+        Step::Config(a) => config::run(a),
         Step::RestartLimit(a) => deps::restart_limit(a),
         Step::Await(a) => deps::await_units(a),
         Step::Release(a) => deps::release(a),

@@ -302,6 +302,26 @@ fn env_files_for_podman() {
     assert!(!e.contains("S3cr3t"), "{e}");
 }
 
+/// config: the content as given, 0444, replaced whole when it changes (a second start).
+#[test]
+fn config_content_for_the_container() {
+    let s = Scratch::new("config");
+    let out = s.path("run/p/app.json.config");
+    let o = s.run(&[
+        "config",
+        "--out",
+        out.to_str().unwrap(),
+        "{\n  \"a\": 1\n}\n",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\n  \"a\": 1\n}\n");
+    assert_eq!(mode(&out), 0o444);
+    let o = s.run(&["config", "--out", out.to_str().unwrap(), "b"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "b");
+    assert_eq!(mode(&out), 0o444);
+}
+
 /// pull: as the policy says, bounded by its own limit.
 #[test]
 fn pulls() {

@@ -299,13 +299,18 @@ fn network(
     Ok(Some(q.unit))
 }
 
-/// A file a service mounts (`secrets:`/`configs:` top level): its absolute path, or the
-/// name of an external Podman secret.
+/// A file a service mounts (`secrets:`/`configs:` top level): its absolute path, the name
+/// of an external Podman secret, or a config's `content:` (written when the container starts).
 #[derive(Debug, Clone)]
 pub enum Mounted {
     File(String),
     ExternalSecret(String),
+    Content(String),
 }
+
+/// The most a config's `content:` may hold: it is written into the unit (one line of an
+/// `ExecStartPre=`, escaped), and systemd reads unit lines of up to 1 MiB.
+pub const MAX_CONFIG_CONTENT: usize = 64 * 1024;
 
 /// The top-level `secrets:` (`configs:` with `configs = true`).
 pub fn files(p: &Project, configs: bool) -> Result<Vec<(String, Mounted)>, String> {
@@ -321,13 +326,26 @@ pub fn files(p: &Project, configs: bool) -> Result<Vec<(String, Mounted)>, Strin
         }
         let unsupported: &[&str] = &[
             "environment",
-            "content",
             "template_driver",
             "driver",
             "driver_opts",
             "labels",
         ];
-        check_keys(p, node, &path, &["file", "external", "name"], unsupported)?;
+        let known: &[&str] = if configs {
+            &["file", "external", "name", "content"]
+        } else {
+            &["file", "external", "name"]
+        };
+        let unsupported_here: Vec<&str> = unsupported
+            .iter()
+            .copied()
+            .chain((!configs).then_some("content"))
+            .collect();
+        check_keys(p, node, &path, known, &unsupported_here)?;
+        if let Some(c) = node.get("content") {
+            out.push((key.name.clone(), config_content(p, &key.name, c, &path)?));
+            continue;
+        }
         if is_external(p, node, &path)? {
             if configs {
                 return Err(
@@ -351,6 +369,36 @@ pub fn files(p: &Project, configs: bool) -> Result<Vec<(String, Mounted)>, Strin
         out.push((key.name.clone(), Mounted::File(host_path(p, f))));
     }
     Ok(out)
+}
+
+/// A config's inline `content:` (interpolated like every value). Its name becomes a file
+/// name in the runtime directory: letters, digits, `.`, `_` and `-` only.
+fn config_content(p: &Project, name: &str, c: &Node, path: &str) -> Result<Mounted, String> {
+    let cp = format!("{path}.content");
+    let text = c
+        .as_str()
+        .ok_or_else(|| Fail::at(p, c, &cp, "must be a string").plain())?;
+    let name_ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '.' | '_' | '-'));
+    if !name_ok {
+        return Err(Fail::at(p, c, path, "a config with content: needs a name of letters, digits, '.', '_' and '-' (it names a file)").hint("rename the config"));
+    }
+    if text.len() > MAX_CONFIG_CONTENT {
+        return Err(Fail::at(
+            p,
+            c,
+            &cp,
+            format!(
+                "{} bytes: more than {MAX_CONFIG_CONTENT} that a unit can carry",
+                text.len()
+            ),
+        )
+        .hint("put it in a file and use file: PATH"));
+    }
+    Ok(Mounted::Content(text.to_string()))
 }
 
 /// A host path as Compose resolves it: relative to the project directory, `~` the home of
@@ -421,6 +469,8 @@ fn find_node<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
 /// Mount a file (`secrets:`/`configs:` of a service) read-only at `target`.
 pub fn mount_file(
     q: &mut Q,
+    steps: &super::runtime::Steps,
+    source: &str,
     m: &Mounted,
     target: &str,
     at: &Node,
@@ -450,6 +500,24 @@ pub fn mount_file(
                 "Container",
                 "Secret",
                 &format!("{name},type=mount,target={target}"),
+                at,
+            );
+            Ok(())
+        }
+        Mounted::Content(content) => {
+            // Written by a step before each start (atomically: services sharing the config
+            // may start together), then mounted read-only like a file.
+            let file = steps.runtime_file(&format!("{source}.config"));
+            q.raw("Service", "ExecStartPre", &steps.config(&file, content), at);
+            if target.contains(':') {
+                return Err(
+                    Fail::at(q.p, at, path, "a path with ':' cannot be mounted with -v").plain(),
+                );
+            }
+            q.raw(
+                "Container",
+                "Volume",
+                &format!("{file}:{}:ro", values::literal(target)),
                 at,
             );
             Ok(())

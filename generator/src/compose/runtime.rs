@@ -7,6 +7,8 @@
 //!   named (see `anonymous`), created, and passed to `podman run` (`$UNITSMITH_VOLUMES`).
 //! - `env-file` (`ExecStartPre=`): the `env_file:`s read as Compose reads them, written for
 //!   `podman run --env-file` to a file only the unit's user reads (see `envfile`).
+//! - `config` (`ExecStartPre=`): a config's `content:` written to a file the container
+//!   mounts read-only.
 //! - `restart-limit` (`ExecCondition=`): `restart: on-failure:N` counts automatic restarts only.
 //! - `await` (`ExecCondition=`) and `release` (`ExecStartPost=` of the dependency): a service
 //!   skipped because a dependency was down is started when the dependency comes up.
@@ -115,6 +117,11 @@ impl Steps<'_> {
         args.push(format!("--out {out}"));
         args.extend(files.iter().map(|f| lit(f)));
         self.command("env-file", &args)
+    }
+
+    /// `config`: a config's `content:` written to `out` (mode 0444) before the start.
+    pub fn config(&self, out: &str, content: &str) -> String {
+        self.command("config", &[format!("--out {out}"), lit(content)])
     }
 
     /// `restart-limit`: skip the start once the unit restarted itself more than `n` times.

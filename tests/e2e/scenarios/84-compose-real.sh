@@ -12,7 +12,7 @@
 # automatic restarts only (a manual start is never refused), a service skipped because its
 # dependency was down starts when the dependency comes up, a short image name is Docker Hub's
 # (docker.io/library/...), an env_file in Docker's syntax reaches the container as Docker reads
-# it, without its values in the unit, a service written for a swarm (deploy:) gets the restart
+# it, without its values in the unit, a config given inline is mounted as written, a service written for a swarm (deploy:) gets the restart
 # policy docker compose gives it, and the db's health check is a shell script of several lines.
 # e2e-guests: testing trixie
 # e2e-boots: 2
@@ -174,6 +174,12 @@ assert_not_contains "$unit_text" "s3cr" "extras-envs.service's unit text (the se
 assert_not_contains "$(journalctl -b --no-pager)" "s3cr" "the journal (the secret)"
 left=$(ls /run/unitsmith/compose-run/extras/ 2>/dev/null | grep -c '\.env$' || true)
 assert_eq "$left" 0 "env files for podman left in /run after the start"
+
+step "extras: a config given inline (content:) is mounted read-only, as written"
+assert_eq "$(podman exec extras-envs-1 cat /etc/greeting.conf)" "$(printf 'greeting=hi 100%% $HOME\nsecond line')" "the config's content in the container"
+rc=0
+podman exec extras-envs-1 sh -c 'echo x >> /etc/greeting.conf' 2>/dev/null || rc=$?
+[ "$rc" -ne 0 ] && ok "the config is read-only in the container" || check_failed "the container could write its config"
 
 step "extras: restart: on-failure:2 restarts a failing container twice, then leaves it"
 count() { wc -l </etc/unitsmith/compose/extras/runs/count 2>/dev/null || echo 0; }

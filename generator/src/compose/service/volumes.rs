@@ -273,7 +273,23 @@ fn mounts(q: &mut Q, ctx: &Ctx, configs: bool, v: &Node, path: &str) -> Result<(
         let (source, target) = match &item.value {
             Value::Scalar { text, .. } => (text.clone(), None),
             Value::Map(_) => {
-                check_keys(p, item, &ip, &["source", "target"], &["uid", "gid", "mode"])?;
+                check_keys(
+                    p,
+                    item,
+                    &ip,
+                    &["source", "target", "uid", "gid", "mode"],
+                    &[],
+                )?;
+                for k in ["uid", "gid", "mode"] {
+                    if let Some(n) = item.get(k) {
+                        // docker compose warns and mounts the file as it is.
+                        q.warn(
+                            n,
+                            &format!("{ip}.{k}"),
+                            "not applied: the file is mounted as it is, as docker compose does",
+                        );
+                    }
+                }
                 let s = item
                     .get("source")
                     .ok_or_else(|| Fail::at(p, item, &ip, "no source:").plain())?;
@@ -306,7 +322,7 @@ fn mounts(q: &mut Q, ctx: &Ctx, configs: bool, v: &Node, path: &str) -> Result<(
             None => format!("{dir}{source}"),
         };
         q.notes.mounted.push(crate::quadlet::clean_path(&target));
-        resources::mount_file(q, m, &target, item, &ip)?;
+        resources::mount_file(q, &ctx.steps, &source, m, &target, item, &ip)?;
     }
     Ok(())
 }
