@@ -170,6 +170,14 @@ mod tests {
         }
     }
 
+    /// A run's reads go on from what its scan walked: each directory is walked once a run.
+    #[test]
+    fn a_run_keeps_the_paths_its_scan_walked() {
+        let paths = Arc::new(Paths::default());
+        let b = Budget::with_paths(None, Arc::clone(&paths));
+        assert!(std::ptr::eq(b.paths(), &*paths));
+    }
+
     #[test]
     fn time_runs_out() {
         assert!(Budget::default().check_time("read").is_ok());

@@ -340,6 +340,44 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    /// Most Quadlet files are small: their bytes are read into a buffer on the stack (no heap
+    /// allocation at boot). The buffer is in `read_opened`'s frame, next to the caller's (a
+    /// few kilobytes away at most); the heap is megabytes away from any thread's stack.
+    #[test]
+    fn small_files_are_read_on_the_stack() {
+        let d = tmp("stack");
+        let p = d.join("small.container");
+        std::fs::write(&p, "[Container]\nImage=quay.io/x\n").unwrap();
+        let here = 0u8;
+        let here = std::ptr::addr_of!(here) as usize;
+        let at = with_contents(&p, true, |b| b.as_ptr() as usize).unwrap();
+        assert!(
+            at.abs_diff(here) < 16 << 10,
+            "the bytes are at {at:#x}, the caller's frame at {here:#x}: not on the stack"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// A link swapped in after the walk resolved the path (root's reads pass `O_NOFOLLOW`) is
+    /// not followed, even when the listing showed a regular file.
+    #[test]
+    fn a_link_is_not_followed_where_none_may_be() {
+        let d = tmp("nofollow");
+        let real = d.join("real.container");
+        std::fs::write(&real, "[Container]\n").unwrap();
+        let link = d.join("link.container");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let r = read_opened(&link, true, O_NOFOLLOW, |_| Ok(()), |b| b.to_vec());
+        assert!(
+            matches!(&r, Err(Refused::Io(e)) if e.raw_os_error() == Some(nix::libc::ELOOP)),
+            "{r:?}"
+        );
+        // Without the flag (a user manager's reads), the link is followed.
+        let r = read_opened(&link, true, 0, |_| Ok(()), |b| b.to_vec());
+        assert_eq!(r.unwrap(), b"[Container]\n");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     /// A small input is read in one go into a buffer of its size: an interrupted read is
     /// retried, a short one read on, and an error is the error, not what was read so far.
     #[test]

@@ -492,3 +492,331 @@ pub fn load_within(
     }
     Ok(unit)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, untrusted: bool) -> Entry {
+        Entry {
+            name: name.into(),
+            plain_file: true,
+            dir: false,
+            untrusted,
+        }
+    }
+
+    /// A file named only `.envgate` or `.container` is an input to report (its unit name would
+    /// be invalid), not an env gate or Quadlet file named by its stem.
+    #[test]
+    fn bare_extensions_are_inputs_of_their_kind() {
+        assert_eq!(InputKind::from_filename(".envgate"), None);
+        assert_eq!(
+            InputKind::from_filename("a.envgate"),
+            Some(InputKind::EnvGate)
+        );
+        assert_eq!(
+            InputKind::from_bare_extension(".envgate"),
+            Some(InputKind::EnvGate)
+        );
+        assert_eq!(
+            InputKind::from_bare_extension(".container"),
+            Some(InputKind::Quadlet(Kind::Container))
+        );
+        assert_eq!(InputKind::from_bare_extension("a.container"), None);
+        assert_eq!(InputKind::from_bare_extension(".conf"), None);
+    }
+
+    /// Quadlet files read as Podman reads them; env gates and Compose projects as systemd does.
+    #[test]
+    fn each_kind_reads_continuations_as_its_reader_does() {
+        assert_eq!(
+            InputKind::Quadlet(Kind::Container).continuation(),
+            Continuation::Podman
+        );
+        assert_eq!(InputKind::EnvGate.continuation(), Continuation::Systemd);
+        assert_eq!(InputKind::Compose.continuation(), Continuation::Systemd);
+    }
+
+    /// A search directory that does not exist is normal; one that cannot be listed is reported.
+    #[test]
+    fn only_a_directory_that_exists_and_cannot_be_listed_is_a_problem() {
+        let dir = Path::new("/etc/containers/systemd");
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert_eq!(list_problem(dir, &missing), None);
+        let denied = std::io::Error::from_raw_os_error(nix::libc::EACCES);
+        let msg = list_problem(dir, &denied).unwrap();
+        assert!(
+            msg.starts_with("/etc/containers/systemd: cannot list: Permission denied"),
+            "{msg}"
+        );
+        assert!(msg.contains("no input in it is generated"), "{msg}");
+    }
+
+    /// The scan hands what its walk learned to the reads of the same run.
+    #[test]
+    fn the_scan_keeps_the_paths_it_walked() {
+        let paths = std::sync::Arc::new(crate::walk::Paths::default());
+        let scan = Scanner::with_paths(std::sync::Arc::clone(&paths)).finish();
+        assert!(std::sync::Arc::ptr_eq(&scan.paths, &paths));
+    }
+
+    /// An input is untrusted when its directory is refused, or when another user owns it in a
+    /// sticky directory (`/tmp`): either alone is enough.
+    #[test]
+    fn an_input_is_untrusted_by_its_directory_or_its_owner() {
+        let mut s = Scanner::default();
+        s.add_dir(
+            Path::new("/tmp"),
+            &[
+                entry("theirs.container", true),
+                entry("root.container", false),
+            ],
+            false,
+        );
+        s.add_dir(
+            Path::new("/home/u/q"),
+            &[entry("listed.container", false)],
+            true,
+        );
+        let untrusted: Vec<(&str, bool)> = s
+            .scan
+            .inputs
+            .iter()
+            .map(|i| (i.name.as_str(), i.untrusted))
+            .collect();
+        assert_eq!(
+            untrusted,
+            [
+                ("root.container", false),
+                ("theirs.container", true),
+                ("listed.container", true)
+            ]
+        );
+    }
+
+    fn entries(prefix: &str, n: usize, untrusted: bool) -> Vec<Entry> {
+        (0..n)
+            .map(|i| entry(&format!("{prefix}{i:05}.container"), untrusted))
+            .collect()
+    }
+
+    /// Past [`budget::MAX_INPUTS`], inputs are not read: counted, and the first five named.
+    #[test]
+    fn inputs_over_the_limit_are_counted_and_named() {
+        let mut s = Scanner::default();
+        s.add_dir(
+            Path::new("/q"),
+            &entries("i", budget::MAX_INPUTS + 8, false),
+            false,
+        );
+        let scan = s.finish();
+        assert_eq!(scan.inputs.len(), budget::MAX_INPUTS);
+        assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+        let p = &scan.problems[0];
+        assert!(
+            p.starts_with("8 inputs over the limit of 20000 inputs are not read, so not generated: /q/i20000.container, /q/i20001.container, /q/i20002.container, /q/i20003.container, /q/i20004.container, ...\n"),
+            "{p}"
+        );
+        let mut s = Scanner::default();
+        s.add_dir(
+            Path::new("/q"),
+            &entries("i", budget::MAX_INPUTS + 1, false),
+            false,
+        );
+        let p = &s.finish().problems[0];
+        assert!(
+            p.starts_with("1 input over the limit of 20000 inputs is not read, so not generated: /q/i20000.container\n"),
+            "{p}"
+        );
+    }
+
+    /// Inputs root does not trust are counted apart: however many there are, root's own are
+    /// all read (and those over their own limit are reported as such).
+    #[test]
+    fn refused_inputs_never_take_the_place_of_roots_own() {
+        let mut s = Scanner::default();
+        let many = budget::MAX_REFUSED_INPUTS + 2;
+        s.add_dir(Path::new("/home/u/q"), &entries("u", many, false), true);
+        s.add_dir(
+            Path::new("/q"),
+            &entries("i", budget::MAX_INPUTS, false),
+            false,
+        );
+        let scan = s.finish();
+        let refused = scan.inputs.iter().filter(|i| i.untrusted).count();
+        assert_eq!(refused, budget::MAX_REFUSED_INPUTS);
+        assert_eq!(scan.inputs.len() - refused, budget::MAX_INPUTS);
+        assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+        assert!(
+            scan.problems[0].starts_with("2 more inputs in directories that root does not trust get no failure stub (over the limit of 1000 such inputs in one run; none of them would be used): /home/u/q/u01000.container, /home/u/q/u01001.container\n"),
+            "{}",
+            scan.problems[0]
+        );
+    }
+
+    /// The first file of a name wins, unless another user may have put it there and root's
+    /// own file of the name comes later: then root's wins, and counts as root's.
+    #[test]
+    fn the_first_of_a_name_wins_unless_another_user_put_it_there() {
+        let mut s = Scanner::default();
+        let (a, b) = (Path::new("/a"), Path::new("/b"));
+        let (u1, u2) = (Path::new("/home/u/1"), Path::new("/home/u/2"));
+        s.add_dir(u1, &[entry("taken.container", false)], true);
+        s.add_dir(u1, &[entry("both.container", false)], true);
+        s.add_dir(a, &[entry("root.container", false)], false);
+        s.add_dir(b, &[entry("root.container", false)], false);
+        s.add_dir(u2, &[entry("root.container", false)], true);
+        s.add_dir(u2, &[entry("both.container", false)], true);
+        s.add_dir(a, &[entry("taken.container", false)], false);
+        let scan = s.finish();
+        let seen: Vec<(&str, &Path, bool, Vec<&Path>)> = scan
+            .inputs
+            .iter()
+            .map(|i| {
+                let shadows = i.shadows.iter().map(PathBuf::as_path).collect();
+                (i.name.as_str(), i.path.as_path(), i.untrusted, shadows)
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    "taken.container",
+                    Path::new("/a/taken.container"),
+                    false,
+                    vec![Path::new("/home/u/1/taken.container")]
+                ),
+                (
+                    "both.container",
+                    Path::new("/home/u/1/both.container"),
+                    true,
+                    vec![Path::new("/home/u/2/both.container")]
+                ),
+                (
+                    "root.container",
+                    Path::new("/a/root.container"),
+                    false,
+                    vec![
+                        Path::new("/b/root.container"),
+                        Path::new("/home/u/2/root.container")
+                    ]
+                ),
+            ]
+        );
+        assert_eq!(
+            scan.problems,
+            ["/home/u/1/taken.container: not used: root's own /a/taken.container has the same name, and wins: this file is where another user may have put it (a directory root does not trust, or a sticky one every user can write)"]
+        );
+    }
+
+    /// Root's input that wins a name from another user's counts toward root's limit, as any
+    /// of root's inputs does.
+    #[test]
+    fn an_input_that_wins_a_name_counts_toward_the_limit() {
+        let mut s = Scanner::default();
+        s.add_dir(Path::new("/home/u"), &[entry("a.container", false)], true);
+        let mut mine = entries("i", budget::MAX_INPUTS, false);
+        mine.push(entry("a.container", false));
+        s.add_dir(Path::new("/q"), &mine, false);
+        let scan = s.finish();
+        assert_eq!(scan.inputs.len(), budget::MAX_INPUTS);
+        assert_eq!(scan.inputs[0].path, Path::new("/q/a.container"));
+        assert!(
+            scan.problems[1].starts_with("1 input over the limit of 20000 inputs is not read, so not generated: /q/i19999.container\n"),
+            "{:?}",
+            scan.problems
+        );
+    }
+
+    #[test]
+    fn a_directory_that_cannot_be_listed_is_reported() {
+        let mut s = Scanner::default();
+        let denied = std::io::Error::from_raw_os_error(nix::libc::EACCES);
+        s.cannot_list(Path::new("/q"), &denied);
+        let scan = s.finish();
+        assert_eq!(scan.problems.len(), 1);
+        assert!(scan.problems[0].starts_with("/q: cannot list: "));
+    }
+
+    /// A fresh directory under /tmp, root's (or the test user's), 0755.
+    fn tree(name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let d =
+            std::env::temp_dir().join(format!("unitsmith-sources-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        d
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// An input's drop-ins (`*.conf` only) from every search path are merged, the first file
+    /// of a name winning.
+    #[test]
+    fn drop_ins_are_merged_the_first_of_a_name_winning() {
+        let b = tree("dropins");
+        let (d1, d2) = (b.join("1"), b.join("2"));
+        write(&d1.join("web.container"), "[Container]\nImage=a\n");
+        let conf = |d: &Path, name: &str| d.join("web.container.d").join(name);
+        write(
+            &conf(&d1, "10-env.conf"),
+            "[Container]\nEnvironment=FROM=1\n",
+        );
+        write(
+            &conf(&d2, "10-env.conf"),
+            "[Container]\nEnvironment=FROM=2\n",
+        );
+        write(&conf(&d2, "20-label.conf"), "[Container]\nLabel=x=y\n");
+        write(&conf(&d2, "30-notes.txt"), "[Container]\nLabel=notes\n");
+        let dirs = vec![d1, d2];
+        let inputs = find_inputs(&dirs);
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["web.container"]);
+        let unit = load(&inputs[0], &dirs).unwrap();
+        assert_eq!(unit.lookup_str("Container", "Image"), Some("a"));
+        assert_eq!(unit.lookup_all("Container", "Environment"), ["FROM=1"]);
+        assert_eq!(unit.lookup_all("Container", "Label"), ["x=y"]);
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+
+    /// Run as root, the scan walks each directory (an input in one another user owns is
+    /// untrusted), and a drop-in directory another user owns fails its unit, named.
+    #[test]
+    fn as_root_what_another_user_owns_is_refused() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { nix::libc::geteuid() } != 0 {
+            eprintln!(
+                "SKIPPED sources::tests::as_root_what_another_user_owns_is_refused: needs root"
+            );
+            return;
+        }
+        const NOBODY: u32 = 65534;
+        let b = tree("theirs");
+        let q = b.join("q");
+        write(&q.join("web.container"), "[Container]\nImage=a\n");
+        write(
+            &q.join("web.container.d/10.conf"),
+            "[Container]\nEnvironment=A=1\n",
+        );
+        let theirs = q.join("web.container.d");
+        std::os::unix::fs::chown(&theirs, Some(NOBODY), None).unwrap();
+        let dirs = vec![q];
+        let inputs = find_inputs(&dirs);
+        assert!(!inputs[0].untrusted);
+        let e = load(&inputs[0], &dirs).unwrap_err();
+        assert_eq!(e.path, theirs);
+        assert!(e.message.contains("is owned by uid 65534"), "{}", e.message);
+        let team = b.join("team");
+        write(&team.join("x.container"), "[Container]\nImage=a\n");
+        std::os::unix::fs::chown(&team, Some(NOBODY), None).unwrap();
+        let inputs = find_inputs(&[team]);
+        assert_eq!(inputs.len(), 1);
+        assert!(inputs[0].untrusted);
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+}

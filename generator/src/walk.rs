@@ -503,11 +503,7 @@ pub fn list_untrusted(dir: &Path, base: &Path, max: usize) -> io::Result<(Vec<En
                 nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
             )
             .ok()
-            .map(|st| match st.st_mode & nix::libc::S_IFMT {
-                nix::libc::S_IFREG => Type::File,
-                nix::libc::S_IFDIR => Type::Directory,
-                _ => Type::Symlink,
-            }),
+            .map(|st| type_of_mode(st.st_mode)),
         };
         out.push(Entry {
             name: std::ffi::OsStr::from_bytes(name).to_os_string(),
@@ -517,6 +513,18 @@ pub fn list_untrusted(dir: &Path, base: &Path, max: usize) -> io::Result<(Vec<En
         });
     }
     Ok((out, more))
+}
+
+/// What an entry of mode `mode` (from `fstatat`, not following a link) is taken for, where
+/// a listing shows no types: anything but a regular file or a directory as a link, which is
+/// never read nor descended into.
+fn type_of_mode(mode: nix::libc::mode_t) -> nix::dir::Type {
+    use nix::dir::Type;
+    match mode & nix::libc::S_IFMT {
+        nix::libc::S_IFREG => Type::File,
+        nix::libc::S_IFDIR => Type::Directory,
+        _ => Type::Symlink,
+    }
 }
 
 /// Mark the entries of `dir`, a sticky directory every user can write (`/tmp`), that root

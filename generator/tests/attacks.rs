@@ -574,3 +574,39 @@ fn a_refused_input_never_takes_a_units_place() {
         ["cron.service", "lonely.service", "ssh.service"]
     );
 }
+
+/// The checks are root's, for what root acts on: a user manager's generator runs as that user
+/// and uses that user's own files, in that user's own directories, whatever their mode.
+#[test]
+fn a_users_generator_uses_that_users_own_files() {
+    require_root!("a_users_generator_uses_that_users_own_files");
+    let s = Scene::new("user-mode");
+    let q = s.nobody_dir("home/q");
+    let file = q.join("mine.container");
+    fs::write(
+        &file,
+        "[Container]\nImage=docker.io/library/busybox:latest\n",
+    )
+    .unwrap();
+    chown(&file, Some(NOBODY), Some(NOBODY)).unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o664)).unwrap();
+    let out = s.nobody_dir("user-out");
+    // A copy nobody can run (the build's own may be in a directory only root can enter).
+    let bin = s.path("unitsmith-generator");
+    fs::copy(generator(), &bin).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["--user", "--no-kmsg-log"])
+        .arg(&out)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("QUADLET_UNIT_DIRS", &q)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    let unit = fs::read_to_string(out.join("mine.service")).unwrap();
+    assert!(!unit.contains("[X-Unitsmith]"), "a stub:\n{unit}\n{stderr}");
+    assert!(unit.contains("busybox"), "{unit}");
+}

@@ -410,3 +410,167 @@ fn untrusted_listings_stop_at_their_limits_and_say_so() {
     assert!(r.starts_with("2 directories"), "{r}");
     fs::remove_dir_all(&b).unwrap();
 }
+
+/// `..` at the root stays there (as the kernel's), and `..` right below a refused directory is
+/// only named, as everything below it is: it never leads out of the refusal.
+#[test]
+fn dot_dot_stays_at_the_root_and_never_leaves_a_refused_directory() {
+    let paths = Paths::default();
+    assert_eq!(paths.dir(Path::new("/../..")).unwrap().path, Path::new("/"));
+    assert_eq!(
+        paths.dir(Path::new("/../tmp")).unwrap().path,
+        Path::new("/tmp")
+    );
+    if !is_root("dot_dot_stays_at_the_root_and_never_leaves_a_refused_directory") {
+        return;
+    }
+    let b = base("dotdot");
+    mkdir(&b.join("team"), 0o755);
+    mkdir(&b.join("x"), 0o755);
+    chown(b.join("team"), Some(NOBODY), None).unwrap();
+    let d = paths.dir(&b.join("team/../x")).unwrap();
+    assert_eq!(d.path, b.join("team/../x"));
+    assert!(refusal(&d).contains("uid 65534"), "{d:?}");
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// Links to directories: up to the kernel's limit of 40 on one path, then a loop.
+#[test]
+fn forty_links_to_a_directory_are_followed_and_no_more() {
+    if !is_root("forty_links_to_a_directory_are_followed_and_no_more") {
+        return;
+    }
+    let b = base("dirlinks");
+    mkdir(&b.join("real"), 0o755);
+    let mut prev = "real".to_string();
+    for i in 0..MAX_LINKS {
+        let name = format!("l{i}");
+        symlink(&prev, b.join(&name)).unwrap();
+        prev = name;
+    }
+    let paths = Paths::default();
+    assert_eq!(paths.dir(&b.join(&prev)).unwrap().path, b.join("real"));
+    symlink(&prev, b.join("one-too-many")).unwrap();
+    let e = paths.dir(&b.join("one-too-many")).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(nix::libc::ELOOP));
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// Who owns a link matters only in a sticky directory every user can write: in a directory
+/// only root can write, any link is root's doing; in a sticky one, root's own link is followed.
+#[test]
+fn a_links_owner_matters_only_where_every_user_can_write() {
+    if !is_root("a_links_owner_matters_only_where_every_user_can_write") {
+        return;
+    }
+    let b = base("linkowners");
+    mkdir(&b.join("in"), 0o755);
+    fs::write(b.join("in/a.container"), "[Container]\n").unwrap();
+    symlink("a.container", b.join("in/chowned.container")).unwrap();
+    lchown(b.join("in/chowned.container"), Some(NOBODY), None).unwrap();
+    mkdir(&b.join("sticky"), 0o1777);
+    symlink(b.join("in/a.container"), b.join("sticky/roots.container")).unwrap();
+    let paths = Paths::default();
+    let real = b.join("in/a.container");
+    assert_eq!(
+        paths.file(&b.join("in/chowned.container"), false).unwrap(),
+        real
+    );
+    assert_eq!(
+        paths
+            .file(&b.join("sticky/roots.container"), false)
+            .unwrap(),
+        real
+    );
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// In a sticky directory every user can write, an entry root does not own is another user's
+/// (its name is theirs), and so is one gone since the listing.
+#[test]
+fn entries_of_a_sticky_directory_are_marked_by_their_owner() {
+    if !is_root("entries_of_a_sticky_directory_are_marked_by_their_owner") {
+        return;
+    }
+    let b = base("mark");
+    mkdir(&b.join("s"), 0o1777);
+    fs::write(b.join("s/root.container"), "").unwrap();
+    fs::write(b.join("s/theirs.container"), "").unwrap();
+    chown(b.join("s/theirs.container"), Some(NOBODY), None).unwrap();
+    let entry = |name: &str, untrusted| Entry {
+        name: name.into(),
+        plain_file: true,
+        dir: false,
+        untrusted,
+    };
+    let mut entries = [
+        entry("root.container", true),
+        entry("theirs.container", false),
+        entry("gone.container", false),
+    ];
+    mark_others_entries(&b.join("s"), &mut entries);
+    let marks: Vec<bool> = entries.iter().map(|e| e.untrusted).collect();
+    assert_eq!(marks, [false, true, true]);
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// Entries read from untrusted directories add up to their limit across listings.
+#[test]
+fn untrusted_entries_add_up_across_listings() {
+    if !is_root("untrusted_entries_add_up_across_listings") {
+        return;
+    }
+    use crate::budget::MAX_UNTRUSTED_ENTRIES;
+    let b = base("add-up");
+    mkdir(&b.join("team"), 0o755);
+    for i in 0..3 {
+        fs::write(b.join("team").join(format!("f{i}")), "").unwrap();
+    }
+    chown(b.join("team"), Some(NOBODY), None).unwrap();
+    let mut l = UntrustedListing {
+        entries: MAX_UNTRUSTED_ENTRIES - 5,
+        ..Default::default()
+    };
+    assert_eq!(l.list(&b.join("team"), &b).unwrap().unwrap().len(), 3);
+    assert_eq!(l.report(), None);
+    assert_eq!(l.list(&b.join("team"), &b).unwrap().unwrap().len(), 2);
+    assert!(l.report().unwrap().contains("or not to the end"));
+    fs::remove_dir_all(&b).unwrap();
+}
+
+/// Where a listing shows no types, each entry is looked at: only a regular file is read and
+/// only a directory descended into; anything else is taken as a link.
+#[test]
+fn an_entry_without_a_listed_type_is_taken_for_what_it_is() {
+    use nix::dir::Type;
+    use nix::libc as c;
+    assert_eq!(type_of_mode(c::S_IFREG | 0o644), Type::File);
+    assert_eq!(type_of_mode(c::S_IFDIR | 0o1777), Type::Directory);
+    for mode in [
+        c::S_IFLNK | 0o777,
+        c::S_IFIFO | 0o644,
+        c::S_IFSOCK,
+        c::S_IFCHR,
+        c::S_IFBLK,
+    ] {
+        assert_eq!(type_of_mode(mode), Type::Symlink, "{mode:o}");
+    }
+}
+
+/// Past the limits, untrusted directories are counted and the first five named.
+#[test]
+fn directories_over_the_limits_are_counted_and_the_first_five_named() {
+    let mut l = UntrustedListing {
+        dirs: crate::budget::MAX_UNTRUSTED_DIRS,
+        ..Default::default()
+    };
+    for i in 0..7 {
+        let d = PathBuf::from(format!("/home/u{i}"));
+        assert!(l.list(&d, Path::new("/home")).is_none());
+    }
+    let r = l.report().unwrap();
+    assert!(
+        r.starts_with("7 directories that root does not trust were not listed, or not to the end (over the limit of 100 directories and 10000 entries for such directories in one run): /home/u0, /home/u1, /home/u2, /home/u3, /home/u4, ...; inputs in them get no failure stub\n"),
+        "{r}"
+    );
+}
