@@ -340,24 +340,6 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
-    /// Most Quadlet files are small: their bytes are read into a buffer on the stack (no heap
-    /// allocation at boot). The buffer is in `read_opened`'s frame, next to the caller's (a
-    /// few kilobytes away at most); the heap is megabytes away from any thread's stack.
-    #[test]
-    fn small_files_are_read_on_the_stack() {
-        let d = tmp("stack");
-        let p = d.join("small.container");
-        std::fs::write(&p, "[Container]\nImage=quay.io/x\n").unwrap();
-        let here = 0u8;
-        let here = std::ptr::addr_of!(here) as usize;
-        let at = with_contents(&p, true, |b| b.as_ptr() as usize).unwrap();
-        assert!(
-            at.abs_diff(here) < 16 << 10,
-            "the bytes are at {at:#x}, the caller's frame at {here:#x}: not on the stack"
-        );
-        std::fs::remove_dir_all(&d).unwrap();
-    }
-
     /// A link swapped in after the walk resolved the path (root's reads pass `O_NOFOLLOW`) is
     /// not followed, even when the listing showed a regular file.
     #[test]
