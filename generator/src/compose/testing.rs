@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use crate::budget::Budget;
 use crate::unitfile::UnitFile;
 
+/// Each unit a project gives, by name (`app-web.container`): the unit or its error.
+pub type Units = Vec<(String, Result<UnitFile, String>)>;
+
 /// A project `app` (`ROOT/compose/app/compose.yaml`, and any other file), removed on drop.
 pub struct Project {
     root: PathBuf,
@@ -38,7 +41,7 @@ impl Project {
     }
 
     /// Each unit the project gives, by name (`app-web.container`), and the warnings.
-    pub fn translate(&self) -> (Vec<(String, Result<UnitFile, String>)>, Vec<String>) {
+    pub fn translate(&self) -> (Units, Vec<String>) {
         let input = super::input(self.dir().join("compose.yaml")).unwrap();
         let t = super::translate(
             &[input],

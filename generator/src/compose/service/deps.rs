@@ -389,12 +389,12 @@ pub fn runtime_lines(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) {
 
 #[cfg(test)]
 mod tests {
-    use crate::compose::testing::Project;
+    use crate::compose::testing::{Project, Units};
     use crate::unitfile::UnitFile;
 
     /// Each unit of a project of `services:` `text`, by service name (`app-db@` for a
     /// template), with the warnings.
-    fn units(test: &str, text: &str) -> (Vec<(String, Result<UnitFile, String>)>, Vec<String>) {
+    fn units(test: &str, text: &str) -> (Units, Vec<String>) {
         let (units, warnings) = Project::new(test, &format!("services:\n{text}")).translate();
         let units = units
             .into_iter()
