@@ -334,6 +334,18 @@ mod tests {
         assert_eq!(v.get("POSTGRES_PASSWORD").map(String::as_str), Some(secret));
     }
 
+    /// The message of a quote never closed names which quote it is.
+    #[test]
+    fn an_unclosed_quote_is_named() {
+        let e = parse("A=1\nB=\"open\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "B: the double quote is never closed")
+        );
+        let e = parse("C='open\n").unwrap_err();
+        assert_eq!(e.message, "C: the single quote is never closed");
+    }
+
     #[test]
     fn errors_and_warnings_have_lines() {
         assert_eq!(parse("A=1\nB='open\n").unwrap_err().line, 2);

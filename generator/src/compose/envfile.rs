@@ -318,4 +318,85 @@ mod tests {
         assert!(read_all(&[gone], &Vars::new(), &Budget::default()).is_err());
         std::fs::remove_dir_all(&d).unwrap();
     }
+
+    /// Each value Podman's `--env-file` cannot carry is refused, at the line of its name, and
+    /// a line at the limit is not.
+    #[test]
+    fn each_value_podman_cannot_carry() {
+        let d = dir("carry");
+        let refused = |name: &str, text: &str, raw: bool| {
+            let f = EnvFile {
+                raw,
+                ..file(&d, name, text)
+            };
+            read_all(&[f], &Vars::new(), &Budget::default()).unwrap_err()
+        };
+        let e = refused("star.env", "# c\nA*=1\n", true);
+        assert!(e.contains("star.env:2: A*: a name Podman's"), "{e}");
+        let e = refused("nul.env", "OK=1\nNUL=\"a\\0000b\"\n", false);
+        assert!(
+            e.contains("nul.env:2: NUL: the value has a NUL byte"),
+            "{e}"
+        );
+        // Podman reads lines of at most 64 KiB - 1 bytes (65535): `K=` and the value.
+        let at_limit = format!("K={}\n", "v".repeat(65533));
+        let over = format!("K={}\n", "v".repeat(65534));
+        let f = file(&d, "limit.env", &at_limit);
+        let (vars, _) = read_all(&[f], &Vars::new(), &Budget::default()).unwrap();
+        assert_eq!(podman_format(&vars), at_limit);
+        let e = refused("long.env", &over, false);
+        assert!(e.contains("long.env:1: K: the value is longer than"), "{e}");
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// An exported variable's error names its line too.
+    #[test]
+    fn an_exported_variable_is_found_by_its_line() {
+        assert_eq!(line_of("A=1\nexport\tB=2\nC=3\n", "B"), 2);
+        assert_eq!(line_of("exporter=1\n", "exporter"), 1);
+        assert_eq!(line_of("A=1\n", "B"), 0);
+        let d = dir("export");
+        let f = file(&d, "a.env", "A=1\nexport PEM=\"a\\nb\"\n");
+        let e = read_all(&[f], &Vars::new(), &Budget::default()).unwrap_err();
+        assert!(
+            e.contains("a.env:2: PEM: the value has a line break"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// `format: raw` refuses a line without a name before its `=`.
+    #[test]
+    fn raw_names() {
+        for (text, line) in [("=x\n", 1), ("A=1\nA B=2\n", 2), ("A\tB=1\n", 1)] {
+            let e = raw(text).unwrap_err();
+            assert_eq!(
+                (e.line, e.message.as_str()),
+                (line, "not a variable name before '='"),
+                "{text:?}"
+            );
+        }
+        assert_eq!(raw("  A= x \n").unwrap()["A"], " x ");
+    }
+
+    /// The project's `.env`: none is no variables; an error names the file and the line.
+    #[test]
+    fn the_projects_variables() {
+        let d = dir("project");
+        let budget = Budget::default();
+        assert!(project_vars(None, &budget).unwrap().is_empty());
+        assert!(project_vars(Some(&d.join("none")), &budget)
+            .unwrap()
+            .is_empty());
+        std::fs::write(d.join(".env"), "A=1\nB=${A}2\n").unwrap();
+        let v = project_vars(Some(&d.join(".env")), &budget).unwrap();
+        assert_eq!((v["A"].as_str(), v["B"].as_str()), ("1", "12"));
+        std::fs::write(d.join("bad.env"), "A=1\nB='open\n").unwrap();
+        let e = project_vars(Some(&d.join("bad.env")), &budget).unwrap_err();
+        assert!(
+            e.ends_with("bad.env:2: B: the single quote is never closed"),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
 }

@@ -363,4 +363,120 @@ mod tests {
         assert_eq!(app.get("environment").unwrap().as_map().unwrap().len(), 0);
         assert_eq!(strings(app.get("dns").unwrap()), ["9.9.9.9"]);
     }
+
+    /// A value `!reset` where the merge takes it whole (an extended service, an included
+    /// definition) is gone, whatever it holds; a key reset that the base lacks is not added.
+    #[test]
+    fn reset_whole_values_and_absent_keys() {
+        let base = parse("x:\n  a: 1\n", 0).unwrap();
+        let over = parse("x: !reset {b: 2}\n", 1).unwrap();
+        let m = merge(
+            base.get("x").unwrap().clone(),
+            over.get("x").unwrap().clone(),
+            "x",
+        );
+        assert!(m.is_null(), "{m:?}");
+        assert_eq!((m.file, m.line), (1, 1));
+        let m = merged(
+            "services:\n  a:\n    image: x\n",
+            "services:\n  a:\n    ports: !reset []\n    labels: !reset null\n",
+        );
+        let a = m.get("services").unwrap().get("a").unwrap();
+        let keys: Vec<&str> = a
+            .as_map()
+            .unwrap()
+            .iter()
+            .map(|(k, _)| k.name.as_str())
+            .collect();
+        assert_eq!(keys, ["image"]);
+    }
+
+    /// A merged key is at the override's line (where the value now comes from), the mapping
+    /// that holds it where the base has it.
+    #[test]
+    fn merged_keys_have_the_lines_of_their_values() {
+        let base = parse("services:\n  a:\n    image: x\n    user: u\n", 2).unwrap();
+        let over = parse("\n\nservices:\n  a:\n    user: v\n", 3).unwrap();
+        let m = merge(base, over, "");
+        let a = m.get("services").unwrap().get("a").unwrap();
+        assert_eq!((a.file, a.line), (2, 3));
+        let (key, value) = &a.as_map().unwrap()[1];
+        assert_eq!((key.name.as_str(), key.line), ("user", 5));
+        assert_eq!((value.file, value.line), (3, 5));
+    }
+
+    /// `build: DIR` merges as `build: {context: DIR}`.
+    #[test]
+    fn a_build_string_is_its_context() {
+        let m = merged(
+            "services:\n  a:\n    build: ./dir\n",
+            "services:\n  a:\n    build: {dockerfile: other}\n",
+        );
+        let build = m
+            .get("services")
+            .unwrap()
+            .get("a")
+            .unwrap()
+            .get("build")
+            .unwrap();
+        assert_eq!(build.get("context").unwrap().as_str(), Some("./dir"));
+        assert_eq!(build.get("dockerfile").unwrap().as_str(), Some("other"));
+    }
+
+    /// Volumes, secrets and configs: an entry replaces the one mounted at the same target,
+    /// whatever the syntax (a target alone, SOURCE:TARGET, a mapping, a relative target).
+    #[test]
+    fn mounts_replace_by_target() {
+        let m = merged(
+            "services:\n  a:\n    volumes: [/data, 'v:/v', '/keep']\n    secrets: [s, {source: t, target: /etc/t}, {source: u, target: u2}]\n    configs: [c, {source: d, target: d2}]\n",
+            "services:\n  a:\n    volumes: ['x:/data', {type: volume, source: w, target: /v}, /new]\n    secrets: [{source: s2, target: s}, {source: t2, target: /etc/t}, {source: u3, target: /run/secrets/u2}, v]\n    configs: [{source: c2, target: /c}, {source: d3, target: /d2}, {source: e, target: e2}]\n",
+        );
+        let a = m.get("services").unwrap().get("a").unwrap();
+        let sources = |key: &str| -> Vec<String> {
+            a.get(key)
+                .unwrap()
+                .as_seq()
+                .unwrap()
+                .iter()
+                .map(|n| match n.as_str() {
+                    Some(s) => s.to_string(),
+                    None => n.get("source").unwrap().as_str().unwrap().to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(sources("volumes"), ["x:/data", "w", "/keep", "/new"]);
+        assert_eq!(sources("secrets"), ["s2", "t2", "u3", "v"]);
+        assert_eq!(sources("configs"), ["c2", "d3", "e"]);
+    }
+
+    /// A port in the long syntax without a protocol is TCP's, as in the short syntax; with
+    /// one, it is told apart by it.
+    #[test]
+    fn ports_replace_by_address_and_protocol() {
+        let m = merged(
+            "services:\n  a:\n    ports: ['8080:80', '53:53/udp']\n",
+            "services:\n  a:\n    ports:\n      - {target: 80, published: '8080'}\n      - {target: 53, published: '53', protocol: tcp}\n      - {target: 53, published: '53', protocol: udp}\n",
+        );
+        let ports = m
+            .get("services")
+            .unwrap()
+            .get("a")
+            .unwrap()
+            .get("ports")
+            .unwrap();
+        let shown: Vec<String> = ports
+            .as_seq()
+            .unwrap()
+            .iter()
+            .map(|n| match n.as_str() {
+                Some(s) => s.to_string(),
+                None => format!(
+                    "{}/{}",
+                    n.get("target").unwrap().as_str().unwrap(),
+                    n.get("protocol").and_then(Node::as_str).unwrap_or("-")
+                ),
+            })
+            .collect();
+        assert_eq!(shown, ["80/-", "53/udp", "53/tcp"]);
+    }
 }

@@ -32,6 +32,8 @@ mod merge;
 mod resources;
 mod runtime;
 mod service;
+#[cfg(test)]
+mod testing;
 mod unit;
 mod values;
 pub mod yaml;

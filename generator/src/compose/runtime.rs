@@ -146,3 +146,41 @@ impl Steps<'_> {
         format!("-{}", self.command("release", &args))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::Project;
+
+    /// The `env-file` step: the project's `.env` when there is one, where to write, and each
+    /// file with its flags; the container reads what it wrote.
+    #[test]
+    fn the_env_file_step() {
+        let text = "services:\n  web:\n    image: nginx\n    env_file:\n      - a.env\n      - {path: b.env, required: false}\n";
+        let out = "%t/unitsmith/compose-run/app/app-web-1.env";
+        for dotenv in [false, true] {
+            let p = Project::new(&format!("env-file-step-{dotenv}"), text);
+            p.file("a.env", "A=1\n");
+            if dotenv {
+                p.file(".env", "X=1\n");
+            }
+            let dir = p.dir().display().to_string();
+            let u = p.service("web").unwrap();
+            let steps: Vec<&str> = u
+                .lookup_all("Service", "ExecStartPre")
+                .into_iter()
+                .filter(|s| s.contains(" compose env-file "))
+                .collect();
+            let flag = if dotenv {
+                format!("--dotenv {dir}/.env ")
+            } else {
+                String::new()
+            };
+            assert_eq!(
+                steps,
+                [format!("/usr/bin/unitsmith compose env-file {flag}--out {out} {dir}/a.env optional:{dir}/b.env")],
+                "{dotenv}"
+            );
+            assert_eq!(u.lookup_all("Container", "EnvironmentFile"), [out]);
+        }
+    }
+}

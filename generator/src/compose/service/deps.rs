@@ -386,3 +386,238 @@ pub fn runtime_lines(q: &mut Q, ctx: &Ctx, name: &str, node: &Node) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::{Project, Units};
+    use crate::unitfile::UnitFile;
+
+    /// Each unit of a project of `services:` `text`, by service name (`app-db@` for a
+    /// template), with the warnings.
+    fn units(test: &str, text: &str) -> (Units, Vec<String>) {
+        let (units, warnings) = Project::new(test, &format!("services:\n{text}")).translate();
+        let units = units
+            .into_iter()
+            .filter_map(|(n, u)| {
+                let s = n.strip_prefix("app-")?.strip_suffix(".container")?;
+                Some((s.to_string(), u))
+            })
+            .collect();
+        (units, warnings)
+    }
+
+    fn get<'u>(
+        units: &'u [(String, Result<UnitFile, String>)],
+        s: &str,
+    ) -> &'u Result<UnitFile, String> {
+        &units
+            .iter()
+            .find(|(n, _)| n == s)
+            .unwrap_or_else(|| panic!("no {s}"))
+            .1
+    }
+
+    fn unit<'u>(units: &'u [(String, Result<UnitFile, String>)], s: &str) -> &'u UnitFile {
+        get(units, s)
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn error<'u>(units: &'u [(String, Result<UnitFile, String>)], s: &str) -> &'u str {
+        match get(units, s) {
+            Err(e) => e,
+            Ok(_) => panic!("{s} was made"),
+        }
+    }
+
+    fn steps(u: &UnitFile, key: &str, step: &str) -> Vec<String> {
+        u.lookup_all("Service", key)
+            .into_iter()
+            .filter(|s| s.contains(&format!(" compose {step} ")))
+            .map(|s| s[s.find(" compose ").unwrap()..].to_string())
+            .collect()
+    }
+
+    const WAITING: &str = "--waiting %t/unitsmith/compose-run/app/waiting";
+
+    /// A dependency orders (Wants= + After=), is awaited (the service is skipped while it is
+    /// not up) and releases the services waiting for it once up; restart: true adds PartOf=.
+    #[test]
+    fn a_required_dependency() {
+        let (u, w) = units(
+            "deps-required",
+            "  web:\n    image: nginx\n    depends_on:\n      db: {restart: true}\n  db:\n    image: db\n    scale: 2\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let web = unit(&u, "web");
+        let db_units = "app-db@1.service app-db@2.service";
+        assert_eq!(web.lookup_all("Unit", "Wants"), [db_units]);
+        assert_eq!(web.lookup_all("Unit", "After"), [db_units]);
+        assert_eq!(web.lookup_all("Unit", "PartOf"), ["app.target", db_units]);
+        assert_eq!(
+            steps(web, "ExecCondition", "await"),
+            [format!(" compose await {WAITING} %n {db_units}")]
+        );
+        assert!(steps(web, "ExecStartPost", "release").is_empty());
+        let db = unit(&u, "db@");
+        assert_eq!(
+            steps(db, "ExecStartPost", "release"),
+            [format!(" compose release {WAITING} app-web.service")]
+        );
+        assert!(steps(db, "ExecCondition", "await").is_empty());
+        assert!(db.lookup_all("Unit", "Wants").is_empty());
+        assert!(db.lookup_all("Container", "Notify").is_empty());
+        assert!(db.lookup_all("Service", "Type").is_empty());
+    }
+
+    /// `required: false` orders only: nothing awaited, nothing released.
+    #[test]
+    fn an_optional_dependency() {
+        let (u, _) = units(
+            "deps-optional",
+            "  web:\n    image: nginx\n    depends_on:\n      db: {required: false}\n  db:\n    image: db\n",
+        );
+        let web = unit(&u, "web");
+        assert_eq!(web.lookup_all("Unit", "After"), ["app-db.service"]);
+        assert_eq!(web.lookup_all("Unit", "PartOf"), ["app.target"]);
+        assert!(steps(web, "ExecCondition", "await").is_empty());
+        assert!(steps(unit(&u, "db"), "ExecStartPost", "release").is_empty());
+    }
+
+    /// What a condition makes of the service waited for: Notify=healthy, or a oneshot; never
+    /// both. A healthy wait on a service without a healthcheck warns.
+    #[test]
+    fn conditions() {
+        let (u, w) = units(
+            "deps-conditions",
+            "  web:\n    image: nginx\n    depends_on:\n      db: {condition: service_healthy}\n      init:\n        condition: service_completed_successfully\n      log:\n        condition: service_started\n  db:\n    image: db\n    healthcheck: {test: [CMD, x]}\n  init:\n    image: init\n  log:\n    image: log\n",
+        );
+        assert!(w.is_empty(), "{w:?}");
+        let db = unit(&u, "db");
+        assert_eq!(db.lookup_all("Container", "Notify"), ["healthy"]);
+        assert!(db.lookup_all("Service", "Type").is_empty());
+        let init = unit(&u, "init");
+        assert_eq!(init.lookup_all("Service", "Type"), ["oneshot"]);
+        assert_eq!(init.lookup_all("Service", "RemainAfterExit"), ["yes"]);
+        assert!(init.lookup_all("Container", "Notify").is_empty());
+        let log = unit(&u, "log");
+        assert!(log.lookup_all("Container", "Notify").is_empty());
+        assert!(log.lookup_all("Service", "Type").is_empty());
+        assert_eq!(
+            unit(&u, "web").lookup_all("Unit", "After"),
+            ["app-db.service", "app-init.service", "app-log.service"]
+        );
+
+        let (u, w) = units(
+            "deps-no-healthcheck",
+            "  web:\n    image: nginx\n    depends_on:\n      db:\n        condition: service_healthy\n  db:\n    image: db\n",
+        );
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains(
+                ":6: services.web.depends_on.db: service_healthy, but db has no healthcheck"
+            ),
+            "{w:?}"
+        );
+        unit(&u, "web");
+
+        let (u, _) = units(
+            "deps-both",
+            "  a:\n    image: a\n    depends_on:\n      db: {condition: service_healthy}\n  b:\n    image: b\n    depends_on:\n      db: {condition: service_completed_successfully}\n  db:\n    image: db\n    healthcheck: {test: [CMD, x]}\n",
+        );
+        assert!(error(&u, "db").contains("wait both for it to be healthy and for it to complete"));
+        let (u, _) = units(
+            "deps-bad-condition",
+            "  a:\n    image: a\n    depends_on:\n      db: {condition: service_ready}\n  db:\n    image: db\n",
+        );
+        assert!(error(&u, "a").contains("unknown condition \"service_ready\""));
+    }
+
+    /// links: orders as depends_on does, once when both name a service.
+    #[test]
+    fn links_order_too() {
+        let (u, _) = units(
+            "deps-links",
+            "  web:\n    image: nginx\n    depends_on: [db]\n    links: ['db:database', cache]\n  db:\n    image: db\n  cache:\n    image: cache\n",
+        );
+        let web = unit(&u, "web");
+        assert_eq!(
+            web.lookup_all("Unit", "Wants"),
+            ["app-db.service", "app-cache.service"]
+        );
+        for bad in ["'db:'", "':db'", "''"] {
+            let (u, _) = units(
+                &format!("deps-bad-link-{}", bad.len()),
+                &format!("  web:\n    image: nginx\n    links: [{bad}]\n  db:\n    image: db\n"),
+            );
+            let e = error(&u, "web");
+            assert!(e.contains("is not SERVICE or SERVICE:ALIAS"), "{bad}: {e}");
+        }
+    }
+
+    /// A dependency outside the active profiles: an error when required, left out when not;
+    /// one that does not exist is an error.
+    #[test]
+    fn missing_dependencies() {
+        let project = |required: bool| {
+            format!("  web:\n    image: nginx\n    depends_on:\n      db: {{required: {required}}}\n  db:\n    image: db\n    profiles: [debug]\n")
+        };
+        let (u, _) = units("deps-profile-required", &project(true));
+        let e = error(&u, "web");
+        assert!(
+            e.contains("db is in profile(s) debug that are not active"),
+            "{e}"
+        );
+        let (u, _) = units("deps-profile-optional", &project(false));
+        assert!(unit(&u, "web").lookup_all("Unit", "After").is_empty());
+        let (u, _) = units(
+            "deps-undefined",
+            "  web:\n    image: nginx\n    depends_on: [dc]\n  db:\n    image: db\n",
+        );
+        let e = error(&u, "web");
+        assert!(e.contains("depends on undefined service \"dc\""), "{e}");
+        assert!(e.contains("did you mean 'db'?"), "{e}");
+    }
+
+    /// A cycle fails each service on it, at the line of its dependency on the next one.
+    #[test]
+    fn cycles() {
+        let (u, _) = units(
+            "deps-cycle",
+            "  a:\n    image: a\n    depends_on: [c, b]\n  b:\n    image: b\n    depends_on: [a]\n  c:\n    image: c\n",
+        );
+        let e = error(&u, "a");
+        assert!(
+            e.contains("compose.yaml:4: services.a.depends_on: dependency cycle: a -> b -> a"),
+            "{e}"
+        );
+        let e = error(&u, "b");
+        assert!(
+            e.contains("compose.yaml:7: services.b.depends_on: dependency cycle: b -> a -> b"),
+            "{e}"
+        );
+        unit(&u, "c");
+    }
+
+    /// A service whose required dependency failed fails too, along a chain; an optional one
+    /// does not.
+    #[test]
+    fn failures_propagate_to_dependents() {
+        let (u, _) = units(
+            "deps-failed",
+            "  a:\n    image: a\n    depends_on: [b]\n  b:\n    image: b\n    depends_on: [c]\n  c:\n    image: c\n    restart: sometimes\n  d:\n    image: d\n    depends_on:\n      c: {required: false}\n",
+        );
+        assert!(error(&u, "c").contains("unknown restart policy"));
+        let e = error(&u, "b");
+        assert!(
+            e.contains("services.b.depends_on.c: depends on c (app-c.service), which failed:"),
+            "{e}"
+        );
+        let e = error(&u, "a");
+        assert!(
+            e.contains("services.a.depends_on.b: depends on b (app-b.service), which failed:"),
+            "{e}"
+        );
+        unit(&u, "d");
+    }
+}

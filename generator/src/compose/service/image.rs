@@ -247,4 +247,121 @@ mod tests {
             assert_eq!(every(bad), None, "{bad}");
         }
     }
+
+    fn unit(test: &str, text: &str) -> Result<crate::unitfile::UnitFile, String> {
+        crate::compose::testing::web(test, text)
+    }
+
+    /// A service's container is named as Docker Compose names it, a replica by its number.
+    #[test]
+    fn container_names() {
+        let name = |test: &str, extra: &str| {
+            let text = format!("services:\n  web:\n    image: nginx\n{extra}");
+            let p = crate::compose::testing::Project::new(test, &text);
+            let (units, _) = p.translate();
+            let (n, u) = units
+                .into_iter()
+                .find(|(n, _)| n.starts_with("app-web"))
+                .unwrap();
+            (
+                n,
+                u.map(|u| u.lookup_all("Container", "ContainerName").join(" ")),
+            )
+        };
+        assert_eq!(
+            name("name-default", ""),
+            ("app-web.container".into(), Ok("app-web-1".into()))
+        );
+        assert_eq!(
+            name("name-fixed", "    container_name: fixed\n"),
+            ("app-web.container".into(), Ok("fixed".into()))
+        );
+        assert_eq!(
+            name("name-replicas", "    scale: 2\n"),
+            ("app-web@.container".into(), Ok("app-web-%i".into()))
+        );
+        let (_, e) = name(
+            "name-fixed-replicas",
+            "    scale: 2\n    container_name: fixed\n",
+        );
+        let e = e.unwrap_err();
+        assert!(
+            e.contains("a fixed container name with more than one replica"),
+            "{e}"
+        );
+    }
+
+    /// Each `pull_policy`, as the unit's pull step takes it (`podman run` itself never pulls).
+    #[test]
+    fn pull_policies() {
+        for (policy, step) in [
+            ("", Some("--policy missing --timeout 900 docker.io")),
+            ("always", Some("--policy always --timeout 900 docker.io")),
+            ("missing", Some("--policy missing --timeout 900 docker.io")),
+            (
+                "if_not_present",
+                Some("--policy missing --timeout 900 docker.io"),
+            ),
+            ("never", None),
+            (
+                "daily",
+                Some("--policy refresh --timeout 900 --every 86400 --stamp"),
+            ),
+            (
+                "weekly",
+                Some("--policy refresh --timeout 900 --every 604800 --stamp"),
+            ),
+            (
+                "every_1s",
+                Some("--policy refresh --timeout 900 --every 1 --stamp"),
+            ),
+            (
+                "every_1h30m",
+                Some("--policy refresh --timeout 900 --every 5400 --stamp"),
+            ),
+        ] {
+            let text = match policy {
+                "" => "services:\n  web:\n    image: nginx\n".to_string(),
+                p => format!("services:\n  web:\n    image: nginx\n    pull_policy: {p}\n"),
+            };
+            let u = unit(&format!("pull-{policy}"), &text).unwrap();
+            assert_eq!(u.lookup_all("Container", "Pull"), ["never"], "{policy}");
+            assert_eq!(
+                u.lookup_all("Container", "Image"),
+                ["docker.io/library/nginx"]
+            );
+            let pulls: Vec<&str> = u
+                .lookup_all("Service", "ExecStartPre")
+                .into_iter()
+                .filter(|s| s.contains(" compose pull "))
+                .collect();
+            match step {
+                None => assert!(pulls.is_empty(), "{policy}: {pulls:?}"),
+                Some(s) => {
+                    assert_eq!(pulls.len(), 1, "{policy}: {pulls:?}");
+                    assert!(pulls[0].contains(s), "{policy}: {}", pulls[0]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn pull_policies_refused() {
+        for (test, policy, message) in [
+            ("zero", "every_0s", "\"every_0s\" is not a pull policy"),
+            ("bad", "every_1x", "\"every_1x\" is not a pull policy"),
+            (
+                "sometimes",
+                "sometimes",
+                "\"sometimes\" is not a pull policy",
+            ),
+            ("build", "build", "build, without build:"),
+        ] {
+            let text = format!("services:\n  web:\n    image: nginx\n    pull_policy: {policy}\n");
+            let e = unit(&format!("pull-refused-{test}"), &text).unwrap_err();
+            assert!(e.contains(message), "{policy}: {e}");
+        }
+        let e = unit("pull-none", "services:\n  web:\n    command: x\n").unwrap_err();
+        assert!(e.contains("neither image: nor build:"), "{e}");
+    }
 }

@@ -9,6 +9,8 @@ mod health;
 mod image;
 pub mod keys;
 mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
 mod limits;
 mod networking;
 mod process;

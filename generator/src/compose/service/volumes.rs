@@ -326,3 +326,132 @@ fn mounts(q: &mut Q, ctx: &Ctx, configs: bool, v: &Node, path: &str) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::Project;
+
+    /// What a service's `volumes:`, `tmpfs:`, `secrets:` and `configs:` mount, in the unit.
+    fn mounts(test: &str, service: &str) -> (Vec<String>, Vec<String>, Vec<String>, String) {
+        let p = Project::new(
+            test,
+            &format!("services:\n  web:\n    image: nginx\n{service}volumes:\n  named:\nsecrets:\n  s: {{file: ./s.txt}}\nconfigs:\n  c: {{file: ./c.txt}}\n"),
+        );
+        let u = p.service("web").unwrap();
+        let all = |g: &str, k: &str| -> Vec<String> {
+            u.lookup_all(g, k).iter().map(|v| v.to_string()).collect()
+        };
+        let dir = p.dir().display().to_string();
+        (
+            all("Container", "Volume"),
+            all("Container", "Tmpfs"),
+            all("Service", "ExecStartPre"),
+            dir,
+        )
+    }
+
+    fn error(test: &str, service: &str) -> String {
+        Project::new(
+            test,
+            &format!("services:\n  web:\n    image: nginx\n{service}"),
+        )
+        .service("web")
+        .unwrap_err()
+    }
+
+    /// The short syntax: a target alone (anonymous, named after the container), a named
+    /// volume, a host path (created when missing, as Docker does) with its options.
+    #[test]
+    fn short_syntax() {
+        let (v, _, pre, dir) = mounts(
+            "volumes-short",
+            "    volumes: [/data, 'named:/n', './host:/h:ro,z', '/abs:/a']\n",
+        );
+        assert_eq!(
+            v,
+            [
+                "app-web-1_data:/data".to_string(),
+                "app-named.volume:/n".to_string(),
+                format!("{dir}/host:/h:ro,z"),
+                "/abs:/a".to_string(),
+            ]
+        );
+        assert!(pre.contains(&format!("-mkdir -p {dir}/host")), "{pre:?}");
+        assert!(pre.contains(&"-mkdir -p /abs".to_string()), "{pre:?}");
+        assert!(
+            pre.iter()
+                .any(|s| s.contains("compose volumes") && s.contains("--create app-web-1_data")),
+            "{pre:?}"
+        );
+        let e = error("volumes-four", "    volumes: ['a:/b:ro:x']\n");
+        assert!(
+            e.contains("\"a:/b:ro:x\" is not [SOURCE:]TARGET[:MODE]"),
+            "{e}"
+        );
+    }
+
+    /// The long syntax: a bind mount is not created unless asked; tmpfs with its size.
+    #[test]
+    fn long_syntax() {
+        let (v, t, pre, dir) = mounts(
+            "volumes-long",
+            "    volumes:\n      - {type: bind, source: ./b, target: /b, read_only: true}\n      - {type: volume, source: named, target: /n, volume: {nocopy: true}}\n      - {type: tmpfs, target: /t, tmpfs: {size: 1k}}\n      - {type: volume, target: /anon}\n",
+        );
+        assert_eq!(
+            v,
+            [
+                format!("{dir}/b:/b:ro"),
+                "app-named.volume:/n:nocopy".to_string(),
+                "app-web-1_anon:/anon".to_string(),
+            ]
+        );
+        assert_eq!(t, ["/t:size=1k"]);
+        assert!(!pre.iter().any(|s| s.contains("mkdir")), "{pre:?}");
+        let (v, _, pre, dir) = mounts(
+            "volumes-create",
+            "    volumes:\n      - {type: bind, source: ./c, target: /c, bind: {create_host_path: true}}\n",
+        );
+        assert_eq!(v, [format!("{dir}/c:/c")]);
+        assert!(pre.contains(&format!("-mkdir -p {dir}/c")), "{pre:?}");
+    }
+
+    /// An anonymous volume's target must be a path in the container.
+    #[test]
+    fn an_anonymous_volume_needs_an_absolute_target() {
+        let e = error(
+            "volumes-relative",
+            "    volumes:\n      - {type: volume, target: data}\n",
+        );
+        assert!(e.contains("\"data\" is not an absolute path"), "{e}");
+    }
+
+    #[test]
+    fn tmpfs_key() {
+        let (_, t, _, _) = mounts("volumes-tmpfs", "    tmpfs: [/run, '/cache:size=1m']\n");
+        assert_eq!(t, ["/run", "/cache:size=1m"]);
+    }
+
+    /// Secrets under /run/secrets/, configs under /, a relative target below either, an
+    /// absolute one where it says; an undefined one is an error.
+    #[test]
+    fn secrets_and_configs() {
+        let (v, _, _, dir) = mounts(
+            "volumes-secrets",
+            "    secrets: [s, {source: s, target: /etc/s}, {source: s, target: rel}]\n    configs: [c, {source: c, target: conf}]\n",
+        );
+        assert_eq!(
+            v,
+            [
+                format!("{dir}/s.txt:/run/secrets/s:ro"),
+                format!("{dir}/s.txt:/etc/s:ro"),
+                format!("{dir}/s.txt:/run/secrets/rel:ro"),
+                format!("{dir}/c.txt:/c:ro"),
+                format!("{dir}/c.txt:/conf:ro"),
+            ]
+        );
+        let e = error("volumes-no-secret", "    secrets: [nope]\n");
+        assert!(e.contains("refers to undefined secret \"nope\""), "{e}");
+        let e = error("volumes-no-config", "    configs: [{source: nope}]\n");
+        assert!(e.contains("refers to undefined config \"nope\""), "{e}");
+    }
+}

@@ -1,0 +1,82 @@
+//! For unit tests of the service translation: a project `app` written to a directory of its
+//! own and translated as the generator translates one, so that a test reads the Quadlet lines
+//! (or the error) a key gives without a whole golden case.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use crate::budget::Budget;
+use crate::unitfile::UnitFile;
+
+/// Each unit a project gives, by name (`app-web.container`): the unit or its error.
+pub type Units = Vec<(String, Result<UnitFile, String>)>;
+
+/// A project `app` (`ROOT/compose/app/compose.yaml`, and any other file), removed on drop.
+pub struct Project {
+    root: PathBuf,
+}
+
+impl Project {
+    /// The project of `compose.yaml` `text`, under a root named after `test`.
+    pub fn new(test: &str, text: &str) -> Project {
+        let root = std::env::temp_dir().join(format!(
+            "unitsmith-compose-unit-{test}-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("compose/app")).unwrap();
+        let p = Project { root };
+        p.file("compose.yaml", text);
+        p
+    }
+
+    /// Another file of the project directory (`.env`, an `env_file:`, a secret).
+    pub fn file(&self, name: &str, text: &str) -> &Project {
+        std::fs::write(self.dir().join(name), text).unwrap();
+        self
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.root.join("compose/app")
+    }
+
+    /// Each unit the project gives, by name (`app-web.container`), and the warnings.
+    pub fn translate(&self) -> (Units, Vec<String>) {
+        let input = super::input(self.dir().join("compose.yaml")).unwrap();
+        let t = super::translate(
+            &[input],
+            false,
+            &HashSet::new(),
+            &Budget::default(),
+            "/usr/bin/unitsmith",
+        );
+        let units = t
+            .made
+            .into_iter()
+            .map(|m| (m.input.name, m.result))
+            .collect();
+        (units, t.warnings)
+    }
+
+    /// The unit of service `service` (`app-SERVICE.container`), or its error.
+    pub fn service(&self, service: &str) -> Result<UnitFile, String> {
+        let name = format!("app-{service}.container");
+        let (units, _) = self.translate();
+        units
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .unwrap_or_else(|| panic!("no unit {name}"))
+            .1
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The unit of the only service `web` of a project of `compose.yaml` `text`, or its error.
+pub fn web(test: &str, text: &str) -> Result<UnitFile, String> {
+    Project::new(test, text).service("web")
+}
