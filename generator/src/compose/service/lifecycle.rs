@@ -1,4 +1,5 @@
-//! How the container starts again and stops: `restart`, `stop_grace_period`.
+//! How the container starts again and stops: `restart` (and `deploy.restart_policy`),
+//! `stop_grace_period`.
 
 use super::Service;
 use crate::compose::check::{check_keys, text, Fail};

@@ -1,5 +1,5 @@
 //! Resources: `cpus`, `ulimits`, `sysctls`, `deploy` (replicas are read by `select`,
-//! `resources.limits` here).
+//! `resources.limits` and `resources.reservations` here, `restart_policy` by `lifecycle`).
 
 use super::{lifecycle, Service};
 use crate::compose::check::{check_keys, text, Fail};
