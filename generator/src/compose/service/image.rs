@@ -1,7 +1,7 @@
 //! The container's name and image: `container_name`, `image`, `build` (a `.build` unit, see
 //! `resources::build`), `pull_policy`.
 
-use super::Ctx;
+use super::{reference, Ctx};
 use crate::compose::check::{text, Fail};
 use crate::compose::resources;
 use crate::compose::unit::Q;
@@ -68,7 +68,7 @@ pub fn image(
     };
     if let Some(b) = node.get("build") {
         let tag = image
-            .map(|i| text(p, i, &format!("{path}.image")).map(docker_name))
+            .map(|i| image_text(p, i, &path).map(docker_name))
             .transpose()?;
         if let Some((Policy::Always | Policy::Refresh(_), v)) = &policy {
             return Err(Fail::at(
@@ -90,7 +90,7 @@ pub fn image(
         return Err(Fail::at(p, node, &path, "neither image: nor build:")
             .hint("add image: REGISTRY/NAME:TAG"));
     };
-    let reference = docker_name(text(p, i, &format!("{path}.image"))?);
+    let reference = docker_name(image_text(p, i, &path)?);
     q.set_at("Container", "Image", &reference, i)?;
     let (policy, at) = match policy {
         Some((Policy::Build, v)) => {
@@ -125,6 +125,21 @@ pub fn image(
         reference,
         pulled: true,
     })
+}
+
+/// The text of `image:`, when Docker's grammar of a reference accepts it (a name docker
+/// compose and Podman could not pull is refused here, with its line, not at every start).
+fn image_text<'a>(p: &Project, i: &'a Node, service_path: &str) -> Result<&'a str, String> {
+    let key = format!("{service_path}.image");
+    let image = text(p, i, &key)?;
+    match reference::problem(image.trim()) {
+        None => Ok(image),
+        Some(why) => Err(
+            Fail::at(p, i, &key, format!("not an image reference: {why}")).hint(
+                "write [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. docker.io/library/nginx:1.27",
+            ),
+        ),
+    }
 }
 
 /// A `pull_policy`.

@@ -14,6 +14,7 @@ mod lifecycle_tests;
 mod limits;
 mod networking;
 mod process;
+mod reference;
 mod select;
 mod volumes;
 
