@@ -10,11 +10,11 @@ pub fn problem(image: &str) -> Option<String> {
         None => (image, None),
     };
     // A tag follows the last ':' after the last '/' (a ':' before it is a registry's port).
-    let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
-    let (name, tag) = match name_and_tag[last_slash..].rfind(':') {
+    let path_start = name_and_tag.rfind('/').unwrap_or(0);
+    let (name, tag) = match name_and_tag[path_start..].rfind(':') {
         Some(i) => (
-            &name_and_tag[..last_slash + i],
-            Some(&name_and_tag[last_slash + i + 1..]),
+            &name_and_tag[..path_start + i],
+            Some(&name_and_tag[path_start + i + 1..]),
         ),
         None => (name_and_tag, None),
     };
@@ -180,6 +180,7 @@ mod tests {
             "bitnami/redis:7",
             "ghcr.io/immich-app/immich-server:release",
             "registry.example.org:5000/tools/tool",
+            "my-registry.example.org/x",
             "localhost/bb:e2e",
             "localhost:5000/x",
             "[::1]:5000/x:y",
@@ -214,6 +215,7 @@ mod tests {
             ("reg.io:/x", "the registry's port ''"),
             ("-reg.io/x", "the registry '-reg.io'"),
             ("reg..io/x", "the registry 'reg..io'"),
+            ("reg_x.io/x", "the registry 'reg_x.io'"),
             ("[zz]:5000/x", "IPv6"),
             ("[zz]/x", "'[zz]' is not a repository name"),
             ("[::1]x/y", "the registry's port 'x'"),
