@@ -103,9 +103,16 @@ impl Loader<'_> {
                 return Err(format!("{at}: include: no path"));
             }
             let main = absolute(&base_dir, &paths[0]);
-            if chain.contains(&main) || chain.len() > MAX_DEPTH {
+            let cycle = chain.contains(&main);
+            if cycle || chain.len() > MAX_DEPTH {
+                // (A chain too deep is not a cycle: the message says which it is.)
+                let what = if cycle {
+                    "includes itself".to_string()
+                } else {
+                    format!("is included more than {MAX_DEPTH} files deep")
+                };
                 return Err(format!(
-                    "{at}: include: {} includes itself: {}",
+                    "{at}: include: {} {what}: {}",
                     main.display(),
                     chain
                         .iter()
@@ -200,8 +207,15 @@ impl Loader<'_> {
         chain: &mut Vec<(PathBuf, String)>,
     ) -> Result<(), String> {
         let link = (self.files[file].clone(), name.to_string());
-        if chain.contains(&link) || chain.len() > MAX_DEPTH {
-            // Every service of the cycle in this file fails, each naming it.
+        let cycle = chain.contains(&link);
+        if cycle || chain.len() > MAX_DEPTH {
+            // Every service of the cycle (or of the chain too deep) in this file fails, each
+            // naming it.
+            let what = if cycle {
+                "a cycle".to_string()
+            } else {
+                format!("extends more than {MAX_DEPTH} services deep")
+            };
             let shown: Vec<String> = chain
                 .iter()
                 .chain(std::iter::once(&link))
@@ -213,7 +227,7 @@ impl Loader<'_> {
                 .map(|n| self.at(n))
                 .unwrap_or_default();
             let message = format!(
-                "{at}: services.{name}.extends: a cycle: {}",
+                "{at}: services.{name}.extends: {what}: {}",
                 shown.join(" -> ")
             );
             for (f, s) in chain.iter() {
@@ -550,5 +564,375 @@ fn rebase_scalar(node: &mut Node, dir: &Path) {
         if !text.starts_with('/') && !text.starts_with('~') && !remote && !text.is_empty() {
             *text = absolute(dir, text).display().to_string();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::{Project, Units};
+    use crate::unitfile::UnitFile;
+
+    /// A file of the project at `rel` (`sub/compose.yaml`), its directories made.
+    fn write(p: &Project, rel: &str, text: &str) {
+        let path = p.dir().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn get(units: &Units, name: &str) -> Result<UnitFile, String> {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no unit {name} in {:?}", names(units)))
+            .1
+            .clone()
+    }
+
+    fn names(units: &Units) -> Vec<&str> {
+        units.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    fn values(u: &UnitFile, group: &str, key: &str) -> Vec<String> {
+        u.lookup_all(group, key)
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
+    }
+
+    /// The error of the project's stub (`app.container`): what is wrong is the project's.
+    fn project_error(p: &Project) -> String {
+        get(&p.translate().0, "app.container").unwrap_err()
+    }
+
+    const INCLUDED: &str = "services:\n  db:\n    image: ${IMG}\n    env_file: [a.env, {path: ./b.env}]\n    volumes:\n      - ./data:/d\n      - /abs:/a\n      - named:/n\n      - {type: bind, source: ./b, target: /b}\n      - {type: bind, source: ~/h, target: /h}\n      - {type: bind, source: /abs2, target: /a2}\n      - {type: volume, source: v, target: /v}\n    secrets: [s]\n    configs: [c]\n    networks: [n]\n  builder:\n    build: ./ctx\n    env_file: c.env\n  builder2:\n    build: {context: ctx2}\n  remote1:\n    build: 'https://example.com/r.git'\n  remote2:\n    build: {context: 'git@github.com:a/r.git'}\n  remote3:\n    build: {context: 'github.com/a/r'}\nvolumes:\n  v: {name: data}\n  named:\nnetworks:\n  n:\nsecrets:\n  s: {file: ./s.txt}\nconfigs:\n  c: {file: c.txt}\nx-ignored:\n  a: 1\n";
+
+    /// An included project's services, volumes, networks, secrets and configs, with its own
+    /// `.env` and its relative paths made absolute against its directory (URLs, `~` and
+    /// absolute paths as written); a volume declared in both is merged, this file's winning.
+    #[test]
+    fn include_imports_resources_with_their_paths() {
+        let p = Project::new(
+            "asm-include",
+            "include:\n  - sub/compose.yaml\nservices:\n  web:\n    image: nginx\nvolumes:\n  v: {labels: [a=1]}\n",
+        );
+        write(&p, "sub/compose.yaml", INCLUDED);
+        for f in [".env", "a.env", "b.env", "c.env"] {
+            write(&p, &format!("sub/{f}"), "IMG=postgres\n");
+        }
+        let (units, warnings) = p.translate();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        // (Each env_file: is found in the included project's directory, or its unit fails.)
+        for (name, unit) in &units {
+            assert!(unit.is_ok(), "{name}: {unit:?}");
+        }
+        let sub = p.dir().join("sub").display().to_string();
+        let db = get(&units, "app-db.container").unwrap();
+        assert_eq!(
+            values(&db, "Container", "Image"),
+            ["docker.io/library/postgres"]
+        );
+        assert_eq!(
+            values(&db, "Container", "Volume"),
+            [
+                format!("{sub}/data:/d"),
+                "/abs:/a".to_string(),
+                "app-named.volume:/n".to_string(),
+                format!("{sub}/b:/b"),
+                "%h/h:/h".to_string(),
+                "/abs2:/a2".to_string(),
+                "app-v.volume:/v".to_string(),
+                format!("{sub}/s.txt:/run/secrets/s:ro"),
+                format!("{sub}/c.txt:/c:ro"),
+            ]
+        );
+        assert_eq!(values(&db, "Container", "Network"), ["app-n.network"]);
+        let context = |name: &str| {
+            values(
+                &get(&units, &format!("app-{name}.build")).unwrap(),
+                "Build",
+                "SetWorkingDirectory",
+            )
+        };
+        assert_eq!(context("builder"), [format!("{sub}/ctx")]);
+        assert_eq!(context("builder2"), [format!("{sub}/ctx2")]);
+        assert_eq!(context("remote1"), ["https://example.com/r.git"]);
+        assert_eq!(context("remote2"), ["git@github.com:a/r.git"]);
+        assert_eq!(context("remote3"), ["github.com/a/r"]);
+        let v = get(&units, "app-v.volume").unwrap();
+        assert_eq!(values(&v, "Volume", "VolumeName"), ["data"]);
+        assert_eq!(values(&v, "Volume", "Label")[0], "a=1");
+        assert!(names(&units).contains(&"app-named.volume"));
+        assert!(names(&units).contains(&"app-web.container"));
+    }
+
+    /// An include's `project_directory:` is where its paths and `.env` are; its `env_file:`
+    /// replaces that `.env`; the including project's variables win.
+    #[test]
+    fn include_directory_and_variables() {
+        let p = Project::new(
+            "asm-include-dir",
+            "include:\n  - path: [sub/compose.yaml, sub/more.yaml]\n    project_directory: other\n  - path: sub/env.yaml\n    env_file: [sub/x.env]\n",
+        );
+        p.file(".env", "MINE=mine\n");
+        write(
+            &p,
+            "sub/compose.yaml",
+            "services:\n  a:\n    image: ${IMG}-${MINE}\n    volumes: ['./d:/d']\n",
+        );
+        write(
+            &p,
+            "sub/more.yaml",
+            "services:\n  a:\n    labels: [more=1]\n",
+        );
+        write(&p, "other/.env", "IMG=from-other\nMINE=theirs\n");
+        write(&p, "sub/env.yaml", "services:\n  b:\n    image: ${IMG}\n");
+        write(&p, "sub/x.env", "IMG=from-x\n");
+        let (units, _) = p.translate();
+        let a = get(&units, "app-a.container").unwrap();
+        assert_eq!(
+            values(&a, "Container", "Image"),
+            ["docker.io/library/from-other-mine"]
+        );
+        let other = p.dir().join("other").display().to_string();
+        assert_eq!(values(&a, "Container", "Volume"), [format!("{other}/d:/d")]);
+        assert_eq!(values(&a, "Container", "Label"), ["more=1"]);
+        let b = get(&units, "app-b.container").unwrap();
+        assert_eq!(
+            values(&b, "Container", "Image"),
+            ["docker.io/library/from-x"]
+        );
+    }
+
+    /// What `include:` refuses, each naming the file and line.
+    #[test]
+    fn include_errors() {
+        let error = |test: &str, include: &str| {
+            let p = Project::new(
+                test,
+                &format!("services:\n  web:\n    image: nginx\ninclude:{include}\n"),
+            );
+            write(&p, "sub/compose.yaml", "services:\n  db:\n    image: pg\n");
+            (project_error(&p), p.dir().display().to_string())
+        };
+        let (e, dir) = error("asm-inc-scalar", " sub/compose.yaml");
+        assert_eq!(
+            e,
+            format!(
+                "{dir}/compose.yaml:4: include: must be a list of paths or of mappings with path:"
+            )
+        );
+        let (e, _) = error("asm-inc-key", "\n  - {path: sub/compose.yaml, paths: x}");
+        assert!(e.ends_with(":5: include.paths: unknown key\n  hint: an include entry takes path:, project_directory: and env_file:"), "{e}");
+        let (e, _) = error("asm-inc-nopath", "\n  - {project_directory: sub}");
+        assert!(e.ends_with(":5: include: no path"), "{e}");
+        let (e, _) = error("asm-inc-paths", "\n  - {path: [[a]]}");
+        assert!(e.ends_with(":5: include: path must be paths"), "{e}");
+        let (e, _) = error("asm-inc-pathmap", "\n  - {path: {a: b}}");
+        assert!(
+            e.ends_with(":5: include: path must be a path or a list of paths"),
+            "{e}"
+        );
+        let (e, _) = error(
+            "asm-inc-envmap",
+            "\n  - {path: sub/compose.yaml, env_file: {a: b}}",
+        );
+        assert!(
+            e.ends_with(":5: include: env_file must be a path or a list of paths"),
+            "{e}"
+        );
+        let (e, _) = error("asm-inc-entry", "\n  - [a]");
+        assert!(
+            e.ends_with(":5: include: an entry is a path or a mapping with path:"),
+            "{e}"
+        );
+        let (e, dir) = error("asm-inc-none", "\n  - nope.yaml");
+        assert_eq!(
+            e,
+            format!("{dir}/compose.yaml:5: include: {dir}/nope.yaml does not exist\n  hint: a path relative to {dir}")
+        );
+        let (e, dir) = error(
+            "asm-inc-env",
+            "\n  - {path: sub/compose.yaml, env_file: no.env}",
+        );
+        assert!(
+            e.ends_with(&format!(":5: include: {dir}/no.env does not exist")),
+            "{e}"
+        );
+        // include: with nothing in it includes nothing.
+        let p = Project::new(
+            "asm-inc-null",
+            "include:\nservices:\n  web:\n    image: nginx\n",
+        );
+        assert!(p.service("web").is_ok());
+    }
+
+    /// A file that includes itself, directly or not, names the chain.
+    #[test]
+    fn include_cycles() {
+        let p = Project::new(
+            "asm-inc-cycle",
+            "include: [sub/compose.yaml]\nservices:\n  web:\n    image: nginx\n",
+        );
+        write(&p, "sub/compose.yaml", "include: [../compose.yaml]\n");
+        let dir = p.dir().display().to_string();
+        assert_eq!(
+            project_error(&p),
+            format!("{dir}/sub/compose.yaml:1: include: {dir}/compose.yaml includes itself: {dir}/compose.yaml -> {dir}/sub/compose.yaml")
+        );
+    }
+
+    /// `include:` nests 16 deep, no deeper.
+    #[test]
+    fn include_depth() {
+        let nested = |test: &str, depth: usize| {
+            let p = Project::new(test, "include: [f1.yaml]\n");
+            for i in 1..depth {
+                p.file(
+                    &format!("f{i}.yaml"),
+                    &format!("include: [f{}.yaml]\n", i + 1),
+                );
+            }
+            p.file(
+                &format!("f{depth}.yaml"),
+                "services:\n  deep:\n    image: nginx\n",
+            );
+            p.translate().0
+        };
+        let units = nested("asm-inc-16", 16);
+        assert!(get(&units, "app-deep.container").is_ok());
+        let units = nested("asm-inc-17", 17);
+        let e = get(&units, "app.container").unwrap_err();
+        assert!(
+            e.contains("f16.yaml:1: include: ")
+                && e.contains("f17.yaml is included more than 16 files deep: "),
+            "{e}"
+        );
+    }
+
+    /// `extends:` in the same file (a name or a mapping, a base that extends another), and
+    /// from another file, whose relative paths are made absolute against its directory.
+    #[test]
+    fn extends() {
+        let p = Project::new(
+            "asm-extends",
+            "services:\n  web:\n    extends: mid\n    image: web\n  mid:\n    extends: {service: base}\n    labels: [mid=1]\n  base:\n    image: base\n    environment: [A=1]\n  far:\n    extends: {file: sub/common.yaml, service: remote}\n",
+        );
+        write(&p, "sub/common.yaml", "services:\n  remote:\n    extends: root\n    volumes: ['./d:/d']\n  root:\n    image: ${UNSET_ONE}root\n");
+        let (units, warnings) = p.translate();
+        let web = get(&units, "app-web.container").unwrap();
+        assert_eq!(
+            values(&web, "Container", "Image"),
+            ["docker.io/library/web"]
+        );
+        assert_eq!(values(&web, "Container", "Label"), ["mid=1"]);
+        assert_eq!(values(&web, "Container", "Environment"), ["A=1"]);
+        let mid = get(&units, "app-mid.container").unwrap();
+        assert_eq!(
+            values(&mid, "Container", "Image"),
+            ["docker.io/library/base"]
+        );
+        let base = get(&units, "app-base.container").unwrap();
+        assert!(values(&base, "Container", "Label").is_empty());
+        let far = get(&units, "app-far.container").unwrap();
+        let sub = p.dir().join("sub").display().to_string();
+        assert_eq!(
+            values(&far, "Container", "Image"),
+            ["docker.io/library/root"]
+        );
+        assert_eq!(values(&far, "Container", "Volume"), [format!("{sub}/d:/d")]);
+        assert_eq!(
+            warnings,
+            [format!("{sub}/common.yaml:6: services.root.image: variable UNSET_ONE is not set; replaced by \"\"")]
+        );
+    }
+
+    /// What `extends:` refuses: the service alone fails, naming the file and line.
+    #[test]
+    fn extends_errors() {
+        let error = |test: &str, extends: &str| {
+            let p = Project::new(
+                test,
+                &format!("services:\n  ok:\n    image: nginx\n  web:\n    extends:{extends}\n"),
+            );
+            p.file("list.yaml", "- a\n");
+            p.file("other.yaml", "services:\n  x:\n    image: y\n");
+            let (units, _) = p.translate();
+            assert!(get(&units, "app-ok.container").is_ok());
+            (
+                get(&units, "app-web.container").unwrap_err(),
+                p.dir().display().to_string(),
+            )
+        };
+        let (e, dir) = error("asm-ext-key", " {service: ok, files: x}");
+        assert_eq!(e, format!("{dir}/compose.yaml:5: services.web.extends.files: unknown key\n  hint: extends takes service: and file:"));
+        let (e, _) = error("asm-ext-noservice", " {file: other.yaml}");
+        assert!(e.ends_with(":5: services.web.extends: no service:\n  hint: extends: {service: NAME} (and file: PATH for another file)"), "{e}");
+        let (e, _) = error("asm-ext-file", "\n      service: x\n      file: [a]");
+        assert!(
+            e.ends_with(":7: services.web.extends.file: must be a path"),
+            "{e}"
+        );
+        let (e, _) = error("asm-ext-list", " [ok]");
+        assert!(
+            e.ends_with(
+                ":5: services.web.extends: must be a service name or a mapping with service:"
+            ),
+            "{e}"
+        );
+        let (e, dir) = error("asm-ext-undefined", " nope");
+        assert_eq!(
+            e,
+            format!("{dir}/compose.yaml:5: services.web.extends: no service \"nope\" in this file")
+        );
+        let (e, dir) = error(
+            "asm-ext-undefined-file",
+            " {file: other.yaml, service: nope}",
+        );
+        assert_eq!(e, format!("{dir}/compose.yaml:5: services.web.extends: no service \"nope\" in {dir}/other.yaml"));
+        let (e, dir) = error("asm-ext-list-file", " {file: list.yaml, service: x}");
+        assert_eq!(e, format!("{dir}/list.yaml:1: a Compose file is a mapping (services:, networks:, ...), not a list"));
+    }
+
+    /// A cycle of `extends:` fails every service in it, each naming the cycle.
+    #[test]
+    fn extends_cycles() {
+        let p = Project::new(
+            "asm-ext-cycle",
+            "services:\n  a:\n    extends: b\n  b:\n    extends: a\n  c:\n    image: nginx\n",
+        );
+        let (units, _) = p.translate();
+        let f = p.dir().join("compose.yaml").display().to_string();
+        let cycle = format!("a ({f}) -> b ({f}) -> a ({f})");
+        assert_eq!(
+            get(&units, "app-a.container").unwrap_err(),
+            format!("{f}:3: services.a.extends: a cycle: {cycle}")
+        );
+        assert!(
+            get(&units, "app-b.container")
+                .unwrap_err()
+                .ends_with(&cycle),
+            "b"
+        );
+        assert!(get(&units, "app-c.container").is_ok());
+    }
+
+    /// `extends:` nests 16 deep, no deeper.
+    #[test]
+    fn extends_depth() {
+        let chain = |test: &str, depth: usize| {
+            let mut text = String::from("services:\n");
+            for i in 0..depth {
+                text.push_str(&format!("  s{i}:\n    extends: s{}\n", i + 1));
+            }
+            text.push_str(&format!("  s{depth}:\n    image: nginx\n"));
+            Project::new(test, &text).service("s0")
+        };
+        let ok = chain("asm-ext-16", 16);
+        assert!(ok.is_ok(), "{ok:?}");
+        let e = chain("asm-ext-17", 17).unwrap_err();
+        assert!(
+            e.contains("services.s17.extends: extends more than 16 services deep: s0 ("),
+            "{e}"
+        );
     }
 }

@@ -138,3 +138,172 @@ pub fn string_list<'n>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::{web, Project};
+
+    /// The unit `name` (`app-n.network`) of a project, or its error.
+    fn unit(p: &Project, name: &str) -> Result<crate::unitfile::UnitFile, String> {
+        p.translate()
+            .0
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no unit {name}"))
+            .1
+    }
+
+    /// The error of network `n` of a project whose `networks.n` is `network`.
+    fn network_error(test: &str, network: &str) -> String {
+        let p = Project::new(
+            test,
+            &format!("services:\n  web:\n    image: nginx\n    networks: [n]\nnetworks:\n  n:{network}\n"),
+        );
+        unit(&p, "app-n.network").unwrap_err()
+    }
+
+    /// A key nobody knows names its line and the nearest key; an `x-` key is an extension.
+    #[test]
+    fn unknown_keys() {
+        let p = Project::new(
+            "check-unknown",
+            "services:\n  web:\n    image: nginx\n    imagee: x\n",
+        );
+        let e = p.service("web").unwrap_err();
+        let dir = p.dir().display().to_string();
+        assert_eq!(
+            e,
+            format!("{dir}/compose.yaml:4: services.web.imagee: unknown key\n  hint: did you mean 'image'?")
+        );
+        let e = web(
+            "check-far",
+            "services:\n  web:\n    image: nginx\n    zzzzzzzz: x\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with("services.web.zzzzzzzz: unknown key\n  hint: see man 5 unitsmith.compose for the keys of the Compose specification that are supported"),
+            "{e}"
+        );
+        let u = web(
+            "check-x",
+            "services:\n  web:\n    x-mine: 1\n    image: nginx\n",
+        )
+        .unwrap();
+        assert_eq!(
+            u.lookup_all("Container", "Image"),
+            ["docker.io/library/nginx"]
+        );
+    }
+
+    /// A key of the specification that is not translated: in a service, the hint names a
+    /// Quadlet file as the way; elsewhere, only the removal.
+    #[test]
+    fn unsupported_keys() {
+        let e = web(
+            "check-unsup",
+            "services:\n  web:\n    image: nginx\n    cpuset: 0-1\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with(":4: services.web.cpuset: not supported by unitsmith\n  hint: remove it, or run this service from a Quadlet .container file (PodmanArgs= takes any podman run flag); man 5 unitsmith.compose lists what is supported"),
+            "{e}"
+        );
+        let e = network_error("check-unsup-net", "\n    enable_ipv4: true");
+        assert!(
+            e.ends_with(":7: networks.n.enable_ipv4: not supported by unitsmith\n  hint: remove it; man 5 unitsmith.compose lists what is supported"),
+            "{e}"
+        );
+        let e = network_error("check-not-map", " [1]");
+        assert!(
+            e.ends_with(":6: networks.n: must be a mapping, not a list"),
+            "{e}"
+        );
+    }
+
+    /// A key the override file adds is found in that file, one of the main file in it.
+    #[test]
+    fn a_keys_file() {
+        let p = Project::new(
+            "check-override",
+            "services:\n  web:\n    image: nginx\n    bad1: x\n",
+        );
+        p.file("compose.override.yaml", "services:\n  web:\n    bad2: y\n");
+        let e = p.service("web").unwrap_err();
+        assert!(
+            e.contains("/compose.yaml:4: services.web.bad1: unknown key"),
+            "{e}"
+        );
+        p.file("compose.yaml", "services:\n  web:\n    image: nginx\n");
+        let e = p.service("web").unwrap_err();
+        assert!(
+            e.contains("/compose.override.yaml:3: services.web.bad2: unknown key"),
+            "{e}"
+        );
+    }
+
+    /// Booleans: true and false in any case, quoted or not; anything else is named.
+    #[test]
+    fn booleans() {
+        for (value, internal) in [
+            ("true", vec!["yes"]),
+            ("TRUE", vec!["yes"]),
+            ("'True'", vec!["yes"]),
+            ("false", vec![]),
+            ("False", vec![]),
+        ] {
+            let p = Project::new(
+                "check-flag",
+                &format!("services:\n  web:\n    image: nginx\n    networks: [n]\nnetworks:\n  n:\n    internal: {value}\n"),
+            );
+            let u = unit(&p, "app-n.network").unwrap();
+            assert_eq!(u.lookup_all("Network", "Internal"), internal, "{value}");
+        }
+        let e = network_error("check-yes", "\n    internal: yes");
+        assert!(
+            e.ends_with(":7: networks.n.internal: must be true or false, not \"yes\"\n  hint: YAML 1.2 booleans are true and false (yes/no are strings)"),
+            "{e}"
+        );
+        let e = network_error("check-list", "\n    internal: [true]");
+        assert!(e.contains("must be true or false, not a list\n"), "{e}");
+    }
+
+    /// A string or a list of strings (each item a string), nothing for null.
+    #[test]
+    fn strings_and_lists() {
+        let args = |test: &str, value: &str| {
+            web(
+                test,
+                &format!("services:\n  web:\n    image: nginx\n    security_opt:{value}\n"),
+            )
+            .map(|u| {
+                u.lookup_all("Container", "PodmanArgs")
+                    .iter()
+                    .filter(|s| s.starts_with("--security-opt"))
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+            })
+        };
+        assert_eq!(
+            args("check-one", " label=disable").unwrap(),
+            ["--security-opt=label=disable"]
+        );
+        assert_eq!(
+            args("check-two", " [label=disable, no-new-privileges]").unwrap(),
+            [
+                "--security-opt=label=disable",
+                "--security-opt=no-new-privileges"
+            ]
+        );
+        assert!(args("check-null", " ~").unwrap().is_empty());
+        let e = args("check-item", " [a, [b]]").unwrap_err();
+        assert!(
+            e.ends_with(":4: services.web.security_opt.1: must be a string, not a list"),
+            "{e}"
+        );
+        let e = args("check-map", " {a: b}").unwrap_err();
+        assert!(
+            e.ends_with(":4: services.web.security_opt: must be a string or a list of strings"),
+            "{e}"
+        );
+    }
+}

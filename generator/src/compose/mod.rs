@@ -940,4 +940,269 @@ mod tests {
         }
         let _ = std::fs::remove_dir_all(&root);
     }
+
+    /// A project directory is `ROOT/compose/NAME/` under one of unitsmith's input
+    /// directories, holding a Compose file (the first of [`FILE_NAMES`] present).
+    #[test]
+    fn project_directories() {
+        if crate::dirs::ENV_OVERRIDES
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+        {
+            return; // (the roots are then those the variable names)
+        }
+        let root = std::fs::canonicalize("/etc/unitsmith").unwrap_or("/etc/unitsmith".into());
+        assert!(roots().contains(&root), "{:?}", roots());
+        let names = ["x.yaml", "docker-compose.yml", "compose.yml"];
+        let file = |dir: &Path| project_file(dir, &mut names.iter().copied());
+        let dir = root.join("compose/app");
+        assert_eq!(file(&dir), Some(dir.join("compose.yml")));
+        assert_eq!(file(&root.join("composed/app")), None);
+        assert_eq!(file(Path::new("/elsewhere/compose/app")), None);
+        assert_eq!(project_file(&dir, &mut ["x.yaml"].into_iter()), None);
+        let entry = |name: &str| Entry {
+            name: name.into(),
+            plain_file: true,
+            dir: false,
+            untrusted: false,
+        };
+        let entries = [entry("a.txt"), entry("compose.yaml"), entry(".env")];
+        let (name, e) = project_in(&dir, &entries).unwrap();
+        assert_eq!(
+            (name.as_str(), e.name.to_str()),
+            ("app", Some("compose.yaml"))
+        );
+        assert!(project_in(&root.join("other/app"), &entries).is_none());
+    }
+
+    /// The input of a Compose file is named after its directory, whose name may not be UTF-8.
+    #[test]
+    fn inputs_are_named_after_their_directory() {
+        use std::os::unix::ffi::OsStrExt;
+        let i = input(PathBuf::from("/r/compose/My-App/compose.yaml")).unwrap();
+        assert_eq!((i.name.as_str(), i.name_not_utf8), ("My-App", false));
+        assert_eq!(unread_name(&i), "my-app");
+        let bad = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        let i = input(Path::new("/r/compose").join(bad).join("compose.yaml")).unwrap();
+        assert_eq!((i.name.as_str(), i.name_not_utf8), ("caf\\xe9", true));
+        assert_eq!(unread_name(&i), "caf\\xe9");
+        assert_eq!(
+            not_utf8(&i),
+            "/r/compose/caf\\xe9/compose.yaml: not read: the project directory's name \"caf\\xe9\" is not valid UTF-8, and unit files are; no path in it can be written in a unit\n  hint: rename the directory (letters, digits, '-', '_')"
+        );
+        // A name with nothing of a project name in it is kept as it is.
+        let i = input(PathBuf::from("/r/compose/+++/compose.yaml")).unwrap();
+        assert_eq!(unread_name(&i), "+++");
+    }
+
+    /// Project names as Compose makes them of directory names.
+    #[test]
+    fn project_names() {
+        assert_eq!(normalise_name("My_App-1"), "my_app-1");
+        assert_eq!(normalise_name("--_x.y z"), "xyz");
+        assert_eq!(normalise_name("9a"), "9a");
+        assert_eq!(normalise_name("-_"), "");
+    }
+
+    /// The last line of an env file that sets a variable, `export` or not.
+    #[test]
+    fn the_line_that_sets_a_variable() {
+        let text = "A=1\n  export  N = x\nNX=2\nexport=3\n";
+        assert_eq!(last_line_setting(text, "N"), 2);
+        assert_eq!(last_line_setting("N=1\nN=2\n", "N"), 2);
+        assert_eq!(last_line_setting(text, "B"), 0);
+    }
+
+    /// A project's name: COMPOSE_PROJECT_NAME in .env, else `name:`, else the directory's;
+    /// each held to the rule of project names, and the target is named after it.
+    #[test]
+    fn the_projects_name() {
+        use crate::compose::testing::Project as P;
+        let first = |p: &P| {
+            let (units, _) = p.translate();
+            units.into_iter().last().unwrap()
+        };
+        let p = P::new(
+            "name-env",
+            "name: fromfile\nservices:\n  web:\n    image: nginx\n",
+        );
+        p.file(".env", "A=1\nCOMPOSE_PROJECT_NAME=fromenv\n");
+        assert_eq!(first(&p).0, "fromenv-web.container");
+        let input = super::input(p.dir().join("compose.yaml")).unwrap();
+        assert_eq!(target_name(&input, false), "fromenv.target");
+        p.file(".env", "COMPOSE_PROJECT_NAME=\n");
+        assert_eq!(first(&p).0, "fromfile-web.container");
+        p.file(".env", "A=1\nCOMPOSE_PROJECT_NAME=Bad\n");
+        let (name, e) = first(&p);
+        assert_eq!(name, "app.container");
+        assert!(
+            e.unwrap_err().ends_with("/.env:2: COMPOSE_PROJECT_NAME is not a project name; nothing of the project is generated\n  hint: use lower-case letters, digits, '-' and '_', starting with a letter or digit")
+        );
+        assert_eq!(target_name(&input, false), "app.target");
+        p.file(".env", "N=x-1\n");
+        p.file(
+            "compose.yaml",
+            "name: ${N}\nservices:\n  web:\n    image: nginx\n",
+        );
+        assert_eq!(first(&p).0, "x-1-web.container");
+        for bad in ["Upper", "''", "a.b"] {
+            p.file(
+                "compose.yaml",
+                &format!("name: {bad}\nservices:\n  web:\n    image: nginx\n"),
+            );
+            let (name, e) = first(&p);
+            assert_eq!(name, "app.container");
+            assert!(
+                e.unwrap_err().contains("/compose.yaml:1: name: \""),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Another Compose file beside the one read is named in a warning.
+    #[test]
+    fn other_compose_files_are_named() {
+        use crate::compose::testing::Project as P;
+        let p = P::new("others", "services:\n  web:\n    image: nginx\n");
+        assert_eq!(p.translate().1, Vec::<String>::new());
+        p.file("docker-compose.yml", "services: {}\n");
+        let dir = p.dir().display().to_string();
+        assert_eq!(
+            p.translate().1,
+            [format!("{dir}/compose.yaml: also found docker-compose.yml in {dir}; only compose.yaml is read (Compose's order of preference)")]
+        );
+    }
+
+    /// A value whose interpolation fails fails the units made from it, and only those.
+    #[test]
+    fn a_broken_value_fails_only_its_units() {
+        use crate::compose::testing::Project as P;
+        let p = P::new(
+            "broken",
+            "services:\n  web:\n    image: ${IMG:?set IMG}\n  web2:\n    image: nginx\n    volumes: ['v:/v']\nvolumes:\n  v:\n    name: ${V:?set V}\n",
+        );
+        let (units, _) = p.translate();
+        let get = |n: &str| units.iter().find(|(u, _)| u == n).unwrap().1.clone();
+        let e = get("app-web.container").unwrap_err();
+        assert!(
+            e.contains("/compose.yaml:3: services.web.image: ") && e.contains("set IMG"),
+            "{e}"
+        );
+        assert!(get("app-v.volume").unwrap_err().contains("set V"));
+        assert!(get("app-web2.container").is_ok());
+    }
+
+    /// Files that cannot be read: each message names the file and the fix.
+    #[test]
+    fn files_that_are_not_read() {
+        use crate::compose::testing::Project as P;
+        let p = P::new("unread", "services:\n  web:\n    image: nginx\n");
+        std::fs::create_dir(p.dir().join(".env")).unwrap();
+        let stub = p.translate().0.into_iter().next().unwrap();
+        assert_eq!(stub.0, "app.container");
+        let e = stub.1.unwrap_err();
+        assert!(
+            e.contains("/.env: not read: a directory") && e.ends_with("\n  hint: make it a regular file: nothing in a project directory is searched for inputs"),
+            "{e}"
+        );
+        std::fs::remove_dir(p.dir().join(".env")).unwrap();
+        p.file("compose.yaml", &format!("# {}\n", "x".repeat(1 << 20)));
+        let e = p.translate().0.into_iter().next().unwrap().1.unwrap_err();
+        assert!(
+            e.contains("/compose.yaml: not read: ") && e.ends_with("\n  hint: Compose files and .env files are a few kilobytes: check that this is the intended file"),
+            "{e}"
+        );
+    }
+
+    /// Replicas: a template, one unit per replica; otherwise one unit.
+    #[test]
+    fn replica_names() {
+        let names = Names {
+            project: "app",
+            replicas: [
+                ("one".to_string(), 1),
+                ("two".to_string(), 2),
+                ("none".to_string(), 0),
+            ]
+            .into_iter()
+            .collect(),
+        };
+        assert_eq!(names.container_file("one"), "app-one.container");
+        assert_eq!(names.container_file("two"), "app-two@.container");
+        assert_eq!(names.container_file("other"), "app-other.container");
+        assert_eq!(names.container_prefix("one"), "app-one-1");
+        assert_eq!(names.container_prefix("two"), "app-two-%i");
+        assert_eq!(names.service_units("one"), ["app-one.service"]);
+        assert_eq!(names.service_units("none"), ["app-none.service"]);
+        assert_eq!(
+            names.service_units("two"),
+            ["app-two@1.service", "app-two@2.service"]
+        );
+        assert!(!names.is_template("none") && !names.is_template("one"));
+    }
+
+    /// Each project has a target, wanted at boot (by `default.target` for a user), that
+    /// wants its services; a project that is not read has one too, requiring its stub.
+    #[test]
+    fn the_projects_target() {
+        use crate::compose::testing::Project as P;
+        let p = P::new("target", "services:\n  web:\n    image: nginx\n");
+        let input = super::input(p.dir().join("compose.yaml")).unwrap();
+        let budget = Budget::default();
+        let source = p.dir().join("compose.yaml");
+        for (user, by) in [(false, "multi-user.target"), (true, "default.target")] {
+            let t = translate(
+                std::slice::from_ref(&input),
+                user,
+                &HashSet::new(),
+                &budget,
+                HELPER,
+            );
+            let target = &t.targets[0];
+            assert_eq!(target.unit.filename, "app.target");
+            assert_eq!(target.source, source);
+            assert_eq!(target.wants, ["app-web.service"]);
+            let u = &target.unit;
+            assert_eq!(u.lookup_all("Unit", "Description"), ["Compose project app"]);
+            assert_eq!(
+                u.lookup_all("Unit", "SourcePath"),
+                [source.to_string_lossy()]
+            );
+            assert_eq!(u.lookup_all("Install", "WantedBy"), [by]);
+        }
+        p.file("compose.yaml", "- a list\n");
+        let t = translate(&[input], false, &HashSet::new(), &budget, HELPER);
+        let u = &t.targets[0].unit;
+        assert_eq!(u.filename, "app.target");
+        assert_eq!(u.lookup_all("Unit", "Requires"), ["app.service"]);
+        assert_eq!(u.lookup_all("Unit", "After"), ["app.service"]);
+        assert_eq!(u.lookup_all("Install", "WantedBy"), ["multi-user.target"]);
+    }
+
+    /// A project's unit is named after its file, comes from the Compose file, and each line
+    /// from the file it was written in (the override file's lines name that file).
+    #[test]
+    fn a_units_lines_name_their_file() {
+        use crate::compose::testing::Project as P;
+        let p = P::new("unit-files", "services:\n  web:\n    image: nginx\n");
+        p.file(
+            "compose.override.yaml",
+            "services:\n  web:\n    labels: [a=1]\n",
+        );
+        let u = p.service("web").unwrap();
+        let (main, over) = (
+            p.dir().join("compose.yaml"),
+            p.dir().join("compose.override.yaml"),
+        );
+        assert_eq!((u.filename.as_str(), &u.path), ("app-web.container", &main));
+        assert_eq!(u.sources, [main.clone(), over.clone()]);
+        assert_eq!(
+            u.located_values("Container", "Label"),
+            [("a=1", over.as_path(), 3)]
+        );
+        assert_eq!(
+            u.located_values("Container", "Image"),
+            [("docker.io/library/nginx", main.as_path(), 3)]
+        );
+    }
 }

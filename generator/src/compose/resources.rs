@@ -670,3 +670,413 @@ fn q_warn(p: &Project, node: &Node, path: &str, msg: &str) {
         .borrow_mut()
         .push(format!("{}: {path}: {msg}", p.at(node)));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::{Project, Units};
+    use crate::unitfile::UnitFile;
+
+    /// The unit `name` among `units`, or its error.
+    fn get(units: &Units, name: &str) -> Result<UnitFile, String> {
+        units
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("no unit {name}"))
+            .1
+            .clone()
+    }
+
+    /// Service `web`'s unit, or the error of the project's stub (`app.container`) when what
+    /// is wrong is a top-level key.
+    fn web(p: &Project) -> Result<UnitFile, String> {
+        let (units, _) = p.translate();
+        match units.iter().any(|(n, _)| n == "app.container") {
+            true => get(&units, "app.container"),
+            false => get(&units, "app-web.container"),
+        }
+    }
+
+    fn names(units: &Units) -> Vec<&str> {
+        units.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// Each value of a key, with its Compose line.
+    fn lines(u: &UnitFile, group: &str, key: &str) -> Vec<(String, usize)> {
+        u.located_values(group, key)
+            .into_iter()
+            .map(|(v, _, line)| (v.to_string(), line))
+            .collect()
+    }
+
+    fn values(u: &UnitFile, group: &str, key: &str) -> Vec<String> {
+        u.lookup_all(group, key)
+            .iter()
+            .map(|v| v.to_string())
+            .collect()
+    }
+
+    const LABEL: &str = "io.unitsmith.compose.project=app";
+
+    /// A volume declared empty, one with every key (the values of `driver_opts` and
+    /// `labels` at their own lines, as a mapping and as a list), an external one.
+    #[test]
+    fn top_level_volumes() {
+        let p = Project::new(
+            "res-volumes",
+            "services:\n  web:\n    image: nginx\n    volumes: ['plain:/p', 'full:/f', 'ext:/e', 'ext2:/e2']\nvolumes:\n  plain:\n  full:\n    name: my-full\n    driver: local\n    driver_opts:\n      type: nfs\n      device: ':/srv'\n      o: addr=10.0.0.1\n      other: x\n    labels:\n      - a=1\n      - b\n      - c=3\n  ext:\n    external: true\n  ext2:\n    external: true\n    name: outside\n",
+        );
+        let (units, _) = p.translate();
+        assert_eq!(
+            names(&units),
+            [
+                "app-plain.volume",
+                "app-full.volume",
+                "app-default.network",
+                "app-web.container"
+            ]
+        );
+        let plain = get(&units, "app-plain.volume").unwrap();
+        assert_eq!(values(&plain, "Volume", "VolumeName"), ["app_plain"]);
+        assert_eq!(values(&plain, "Volume", "Label"), [LABEL]);
+        let full = get(&units, "app-full.volume").unwrap();
+        assert_eq!(
+            lines(&full, "Volume", "VolumeName"),
+            [("my-full".into(), 8)]
+        );
+        assert_eq!(values(&full, "Volume", "Driver"), ["local"]);
+        assert_eq!(lines(&full, "Volume", "Type"), [("nfs".into(), 11)]);
+        assert_eq!(lines(&full, "Volume", "Device"), [(":/srv".into(), 12)]);
+        assert_eq!(
+            lines(&full, "Volume", "Options"),
+            [("addr=10.0.0.1".into(), 13)]
+        );
+        assert_eq!(
+            lines(&full, "Volume", "PodmanArgs"),
+            [("--opt=other=x".into(), 14)]
+        );
+        assert_eq!(
+            lines(&full, "Volume", "Label"),
+            [
+                ("a=1".into(), 16),
+                ("b=".into(), 17),
+                ("c=3".into(), 18),
+                (LABEL.into(), 8)
+            ]
+        );
+        let web = get(&units, "app-web.container").unwrap();
+        assert_eq!(
+            values(&web, "Container", "Volume"),
+            [
+                "app-plain.volume:/p",
+                "app-full.volume:/f",
+                "ext:/e",
+                "outside:/e2"
+            ]
+        );
+    }
+
+    /// A volume or network that cannot be made is a unit that fails, named after it.
+    #[test]
+    fn a_broken_volume_or_network_is_a_failing_unit() {
+        let p = Project::new(
+            "res-broken",
+            "services:\n  web:\n    image: nginx\n    volumes: ['v:/v']\n    networks: [n]\nvolumes:\n  v:\n    size: 1\nnetworks:\n  n:\n    external: maybe\n",
+        );
+        let (units, _) = p.translate();
+        let e = get(&units, "app-v.volume").unwrap_err();
+        assert!(e.contains(":8: volumes.v.size: unknown key"), "{e}");
+        let e = get(&units, "app-n.network").unwrap_err();
+        assert!(
+            e.contains(":11: networks.n.external: must be true or false"),
+            "{e}"
+        );
+        let web = get(&units, "app-web.container").unwrap();
+        assert_eq!(values(&web, "Container", "Volume"), ["app-v.volume:/v"]);
+        assert_eq!(values(&web, "Container", "Network"), ["app-n.network"]);
+    }
+
+    /// The network `default` is made when a service uses it and it is not declared, and only
+    /// then.
+    #[test]
+    fn the_default_network() {
+        let made = |test: &str, text: &str| {
+            let (units, _) = Project::new(test, text).translate();
+            names(&units)
+                .into_iter()
+                .filter(|n| n.ends_with(".network"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let p = Project::new("res-default", "services:\n  web:\n    image: nginx\n");
+        let (units, _) = p.translate();
+        let d = get(&units, "app-default.network").unwrap();
+        assert_eq!(
+            lines(&d, "Network", "NetworkName"),
+            [("app_default".into(), 2)]
+        );
+        assert!(!d.has_key("Network", "Label"));
+        assert_eq!(
+            made(
+                "res-default-other",
+                "services:\n  web:\n    image: nginx\n  db:\n    image: pg\n    networks: [n]\nnetworks:\n  n:\n"
+            ),
+            ["app-n.network", "app-default.network"]
+        );
+        assert_eq!(
+            made(
+                "res-default-unused",
+                "services:\n  db:\n    image: pg\n    networks: [n]\nnetworks:\n  n:\n"
+            ),
+            ["app-n.network"]
+        );
+        let p = Project::new(
+            "res-default-declared",
+            "services:\n  web:\n    image: nginx\nnetworks:\n  default:\n    name: mine\n",
+        );
+        let (units, _) = p.translate();
+        assert_eq!(names(&units), ["app-default.network", "app-web.container"]);
+        let d = get(&units, "app-default.network").unwrap();
+        assert_eq!(values(&d, "Network", "NetworkName"), ["mine"]);
+    }
+
+    /// A network with every key, an empty one, an external one.
+    #[test]
+    fn top_level_networks() {
+        let p = Project::new(
+            "res-networks",
+            "services:\n  web:\n    image: nginx\n    networks: [plain, full, ext]\nnetworks:\n  plain:\n  full:\n    driver: bridge\n    internal: true\n    enable_ipv6: true\n    attachable: true\n    driver_opts: {mtu: '1400'}\n    labels: [a=1]\n    ipam:\n      driver: host-local\n      config:\n        - subnet: 10.5.0.0/16\n          gateway: 10.5.0.1\n          ip_range: 10.5.1.0/24\n        - subnet: fd00::/64\n  ext:\n    external: true\n    name: outside\n",
+        );
+        let (units, warnings) = p.translate();
+        let plain = get(&units, "app-plain.network").unwrap();
+        assert_eq!(
+            lines(&plain, "Network", "NetworkName"),
+            [("app_plain".into(), 6)]
+        );
+        let full = get(&units, "app-full.network").unwrap();
+        let all = |k: &str| values(&full, "Network", k);
+        assert_eq!(all("NetworkName"), ["app_full"]);
+        assert_eq!(all("Driver"), ["bridge"]);
+        assert_eq!(all("Internal"), ["yes"]);
+        assert_eq!(all("IPv6"), ["yes"]);
+        assert_eq!(all("Options"), ["mtu=1400"]);
+        assert_eq!(all("Label"), ["a=1"]);
+        assert_eq!(all("IPAMDriver"), ["host-local"]);
+        assert_eq!(all("Subnet"), ["10.5.0.0/16", "fd00::/64"]);
+        assert_eq!(all("Gateway"), ["10.5.0.1"]);
+        assert_eq!(all("IPRange"), ["10.5.1.0/24"]);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.ends_with(":11: networks.full.attachable: has no effect with Podman: every Podman network is attachable")),
+            "{warnings:?}"
+        );
+        assert!(!names(&units).contains(&"app-ext.network"));
+        let web = get(&units, "app-web.container").unwrap();
+        assert_eq!(
+            values(&web, "Container", "Network"),
+            ["app-plain.network", "app-full.network", "outside"]
+        );
+        // Internal and IPv6 only when true.
+        let p = Project::new(
+            "res-networks-false",
+            "services:\n  web:\n    image: nginx\n    networks: [n]\nnetworks:\n  n:\n    internal: false\n    enable_ipv6: false\n",
+        );
+        let (units, _) = p.translate();
+        let n = get(&units, "app-n.network").unwrap();
+        assert!(!n.has_key("Network", "Internal") && !n.has_key("Network", "IPv6"));
+    }
+
+    /// What `ipam:` refuses: options, a config that is not a list or has no subnet.
+    #[test]
+    fn ipam_errors() {
+        let error = |test: &str, ipam: &str| {
+            let p = Project::new(
+                test,
+                &format!("services:\n  web:\n    image: nginx\n    networks: [n]\nnetworks:\n  n:\n    ipam:\n{ipam}"),
+            );
+            get(&p.translate().0, "app-n.network").unwrap_err()
+        };
+        let e = error("res-ipam-opts", "      options: {a: b}\n");
+        assert!(e.contains(":8: networks.n.ipam.options: not supported: Podman's networks take no IPAM driver options\n  hint: remove it"), "{e}");
+        let e = error("res-ipam-list", "      config: {subnet: x}\n");
+        assert!(
+            e.ends_with(":8: networks.n.ipam.config: must be a list"),
+            "{e}"
+        );
+        let e = error(
+            "res-ipam-subnet",
+            "      config:\n        - gateway: 10.0.0.1\n",
+        );
+        assert!(
+            e.contains(
+                ":9: networks.n.ipam.config.0: a config without subnet\n  hint: add subnet:"
+            ),
+            "{e}"
+        );
+        let e = error(
+            "res-ipam-aux",
+            "      config:\n        - {subnet: 10.0.0.0/8, aux_addresses: {a: 10.0.0.5}}\n",
+        );
+        assert!(
+            e.contains("networks.n.ipam.config.0.aux_addresses: not supported by unitsmith"),
+            "{e}"
+        );
+    }
+
+    /// A config's `content:` up to the limit, and its name (which names a file).
+    #[test]
+    fn config_content() {
+        let error = |test: &str, name: &str, content: &str| {
+            web(&Project::new(
+                test,
+                &format!("services:\n  web:\n    image: nginx\n    configs: ['{name}']\nconfigs:\n  '{name}':\n    content: {content}\n"),
+            ))
+        };
+        let at_limit = "x".repeat(super::MAX_CONFIG_CONTENT);
+        assert_eq!(super::MAX_CONFIG_CONTENT, 65536);
+        let u = error("res-content-limit", "ok", &at_limit).unwrap();
+        assert!(values(&u, "Service", "ExecStartPre")
+            .iter()
+            .any(|s| s.contains(&at_limit)));
+        let e = error("res-content-over", "ok", &format!("{at_limit}x")).unwrap_err();
+        assert!(
+            e.contains(":7: configs.ok.content: 65537 bytes: more than 65536 that a unit can carry\n  hint: put it in a file"),
+            "{e}"
+        );
+        assert!(error("res-content-name", "a.B_c-1", "x").is_ok());
+        for bad in ["", ".hidden", "a b", "a/b", "é"] {
+            let e = error("res-content-bad", bad, "x").unwrap_err();
+            assert!(
+                e.contains("a config with content: needs a name of letters, digits"),
+                "{bad:?}: {e}"
+            );
+        }
+        let e = error("res-content-list", "ok", "[a]").unwrap_err();
+        assert!(
+            e.ends_with(":7: configs.ok.content: must be a string"),
+            "{e}"
+        );
+    }
+
+    /// Top-level secrets and configs: a file (relative, absolute, under `~`), an external
+    /// secret; what is refused.
+    #[test]
+    fn secrets_and_configs() {
+        let p = Project::new(
+            "res-files",
+            "services:\n  web:\n    image: nginx\n    secrets: [rel, abs, home, ext]\n    configs: [c]\nsecrets:\n  rel: {file: ./s/../rel.txt}\n  abs: {file: /etc/x//y}\n  home: {file: ~/h.txt}\n  ext: {external: true, name: podman-secret}\nconfigs:\n  c: {file: c.txt}\n",
+        );
+        let u = web(&p).unwrap();
+        let dir = p.dir().display().to_string();
+        assert_eq!(
+            values(&u, "Container", "Volume"),
+            [
+                format!("{dir}/rel.txt:/run/secrets/rel:ro"),
+                "/etc/x/y:/run/secrets/abs:ro".to_string(),
+                "%h/h.txt:/run/secrets/home:ro".to_string(),
+                format!("{dir}/c.txt:/c:ro"),
+            ]
+        );
+        assert_eq!(
+            values(&u, "Container", "Secret"),
+            ["podman-secret,type=mount,target=/run/secrets/ext"]
+        );
+        let error = |test: &str, text: &str| {
+            web(&Project::new(
+                test,
+                &format!("services:\n  web:\n    image: nginx\n    secrets: [s]\n{text}"),
+            ))
+            .unwrap_err()
+        };
+        let e = error("res-secret-content", "secrets:\n  s: {content: x}\n");
+        assert!(
+            e.contains(":6: secrets.s.content: not supported by unitsmith"),
+            "{e}"
+        );
+        let e = error("res-secret-none", "secrets:\n  s: {name: x}\n");
+        assert!(
+            e.contains(":6: secrets.s: neither file: nor external: true\n  hint: add file:"),
+            "{e}"
+        );
+        let e = error("res-secret-list", "secrets:\n  s: {file: [a]}\n");
+        assert!(e.contains(":6: secrets.s.file: must be a path"), "{e}");
+        let e = error("res-secret-colon", "secrets:\n  s: {file: './a:b'}\n");
+        assert!(
+            e.contains("a path with ':' cannot be mounted with -v"),
+            "{e}"
+        );
+        let e = web(&Project::new(
+            "res-config-ext",
+            "services:\n  web:\n    image: nginx\n    configs: [c]\nconfigs:\n  c: {external: true}\n",
+        ))
+        .unwrap_err();
+        assert!(
+            e.contains(
+                ":6: configs.c: an external config: Podman has no configs\n  hint: use file: PATH"
+            ),
+            "{e}"
+        );
+        let e = Project::new(
+            "res-target-colon",
+            "services:\n  web:\n    image: nginx\n    secrets: [{source: s, target: '/a:b'}]\nsecrets:\n  s: {file: ./s.txt}\n",
+        )
+        .service("web")
+        .unwrap_err();
+        assert!(
+            e.contains("a path with ':' cannot be mounted with -v"),
+            "{e}"
+        );
+    }
+
+    /// `build:`: the context (a directory, or a URL of each form, which Dockerfiles are not
+    /// resolved against), the tag, and the warning for `cache_from`.
+    #[test]
+    fn build_contexts() {
+        let build = |test: &str, build: &str| {
+            let p = Project::new(test, &format!("services:\n  web:\n    build:{build}\n"));
+            let (units, warnings) = p.translate();
+            let b = get(&units, "app-web.build").unwrap();
+            let web = get(&units, "app-web.container").unwrap();
+            (
+                values(&b, "Build", "SetWorkingDirectory"),
+                values(&b, "Build", "File"),
+                values(&b, "Build", "ImageTag"),
+                values(&web, "Container", "Image"),
+                warnings,
+                p.dir().display().to_string(),
+            )
+        };
+        let (ctx, file, tag, image, _, dir) = build(
+            "res-build-dir",
+            "\n      context: ./src\n      dockerfile: /abs/Dockerfile",
+        );
+        assert_eq!(ctx, [format!("{dir}/src")]);
+        assert_eq!(file, ["/abs/Dockerfile"]);
+        assert_eq!(tag, ["localhost/app-web:latest"]);
+        assert_eq!(image, ["app-web.build"]);
+        for url in [
+            "https://example.com/r.git",
+            "git@github.com:a/r.git",
+            "github.com/a/r",
+        ] {
+            let (ctx, file, ..) = build(
+                "res-build-url",
+                &format!("\n      context: '{url}'\n      dockerfile: sub/Dockerfile"),
+            );
+            assert_eq!(
+                (ctx, file),
+                (vec![url.to_string()], vec!["sub/Dockerfile".to_string()])
+            );
+        }
+        let (.., warnings, _) = build(
+            "res-build-cache",
+            "\n      context: .\n      cache_from: [x]",
+        );
+        assert!(
+            warnings.iter().any(|w| w.ends_with(
+                ":5: services.web.build.cache_from: has no effect: Podman builds with its own layer cache"
+            )),
+            "{warnings:?}"
+        );
+    }
+}

@@ -90,3 +90,36 @@ impl<'p> Q<'p> {
             .push(format!("{}: {path}: {msg}", self.p.at(node)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::web;
+
+    /// A value Quadlet splits as a list on blanks: written one a line, quoted when it has
+    /// blanks; one it cannot carry is refused at its line.
+    #[test]
+    fn list_items() {
+        let u = web(
+            "unit-list",
+            "services:\n  web:\n    image: nginx\n    cap_add: [NET_ADMIN, 'A B']\n    sysctls: {net.core.somaxconn: '1024'}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            u.lookup_all("Container", "AddCapability"),
+            ["NET_ADMIN", "\"A B\""]
+        );
+        assert_eq!(
+            u.lookup_all("Container", "Sysctl"),
+            ["net.core.somaxconn=1024"]
+        );
+        let e = web(
+            "unit-list-bad",
+            "services:\n  web:\n    image: nginx\n    cap_add: ['A\"B']\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.ends_with(":4: services.web.cap_add: quotes, backslashes and line breaks cannot be carried in this value"),
+            "{e}"
+        );
+    }
+}

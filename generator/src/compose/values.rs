@@ -308,6 +308,92 @@ mod tests {
         assert!(p("1:2:3:4").is_err());
     }
 
+    /// What is not a port: an empty part, more than 5 digits, a letter, half a range, a bad
+    /// host port, an IPv6 address without `]:`.
+    #[test]
+    fn what_is_not_a_port() {
+        for bad in [
+            "", "123456", "8a", "80-", "80-x", "-80", "abc:80", "1:", "[::1]80", "[::1",
+        ] {
+            assert!(parse_port(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_port("65535").unwrap().target, "65535");
+        assert_eq!(
+            parse_port("abc:80").unwrap_err(),
+            "host port \"abc\" is not a port or a range"
+        );
+        let p = parse_port("[fe80::1]:8080:80/sctp").unwrap();
+        assert_eq!(
+            (p.ip.as_str(), p.published.as_str(), p.target.as_str()),
+            ("fe80::1", "8080", "80")
+        );
+        assert_eq!(p.to_publish(), "[fe80::1]:8080:80/sctp");
+    }
+
+    /// Each duration unit, rounding up to whole seconds, and the value kept as written.
+    #[test]
+    fn each_duration_unit() {
+        assert_eq!(duration_secs("1500000us").unwrap(), 2);
+        assert_eq!(duration_secs("1000000µs").unwrap(), 1);
+        assert_eq!(duration_secs("1000ms").unwrap(), 1);
+        assert_eq!(duration_secs("1001ms").unwrap(), 2);
+        assert_eq!(duration_secs("2m").unwrap(), 120);
+        assert_eq!(duration_secs("1h1m1s").unwrap(), 3661);
+        assert!(duration_secs("").is_err());
+        assert!(duration_secs("s").is_err());
+        assert_eq!(duration(" 1m30s ").unwrap(), "1m30s");
+        assert!(duration("30").is_err());
+    }
+
+    /// Each size unit, and what is not a number.
+    #[test]
+    fn each_size_unit() {
+        assert_eq!(bytes("512b").unwrap(), "512");
+        assert_eq!(bytes("512k").unwrap(), "512k");
+        assert_eq!(bytes("512KB").unwrap(), "512k");
+        assert_eq!(bytes("1mb").unwrap(), "1m");
+        assert_eq!(bytes("2g").unwrap(), "2g");
+        assert_eq!(bytes(" 1.5g ").unwrap(), "1.5g");
+        for bad in ["1.2.3m", "m", "", "1 m", "-1m"] {
+            assert!(bytes(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Control characters in JSON as `\u00XX`; a blank and what follows it as written.
+    #[test]
+    fn json_control_characters() {
+        assert_eq!(json_string("a b\u{1}\u{1f}!"), r#""a b\u0001\u001f!""#);
+        assert_eq!(json_string("\t\r\n\\"), r#""\t\r\n\\""#);
+    }
+
+    /// Several words: each literal, then escaped as a word of its own.
+    #[test]
+    fn several_words() {
+        let ws: Vec<String> = ["a b", "50%", "$X", "c"].map(String::from).to_vec();
+        let escaped = words(&ws);
+        assert!(
+            escaped.contains("%%") && escaped.contains("$$X"),
+            "{escaped}"
+        );
+        let split = crate::split::split_exec(&escaped).unwrap();
+        assert_eq!(split, ["a b", "50%%", "$$X", "c"]);
+    }
+
+    /// One pair of quotes is added only around a value that starts and ends with one.
+    #[test]
+    fn single_values() {
+        assert_eq!(single("x\"").unwrap(), "x\"");
+        assert_eq!(single("\"x").unwrap(), "\"x");
+        assert_eq!(single("\"").unwrap(), "\"");
+        assert_eq!(single("\"\"").unwrap(), "\"\"\"\"");
+        assert_eq!(single("a \t").unwrap(), "a");
+        assert!(single("a\\").is_err());
+        assert!(single("a\rb").is_err());
+        assert_eq!(list_item("a").unwrap(), "a");
+        assert_eq!(list_item("a\tb").unwrap(), "\"a\tb\"");
+        assert!(list_item("a'b").is_err());
+    }
+
     #[test]
     fn durations_and_sizes() {
         assert_eq!(duration_secs("1m30s").unwrap(), 90);
