@@ -40,22 +40,40 @@ impl Project {
         self.root.join("compose/app")
     }
 
-    /// Each unit the project gives, by name (`app-web.container`), and the warnings.
-    pub fn translate(&self) -> (Units, Vec<String>) {
+    fn translated(&self) -> super::Translated {
         let input = super::input(self.dir().join("compose.yaml")).unwrap();
-        let t = super::translate(
+        super::translate(
             &[input],
             false,
             &HashSet::new(),
             &Budget::default(),
             "/usr/bin/unitsmith",
-        );
+        )
+    }
+
+    /// Each unit the project gives, by name (`app-web.container`), and the warnings.
+    pub fn translate(&self) -> (Units, Vec<String>) {
+        let t = self.translated();
         let units = t
             .made
             .into_iter()
             .map(|m| (m.input.name, m.result))
             .collect();
         (units, t.warnings)
+    }
+
+    /// The units the project's target wants (`app-web.service`), and the target's
+    /// `[Unit]` dependencies on a failed project (`Requires=app.service`).
+    pub fn wants(&self) -> (Vec<String>, Vec<String>) {
+        let t = self.translated();
+        let target = &t.targets[0];
+        let requires = target
+            .unit
+            .lookup_all("Unit", "Requires")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        (target.wants.clone(), requires)
     }
 
     /// The unit of service `service` (`app-SERVICE.container`), or its error.

@@ -804,6 +804,119 @@ mod tests {
         assert_eq!(n.get("c").unwrap().tag, None);
     }
 
+    /// What a node is, as messages name it.
+    #[test]
+    fn kinds() {
+        let n = parse("a:\nb: x\nc: [x]\nd: {x: 1}\n", 0).unwrap();
+        let kinds: Vec<&str> = n.as_map().unwrap().iter().map(|(_, v)| v.kind()).collect();
+        assert_eq!(kinds, ["null", "a scalar", "a list", "a mapping"]);
+        let e = parse("? [x]\n: 1\n", 0).unwrap_err();
+        assert_eq!(e.message, "a mapping key must be a string, not a list");
+        let e = parse("c:\n  <<: x\n", 0).unwrap_err();
+        assert!(e.message.ends_with("not a scalar"), "{e:?}");
+    }
+
+    /// A null key is the empty name; a tagged null is no name.
+    #[test]
+    fn null_keys() {
+        let n = parse("~: 1\n", 0).unwrap();
+        assert_eq!(map_keys(&n), [("", 1)]);
+        let e = parse("a: 1\n!t ~: 1\n", 0).unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (2, "a mapping key must be a string, not null")
+        );
+    }
+
+    /// Only `!!str` makes a plain null a string; other tags leave it null. A verbatim tag
+    /// (`!<x>`) is kept whole.
+    #[test]
+    fn tagged_nulls() {
+        let n = parse(
+            "a: !!str ~\nb: !!str null\nc: !reset\nd: !str ~\ne: !!int ~\nf: !<x> ~\n",
+            0,
+        )
+        .unwrap();
+        assert_eq!(n.get("a").unwrap().as_str(), Some("~"));
+        assert_eq!(n.get("b").unwrap().as_str(), Some("null"));
+        for k in ["c", "d", "e", "f"] {
+            assert!(n.get(k).unwrap().is_null(), "{k}");
+        }
+        assert_eq!(n.get("c").unwrap().tag.as_deref(), Some("reset"));
+        assert_eq!(n.get("d").unwrap().tag.as_deref(), Some("str"));
+        assert_eq!(n.get("f").unwrap().tag.as_deref(), Some("x"));
+    }
+
+    /// Text is counted to the byte: exactly MAX_TEXT_BYTES is read, more is not.
+    #[test]
+    fn the_text_limit_is_exact() {
+        // "ab" + "cd" + four copies of the scalar.
+        let with_text = |n: usize| format!("ab: &a {}\ncd: [*a, *a, *a]\n", "y".repeat(n));
+        let fits = MAX_TEXT_BYTES / 4 - 1;
+        assert!(parse(&with_text(fits), 0).is_ok());
+        let e = parse(&with_text(fits + 1), 0).unwrap_err();
+        assert!(e.message.contains("MiB of text"), "{e:?}");
+    }
+
+    /// An alias of an anchored collection counts what the collection holds, not what the
+    /// file held before it: many nodes and bytes before it cost nothing more per alias.
+    #[test]
+    fn an_anchored_collection_counts_only_itself() {
+        let items = vec!["x"; MAX_NODES / 3].join(",");
+        let text = format!("big: [{items}]\na: &a [1]\nb: [*a, *a, *a]\n");
+        let n = parse(&text, 0).unwrap();
+        assert_eq!(n.get("b").unwrap().as_seq().unwrap().len(), 3);
+        let long = "y".repeat(MAX_TEXT_BYTES / 3);
+        let text = format!("big: {long}\na: &a [1]\nb: [*a, *a, *a]\n");
+        assert!(parse(&text, 0).is_ok());
+    }
+
+    /// All readings of a file together read at most MAX_READ_BYTES: a file that needs two
+    /// more readings (two flow collections left of their keys, each moved 2 lines × 4
+    /// spaces) is read when its three readings fit, and keeps its error when they do not.
+    #[test]
+    fn the_readings_are_bounded() {
+        let head = "a: [\n1,\n]\nb: [\n2,\n]\n#";
+        let file = |size: usize| format!("{head}{}\n", "x".repeat(size - head.len() - 1));
+        // size + (size + 8) + (size + 8): the third reading is allowed when that fits.
+        let fits = (MAX_READ_BYTES - 16) / 3;
+        assert_eq!(file(fits).len(), fits);
+        let n = parse(&file(fits), 0).unwrap();
+        assert_eq!(n.get("b").unwrap().as_seq().unwrap()[0].as_str(), Some("2"));
+        let e = parse(&file(fits + 1), 0).unwrap_err();
+        assert_eq!(e.line, 5, "{e:?}");
+        // A small file is read as often as it needs.
+        let small = format!("{}{head}\n", "# a comment line\n".repeat(1000));
+        assert!(parse(&small, 0).is_ok());
+    }
+
+    /// A flow mapping with a trailing comma and its `}` at its key's column, which go-yaml
+    /// reads (saphyr ends such a mapping at its comma).
+    #[test]
+    fn a_trailing_comma_before_the_closing_brace() {
+        let n = parse("x:\n  k: {\n  a: 1,\n  }\n  l: 2\n", 0).unwrap();
+        let x = n.get("x").unwrap();
+        assert_eq!(x.get("k").unwrap().get("a").unwrap().as_str(), Some("1"));
+        assert_eq!(x.get("l").unwrap().line, 5);
+        let n = parse("k: {\na: 1, # c\n\n}\n", 0).unwrap();
+        assert_eq!(n.get("k").unwrap().get("a").unwrap().line, 2);
+    }
+
+    /// Inputs a fuzzer found that made the flow-indentation step index past the last line
+    /// (saphyr placed their error beyond it): refused, never a panic.
+    #[test]
+    fn errors_past_the_last_line() {
+        for text in [
+            "[[:}",
+            "? [&x ",
+            "[...'*x",
+            "{b         *x",
+            "- [a\t\n  &x ",
+        ] {
+            assert!(parse(text, 0).is_err(), "{text:?}");
+        }
+    }
+
     /// Arbitrary bytes never panic the parser or the tree builder.
     #[test]
     fn random_input_never_panics() {

@@ -136,3 +136,108 @@ pub fn env_files(q: &mut Q, s: &Service, v: &Node, path: &str) -> Result<(), Str
     q.raw("Service", "ExecStartPost", &format!("-rm -f {out}"), v);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::Project;
+
+    fn service(body: &str) -> String {
+        format!("services:\n  web:\n    image: x\n{body}")
+    }
+
+    /// `environment:` as a mapping or a list; a name alone takes the project's `.env` value,
+    /// or is left out when that has none.
+    #[test]
+    fn environment() {
+        for (test, body) in [
+            (
+                "env-map",
+                "    environment:\n      A: '1'\n      FROM_DOTENV:\n      UNSET:\n",
+            ),
+            ("env-list", "    environment: [A=1, FROM_DOTENV, UNSET]\n"),
+        ] {
+            let p = Project::new(test, &service(body));
+            p.file(".env", "FROM_DOTENV=d\n");
+            let u = p.service("web").unwrap();
+            assert_eq!(
+                u.lookup_all("Container", "Environment"),
+                ["A=1", "FROM_DOTENV=d"],
+                "{test}"
+            );
+        }
+        let e = Project::new("env-nested", &service("    environment:\n      A: [1]\n"))
+            .service("web")
+            .unwrap_err();
+        assert!(
+            e.contains("compose.yaml:5: services.web.environment.A: must be a string"),
+            "{e}"
+        );
+        let e = Project::new("env-scalar", &service("    environment: A\n"))
+            .service("web")
+            .unwrap_err();
+        assert!(
+            e.contains("must be a mapping or a list of KEY=VALUE"),
+            "{e}"
+        );
+    }
+
+    /// `env_file:` as a path, a list, or mappings with `required:` and `format:`: each file
+    /// is an argument of the step, never its values in the unit.
+    #[test]
+    fn env_files() {
+        let step = |test: &str, body: &str| -> Result<String, String> {
+            let p = Project::new(test, &service(body));
+            p.file("a.env", "A=secret\n").file("b.env", "B=2\n");
+            let u = p.service("web")?;
+            let dir = p.dir().display().to_string();
+            let pre: Vec<String> = u
+                .lookup_all("Service", "ExecStartPre")
+                .iter()
+                .filter(|s| s.contains("compose env-file"))
+                .map(|s| s.replace(&dir, "DIR"))
+                .collect();
+            assert_eq!(pre.len(), 1, "{pre:?}");
+            assert!(!pre[0].contains("secret"));
+            assert_eq!(u.lookup_all("Container", "EnvironmentFile").len(), 1);
+            Ok(pre[0].clone())
+        };
+        let one = step("envfile-one", "    env_file: a.env\n").unwrap();
+        assert!(one.ends_with(" DIR/a.env"), "{one}");
+        let list = step("envfile-list", "    env_file: [a.env, b.env]\n").unwrap();
+        assert!(list.ends_with(" DIR/a.env DIR/b.env"), "{list}");
+        let long = step(
+            "envfile-long",
+            "    env_file:\n      - {path: a.env, format: raw}\n      - {path: none.env, required: false}\n",
+        )
+        .unwrap();
+        assert!(
+            long.ends_with(" raw:DIR/a.env optional:DIR/none.env"),
+            "{long}"
+        );
+        for (test, body, message) in [
+            (
+                "envfile-gone",
+                "    env_file: none.env\n",
+                "none.env does not exist",
+            ),
+            (
+                "envfile-nopath",
+                "    env_file: [{required: false}]\n",
+                "services.web.env_file.0: no path:",
+            ),
+            (
+                "envfile-format",
+                "    env_file: [{path: a.env, format: toml}]\n",
+                "unknown format \"toml\"",
+            ),
+            (
+                "envfile-nested",
+                "    env_file: [[a.env]]\n",
+                "must be a path or a mapping with path:",
+            ),
+        ] {
+            let e = step(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+}

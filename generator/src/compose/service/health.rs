@@ -118,3 +118,110 @@ pub fn wait_secs(healthcheck: Option<&Node>) -> u64 {
     let each = secs("interval", DEFAULT_INTERVAL).saturating_add(secs("timeout", DEFAULT_TIMEOUT));
     secs("start_period", 0).saturating_add(retries.saturating_mul(each))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::wait_secs;
+    use crate::compose::testing::web;
+    use crate::compose::yaml;
+    use crate::unitfile::UnitFile;
+
+    fn check(test: &str, healthcheck: &str) -> Result<UnitFile, String> {
+        web(
+            test,
+            &format!("services:\n  web:\n    image: x\n    healthcheck:\n{healthcheck}"),
+        )
+    }
+
+    fn cmd(test: &str, healthcheck: &str) -> Vec<String> {
+        let u = check(test, healthcheck).unwrap();
+        u.lookup_all("Container", "HealthCmd")
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// Each form of `test:` as Podman's `HealthCmd=`.
+    #[test]
+    fn test_forms() {
+        assert_eq!(
+            cmd("health-string", "      test: ' curl -f x '\n"),
+            ["curl -f x"]
+        );
+        assert_eq!(
+            cmd(
+                "health-shell",
+                "      test: [CMD-SHELL, 'curl -f x || exit 1']\n"
+            ),
+            ["curl -f x || exit 1"]
+        );
+        assert_eq!(
+            cmd("health-cmd", "      test: [CMD, curl, -f, x]\n"),
+            [r#"["curl","-f","x"]"#]
+        );
+        assert_eq!(cmd("health-none", "      test: [NONE]\n"), ["none"]);
+        assert_eq!(
+            cmd(
+                "health-disable",
+                "      test: [CMD, x]\n      disable: true\n"
+            ),
+            ["none"]
+        );
+        assert_eq!(
+            cmd(
+                "health-enabled",
+                "      test: [CMD, x]\n      disable: false\n"
+            ),
+            [r#"["x"]"#]
+        );
+        for (bad, message) in [
+            ("[CMD]", "a list starts with CMD"),
+            ("[CMD-SHELL]", "a list starts with CMD"),
+            ("[CMD-SHELL, a, b]", "a list starts with CMD"),
+            ("[SHELL, x]", "a list starts with CMD"),
+            ("[]", "a list starts with CMD"),
+            ("{a: b}", "must be a string or a list"),
+        ] {
+            let e = check("health-bad", &format!("      test: {bad}\n")).unwrap_err();
+            assert!(
+                e.contains(&format!(
+                    "compose.yaml:5: services.web.healthcheck.test: {message}"
+                )),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    /// The timings, and retries as a number.
+    #[test]
+    fn timings() {
+        let u = check(
+            "health-timings",
+            "      test: x\n      interval: 1m30s\n      timeout: 5s\n      start_period: 10s\n      retries: 4\n",
+        )
+        .unwrap();
+        let one = |k: &str| u.lookup_all("Container", k).join(" ");
+        assert_eq!(one("HealthInterval"), "1m30s");
+        assert_eq!(one("HealthTimeout"), "5s");
+        assert_eq!(one("HealthStartPeriod"), "10s");
+        assert_eq!(one("HealthRetries"), "4");
+        let e = check("health-retries", "      retries: many\n").unwrap_err();
+        assert!(e.contains("\"many\" is not a number"), "{e}");
+    }
+
+    /// The longest wait: the start period, then `retries` checks an interval apart, each
+    /// allowed its timeout; Podman's defaults for what is not set or not readable.
+    #[test]
+    fn longest_wait() {
+        let wait = |text: &str| {
+            let n = yaml::parse(text, 0).unwrap();
+            wait_secs(Some(&n))
+        };
+        assert_eq!(wait_secs(None), 3 * (30 + 30));
+        assert_eq!(
+            wait("interval: 10s\ntimeout: 2s\nretries: 5\nstart_period: 1m\n"),
+            60 + 5 * 12
+        );
+        assert_eq!(wait("interval: x\nretries: y\n"), 3 * (30 + 30));
+    }
+}

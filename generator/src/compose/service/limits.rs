@@ -142,3 +142,89 @@ pub fn sysctls(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), String
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::web;
+    use crate::unitfile::UnitFile;
+
+    fn service(test: &str, body: &str) -> Result<UnitFile, String> {
+        web(test, &format!("services:\n  web:\n    image: x\n{body}"))
+    }
+
+    /// The values of `[Container] key` (the volumes step's variable left out).
+    fn all(u: &UnitFile, key: &str) -> Vec<String> {
+        u.lookup_all("Container", key)
+            .iter()
+            .filter(|s| !s.starts_with('$'))
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `ulimits:` as a number or soft/hard; `sysctls:`; `cpus:`.
+    #[test]
+    fn ulimits_sysctls_and_cpus() {
+        let u = service(
+            "limits-ulimits",
+            "    ulimits:\n      nproc: 65535\n      nofile: {soft: 1024, hard: 2048}\n    sysctls: {net.core.somaxconn: 1024}\n    cpus: 0.5\n",
+        )
+        .unwrap();
+        assert_eq!(all(&u, "Ulimit"), ["nproc=65535", "nofile=1024:2048"]);
+        assert_eq!(all(&u, "Sysctl"), ["net.core.somaxconn=1024"]);
+        assert_eq!(all(&u, "PodmanArgs").join(" "), "--cpus=0.5");
+        for (test, body, message) in [
+            (
+                "limits-nproc",
+                "    ulimits: {nproc: x}\n",
+                "\"x\" is not a number",
+            ),
+            (
+                "limits-soft",
+                "    ulimits: {nofile: {hard: 1}}\n",
+                "services.web.ulimits.nofile: no soft:",
+            ),
+            (
+                "limits-hard",
+                "    ulimits: {nofile: {soft: 1}}\n",
+                "services.web.ulimits.nofile: no hard:",
+            ),
+            (
+                "limits-list",
+                "    ulimits: {nofile: [1]}\n",
+                "must be a number or soft:/hard:",
+            ),
+            (
+                "limits-zero",
+                "    cpus: 0\n",
+                "\"0\" is not a number of CPUs",
+            ),
+            (
+                "limits-cpus",
+                "    cpus: x\n",
+                "\"x\" is not a number of CPUs",
+            ),
+        ] {
+            let e = service(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+
+    /// `deploy:` limits and reservations as docker compose applies them outside a swarm.
+    #[test]
+    fn deploy_resources() {
+        let u = service(
+            "limits-deploy",
+            "    deploy:\n      restart_policy: {condition: on-failure}\n      resources:\n        limits: {cpus: '2', memory: 1g, pids: 100}\n        reservations: {memory: 512m, cpus: '1'}\n",
+        )
+        .unwrap();
+        assert_eq!(all(&u, "Memory"), ["1g"]);
+        assert_eq!(all(&u, "PidsLimit"), ["100"]);
+        assert_eq!(
+            all(&u, "PodmanArgs").join(" "),
+            "--memory-reservation=512m --cpus=2"
+        );
+        assert_eq!(u.lookup_all("Service", "Restart"), ["on-failure"]);
+        let e = service("limits-deploy-mode", "    deploy:\n      placement: {}\n").unwrap_err();
+        assert!(e.contains("services.web.deploy.placement"), "{e}");
+    }
+}

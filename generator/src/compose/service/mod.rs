@@ -299,3 +299,141 @@ fn start_timeout(pulled: bool, health: Option<u64>, oneshot: bool) -> Option<u64
     };
     Some(90 + pull + health.unwrap_or(0))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::start_timeout;
+    use crate::compose::runtime::PULL_TIMEOUT_SECS;
+    use crate::compose::testing::{web, Project};
+
+    /// The error of a project refused whole (its failure stub `app.container`).
+    fn project_error(test: &str, text: &str) -> Option<String> {
+        let (units, _) = Project::new(test, text).translate();
+        units
+            .into_iter()
+            .find(|(n, _)| n == "app.container")
+            .map(|(_, r)| r.unwrap_err())
+    }
+
+    fn names(test: &str, text: &str) -> Vec<String> {
+        let (units, _) = Project::new(test, text).translate();
+        units.into_iter().map(|(n, _)| n).collect()
+    }
+
+    /// `services:` is a mapping, or nothing; a service's name is letters, digits, `.`, `_`
+    /// and `-`.
+    #[test]
+    fn services_and_their_names() {
+        let e = project_error("services-scalar", "services: 5\n").unwrap();
+        assert!(
+            e.contains("compose.yaml:1: services: must be a mapping of service names"),
+            "{e}"
+        );
+        assert_eq!(project_error("services-null", "services:\n"), None);
+        for bad in ["'a b'", "'a/b'", "''"] {
+            let text = format!("services:\n  x:\n    image: x\n  {bad}:\n    image: x\n");
+            let e = project_error("service-name", &text).unwrap();
+            assert!(
+                e.contains("compose.yaml:4: services.") && e.contains("a service name is"),
+                "{bad}: {e}"
+            );
+        }
+        let ok = names("service-name-ok", "services:\n  a.b_c-1:\n    image: x\n");
+        assert!(ok.contains(&"app-a.b_c-1.container".to_string()), "{ok:?}");
+    }
+
+    /// The project's default network is made when a service uses it, not for one that has
+    /// a network_mode: only.
+    #[test]
+    fn the_default_network_only_when_used() {
+        let host = names(
+            "default-net-host",
+            "services:\n  web:\n    image: x\n    network_mode: host\n",
+        );
+        assert!(
+            !host.contains(&"app-default.network".to_string()),
+            "{host:?}"
+        );
+        let used = names("default-net-used", "services:\n  web:\n    image: x\n");
+        assert!(
+            used.contains(&"app-default.network".to_string()),
+            "{used:?}"
+        );
+    }
+
+    /// `links: [db:database]` makes `database` an alias of db, once however many services
+    /// give it; a link by the service's own name adds nothing.
+    #[test]
+    fn link_aliases() {
+        let aliases = |test: &str, links: &str| {
+            let p = Project::new(
+                test,
+                &format!("services:\n  db:\n    image: db\n  web:\n    image: x\n    links: {links}\n  api:\n    image: x\n    links: {links}\n"),
+            );
+            let u = p.service("db").unwrap();
+            u.lookup_all("Container", "NetworkAlias")
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            aliases("links-alias", "['db:database']"),
+            ["db", "database"]
+        );
+        assert_eq!(aliases("links-self", "['db:db', db]"), ["db"]);
+        assert_eq!(
+            aliases("links-two", "['db:database', 'db:store']"),
+            ["db", "database", "store"]
+        );
+    }
+
+    /// The target wants each replica of a service, and none of a service scaled to 0.
+    #[test]
+    fn the_target_wants_each_replica() {
+        let p = Project::new(
+            "wants",
+            "services:\n  one:\n    image: x\n  none:\n    image: x\n    scale: 0\n  two:\n    image: x\n    scale: 2\n",
+        );
+        let (wants, requires) = p.wants();
+        assert_eq!(
+            wants,
+            ["app-one.service", "app-two@1.service", "app-two@2.service"]
+        );
+        assert!(requires.is_empty(), "{requires:?}");
+        // A project refused whole: its target requires the failure stub.
+        let (wants, requires) = Project::new("wants-failed", "services: 5\n").wants();
+        assert!(wants.is_empty(), "{wants:?}");
+        assert_eq!(requires, ["app.service"]);
+    }
+
+    /// Every container runs the volumes step before `podman run`, with its variable.
+    #[test]
+    fn the_runtime_steps() {
+        let u = web("runtime-steps", "services:\n  web:\n    image: x\n").unwrap();
+        let pre = u.lookup_all("Service", "ExecStartPre");
+        assert!(pre.iter().any(|s| s.contains("compose volumes")), "{pre:?}");
+        assert!(u
+            .lookup_all("Service", "EnvironmentFile")
+            .iter()
+            .any(|f| f.starts_with('-') && f.ends_with("app-web-1.volumes")));
+        assert!(!u.lookup_all("Container", "PodmanArgs").is_empty());
+    }
+
+    /// 90 s, plus the pull's limit when it pulls, plus the health check's longest wait; none
+    /// for a oneshot or when the default fits.
+    #[test]
+    fn start_timeouts() {
+        assert_eq!(start_timeout(false, None, false), None);
+        assert_eq!(start_timeout(true, Some(5), true), None);
+        assert_eq!(start_timeout(false, Some(5), true), None);
+        assert_eq!(
+            start_timeout(true, None, false),
+            Some(90 + PULL_TIMEOUT_SECS)
+        );
+        assert_eq!(start_timeout(false, Some(7), false), Some(97));
+        assert_eq!(
+            start_timeout(true, Some(7), false),
+            Some(97 + PULL_TIMEOUT_SECS)
+        );
+    }
+}

@@ -261,3 +261,202 @@ pub fn expose(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), String>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::{web, Project};
+    use crate::unitfile::UnitFile;
+
+    fn service(test: &str, body: &str) -> Result<UnitFile, String> {
+        web(test, &format!("services:\n  web:\n    image: x\n{body}networks:\n  front:\n  ext: {{external: true, name: outside}}\n"))
+    }
+
+    fn all(u: &UnitFile, key: &str) -> Vec<String> {
+        u.lookup_all("Container", key)
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `networks:` as nothing (the default network), a list, a mapping with options.
+    #[test]
+    fn networks() {
+        let nets = |test: &str, body: &str| all(&service(test, body).unwrap(), "Network");
+        assert_eq!(nets("net-none", ""), ["app-default.network"]);
+        assert_eq!(nets("net-null", "    networks:\n"), ["app-default.network"]);
+        assert_eq!(
+            nets("net-list", "    networks: [front, ext]\n"),
+            ["app-front.network", "outside"]
+        );
+        assert_eq!(
+            nets(
+                "net-map",
+                "    networks:\n      front:\n        aliases: [a, b]\n        ipv4_address: 10.0.0.2\n        mac_address: 02:42:ac:11:00:02\n      ext:\n"
+            ),
+            [
+                "app-front.network:alias=a,alias=b,ip=10.0.0.2,mac=02:42:ac:11:00:02",
+                "outside"
+            ]
+        );
+        for (test, body, message) in [
+            (
+                "net-undefined",
+                "    networks: [fron]\n",
+                "refers to undefined network \"fron\"\n  hint: did you mean 'front'?",
+            ),
+            (
+                "net-scalar",
+                "    networks: front\n",
+                "services.web.networks: must be a list or a mapping",
+            ),
+            (
+                "net-option",
+                "    networks: {front: {ip: 1}}\n",
+                "services.web.networks.front.ip",
+            ),
+        ] {
+            let e = service(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+        let u = service("net-alias", "").unwrap();
+        assert_eq!(all(&u, "NetworkAlias"), ["web"]);
+    }
+
+    /// `network_mode:`: Podman's modes as they are, another service's container by its
+    /// unit; never beside `networks:`.
+    #[test]
+    fn network_modes() {
+        let mode = |test: &str, m: &str| {
+            Project::new(
+                test,
+                &format!("services:\n  web:\n    image: x\n    network_mode: '{m}'\n  db:\n    image: x\n  many:\n    image: x\n    scale: 2\n"),
+            )
+            .service("web")
+            .map(|u| all(&u, "Network"))
+        };
+        for m in ["host", "none", "bridge", "container:abc"] {
+            assert_eq!(mode(&format!("mode-{}", m.len()), m).unwrap(), [m]);
+        }
+        assert_eq!(
+            mode("mode-service", "service:db").unwrap(),
+            ["app-db.container"]
+        );
+        for (m, message) in [
+            ("service:nope", "undefined service \"nope\""),
+            ("service:many", "many has several replicas: whose network?"),
+            ("slirp4netns", "\"slirp4netns\" is not supported"),
+        ] {
+            let e = mode(&format!("mode-bad-{}", m.len()), m).unwrap_err();
+            assert!(e.contains(message), "{m}: {e}");
+        }
+        let e = service(
+            "mode-and-networks",
+            "    network_mode: host\n    networks: [front]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("network_mode and networks cannot be combined"),
+            "{e}"
+        );
+        let u = service("mode-and-null", "    network_mode: host\n    networks:\n").unwrap();
+        assert_eq!(all(&u, "Network"), ["host"]);
+    }
+
+    /// `ports:` short and long; what Podman has no use for is a warning.
+    #[test]
+    fn ports() {
+        let p = Project::new(
+            "ports",
+            "services:\n  web:\n    image: x\n    ports:\n      - '8080:80'\n      - {target: 81}\n      - {target: 82, published: '8082', mode: host}\n      - {target: 83, host_ip: 127.0.0.1, protocol: udp, mode: ingress}\n      - {target: 84, host_ip: '::1', published: '8084', name: web}\n",
+        );
+        let (units, warnings) = p.translate();
+        let u = units
+            .into_iter()
+            .find(|(n, _)| n == "app-web.container")
+            .unwrap()
+            .1
+            .unwrap();
+        assert_eq!(
+            all(&u, "PublishPort"),
+            [
+                "8080:80",
+                "81",
+                "8082:82",
+                "127.0.0.1::83/udp",
+                "[::1]:8084:84"
+            ]
+        );
+        let warned: Vec<&str> = warnings
+            .iter()
+            .filter_map(|w| w.split(": ").nth(1))
+            .collect();
+        assert_eq!(
+            warned,
+            ["services.web.ports.3.mode", "services.web.ports.4.name"],
+            "{warnings:?}"
+        );
+        for (test, body, message) in [
+            (
+                "ports-scalar",
+                "    ports: '80'\n",
+                "services.web.ports: must be a list",
+            ),
+            (
+                "ports-target",
+                "    ports: [{published: 80}]\n",
+                "services.web.ports.0: no target:",
+            ),
+            (
+                "ports-bad",
+                "    ports: ['x:y:z:w']\n",
+                "services.web.ports.0:",
+            ),
+            (
+                "ports-list",
+                "    ports: [[80]]\n",
+                "must be a string or a mapping",
+            ),
+        ] {
+            let e = service(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+
+    /// `extra_hosts:` as a list (`=` or `:`) or a mapping; `expose:`.
+    #[test]
+    fn hosts_and_exposed_ports() {
+        let u = service(
+            "hosts",
+            "    extra_hosts: ['a=1.2.3.4', 'b:5.6.7.8', 'c=[::1]']\n    expose: ['80', '9000-9001/udp']\n",
+        )
+        .unwrap();
+        assert_eq!(all(&u, "AddHost"), ["a:1.2.3.4", "b:5.6.7.8", "c:::1"]);
+        assert_eq!(all(&u, "ExposeHostPort"), ["80", "9000-9001/udp"]);
+        let u = service(
+            "hosts-map",
+            "    extra_hosts: {a: 1.2.3.4, b: ['::1', 10.0.0.1]}\n",
+        )
+        .unwrap();
+        assert_eq!(all(&u, "AddHost"), ["a:1.2.3.4", "b:::1", "b:10.0.0.1"]);
+        for (test, body, message) in [
+            (
+                "hosts-bad",
+                "    extra_hosts: [nohost]\n",
+                "\"nohost\" is not HOST=IP or HOST:IP",
+            ),
+            (
+                "hosts-scalar",
+                "    extra_hosts: a=1\n",
+                "must be a list or a mapping",
+            ),
+            (
+                "expose-bad",
+                "    expose: ['8080:80']\n",
+                "\"8080:80\" is not PORT[-PORT][/PROTOCOL]",
+            ),
+        ] {
+            let e = service(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+}

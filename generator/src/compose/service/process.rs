@@ -106,3 +106,97 @@ pub fn namespace(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), Stri
     q.add_word("Container", "PodmanArgs", &format!("--{key}={t}"), v);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::web;
+    use crate::unitfile::UnitFile;
+
+    fn service(test: &str, body: &str) -> Result<UnitFile, String> {
+        web(test, &format!("services:\n  web:\n    image: x\n{body}"))
+    }
+
+    fn all(u: &UnitFile, key: &str) -> Vec<String> {
+        u.lookup_all("Container", key)
+            .iter()
+            .filter(|s| !s.starts_with('$'))
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    /// `command:` as a string split as a shell would, or a list; never empty.
+    #[test]
+    fn commands() {
+        let exec = |test: &str, body: &str| all(&service(test, body).unwrap(), "Exec");
+        assert_eq!(
+            exec("cmd-string", "    command: run 'a b'\n"),
+            [r#"run "a\x20b""#]
+        );
+        assert_eq!(
+            exec("cmd-list", "    command: [run, a b]\n"),
+            [r#"run "a\x20b""#]
+        );
+        for (test, body, message) in [
+            ("cmd-empty", "    command: []\n", "an empty command"),
+            ("cmd-blank", "    command: ''\n", "an empty command"),
+            ("cmd-arg", "    command: [a, '']\n", "argument 2 is empty"),
+            (
+                "cmd-map",
+                "    command: {a: b}\n",
+                "services.web.command: must be a string or a list",
+            ),
+            (
+                "cmd-quote",
+                "    command: \"a 'b\"\n",
+                "services.web.command:",
+            ),
+        ] {
+            let e = service(test, body).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+
+    /// `entrypoint:` of no word (clears the image's), one, several (a JSON array).
+    #[test]
+    fn entrypoints() {
+        let ep = |test: &str, body: &str| all(&service(test, body).unwrap(), "Entrypoint");
+        // An empty value: the image's entrypoint is cleared.
+        let none = service("ep-none", "    entrypoint: []\n").unwrap();
+        assert_eq!(none.lookup_last("Container", "Entrypoint"), Some(""));
+        assert_eq!(ep("ep-one", "    entrypoint: /init\n"), ["/init"]);
+        assert_eq!(
+            ep("ep-two", "    entrypoint: [/bin/sh, -c]\n"),
+            [r#"["/bin/sh","-c"]"#]
+        );
+    }
+
+    /// `logging:`, `security_opt:`, `ipc:`/`pid:` (not another container's).
+    #[test]
+    fn logging_security_and_namespaces() {
+        let u = service(
+            "process-misc",
+            "    logging: {driver: journald, options: {tag: web}}\n    security_opt: [no-new-privileges:true]\n    ipc: shareable\n    pid: host\n",
+        )
+        .unwrap();
+        assert_eq!(all(&u, "LogDriver"), ["journald"]);
+        assert_eq!(all(&u, "LogOpt"), ["tag=web"]);
+        assert_eq!(
+            all(&u, "PodmanArgs"),
+            [
+                "--security-opt=no-new-privileges:true",
+                "--ipc=shareable",
+                "--pid=host"
+            ]
+        );
+        for ns in ["service:db", "container:db"] {
+            let e =
+                service(&format!("ns-{}", ns.len()), &format!("    pid: '{ns}'\n")).unwrap_err();
+            assert!(
+                e.contains("sharing another container's namespace is not supported"),
+                "{ns}: {e}"
+            );
+        }
+        let e = service("logging-bad", "    logging: {format: x}\n").unwrap_err();
+        assert!(e.contains("services.web.logging.format"), "{e}");
+    }
+}

@@ -94,3 +94,93 @@ pub fn replica_count(p: &Project, name: &str, node: &Node) -> Result<u32, String
         _ => Ok(1),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::compose::testing::Project;
+
+    /// The containers a project makes with `COMPOSE_PROFILES` from `.env` (none: no `.env`).
+    fn made(test: &str, profiles: Option<&str>, services: &str) -> Result<Vec<String>, String> {
+        let p = Project::new(test, &format!("services:\n{services}"));
+        if let Some(v) = profiles {
+            p.file(".env", &format!("COMPOSE_PROFILES={v}\n"));
+        }
+        let (units, _) = p.translate();
+        let mut names = Vec::new();
+        for (n, r) in units {
+            if n.ends_with(".container") {
+                r?;
+                names.push(n);
+            }
+        }
+        Ok(names)
+    }
+
+    /// A service with profiles runs when one of them is in `COMPOSE_PROFILES` (`*`: all).
+    #[test]
+    fn profiles() {
+        let services = "  base:\n    image: x\n  empty:\n    image: x\n    profiles: []\n  dbg:\n    image: x\n    profiles: [debug, test]\n";
+        let without = ["app-base.container", "app-empty.container"];
+        let with = [
+            "app-base.container",
+            "app-empty.container",
+            "app-dbg.container",
+        ];
+        assert_eq!(made("profiles-none", None, services).unwrap(), without);
+        assert_eq!(
+            made("profiles-other", Some("other"), services).unwrap(),
+            without
+        );
+        assert_eq!(
+            made("profiles-blank", Some(" , "), services).unwrap(),
+            without
+        );
+        assert_eq!(
+            made("profiles-test", Some("x, test"), services).unwrap(),
+            with
+        );
+        assert_eq!(made("profiles-all", Some("*"), services).unwrap(), with);
+    }
+
+    /// `scale:` and `deploy.replicas:`, 0 to 1000, agreeing when both are given.
+    #[test]
+    fn replicas() {
+        let count = |test: &str, keys: &str| -> Result<Vec<String>, String> {
+            made(test, None, &format!("  web:\n    image: x\n{keys}"))
+        };
+        let one = ["app-web.container"];
+        let template = ["app-web@.container"];
+        assert_eq!(count("scale-none", "").unwrap(), one);
+        assert_eq!(count("scale-one", "    scale: 1\n").unwrap(), one);
+        assert_eq!(count("scale-two", "    scale: 2\n").unwrap(), template);
+        assert_eq!(count("scale-max", "    scale: 1000\n").unwrap(), template);
+        assert_eq!(
+            count("replicas-two", "    deploy: {replicas: 2}\n").unwrap(),
+            template
+        );
+        assert_eq!(
+            count("scale-both", "    scale: 2\n    deploy: {replicas: 2}\n").unwrap(),
+            template
+        );
+        for (test, keys, message) in [
+            (
+                "scale-over",
+                "    scale: 1001\n",
+                "services.web.scale: must be a number of containers (0..1000), not \"1001\"",
+            ),
+            (
+                "scale-text",
+                "    deploy: {replicas: x}\n",
+                "services.web.deploy.replicas: must be a number",
+            ),
+            (
+                "scale-differ",
+                "    scale: 2\n    deploy: {replicas: 3}\n",
+                "services.web.scale: 2 differs from deploy.replicas: 3",
+            ),
+        ] {
+            let e = count(test, keys).unwrap_err();
+            assert!(e.contains(message), "{test}: {e}");
+        }
+    }
+}

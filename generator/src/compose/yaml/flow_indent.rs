@@ -157,7 +157,11 @@ fn indent_one(
     let open_line = line_of(starts, open);
     // Should the reader of flow context fail, the lines up to the error are moved: the check
     // after reading (all_inside) decides whether that was right.
-    let last = closing_bracket(b, open).map_or(error_line, |c| line_of(starts, c));
+    // (saphyr may place an error at the end of the text on a line past its last one: no line
+    // there to move.)
+    let last = closing_bracket(b, open)
+        .map_or(error_line, |c| line_of(starts, c))
+        .min(starts.len());
     if !(open_line < error_line && error_line <= last) {
         return None;
     }
@@ -196,9 +200,32 @@ pub(super) struct Span {
     pub end: (usize, usize),
 }
 
+/// The closing bracket of a flow collection whose end event is at `at`: saphyr puts the end
+/// of a flow mapping with a trailing comma (`{a: 1, }`) at the comma, the bracket comes after
+/// it, past blanks and comments. `None`: not a flow collection's end.
+fn closing_at(b: &[u8], at: usize) -> Option<usize> {
+    let mut i = at;
+    if b.get(i) == Some(&b',') {
+        i += 1;
+        loop {
+            match *b.get(i)? {
+                b'#' => {
+                    while i < b.len() && b[i] != b'\n' && b[i] != b'\r' {
+                        i += 1;
+                    }
+                }
+                c if is_blank(c) => i += 1,
+                _ => break,
+            }
+        }
+    }
+    matches!(b.get(i), Some(b']' | b'}')).then_some(i)
+}
+
 /// Whether every moved line lies inside a flow collection of the reading (after the line of
 /// its opening bracket, up to the line of its closing one): then moving it changed nothing.
-/// A flow collection's events are at its brackets (a block collection never ends at one).
+/// A flow collection's events are at its brackets, or its trailing comma (see [`closing_at`]);
+/// a block collection never ends at one.
 pub(super) fn all_inside(text: &str, moved: &[usize], spans: &[Span]) -> bool {
     if moved.is_empty() {
         return true;
@@ -209,8 +236,8 @@ pub(super) fn all_inside(text: &str, moved: &[usize], spans: &[Span]) -> bool {
         .iter()
         .filter_map(|s| {
             let open = opening_bracket(b, byte_at(text, &starts, s.start.0, s.start.1)?, false)?;
-            let close = byte_at(text, &starts, s.end.0, s.end.1)?;
-            matches!(b.get(close), Some(b']' | b'}')).then(|| (line_of(&starts, open), s.end.0))
+            let close = closing_at(b, byte_at(text, &starts, s.end.0, s.end.1)?)?;
+            Some((line_of(&starts, open), line_of(&starts, close)))
         })
         .collect();
     moved
@@ -254,6 +281,45 @@ mod tests {
         assert_eq!(close("[a, [b]"), None);
     }
 
+    /// Where a quoted scalar starts and where it does not: a backslash escapes only in
+    /// double quotes; `:` ends a plain scalar only before a blank or a flow indicator; `?`
+    /// is an indicator only before a blank; a property (`&`, `!`, `*`) only where a node
+    /// starts.
+    #[test]
+    fn quotes_start_only_where_a_node_does() {
+        assert_eq!(close("['a\\', b] z"), Some("] z"));
+        assert_eq!(close("[a:'b, c] z"), Some("] z"));
+        assert_eq!(close("[?'a] z"), Some("] z"));
+        assert_eq!(close("[? 'a]' : b] z"), Some("] z"));
+        assert_eq!(close("[a&b: 'x]'] z"), Some("] z"));
+    }
+
+    /// A comment ends at its line's end (`\n` or `\r`), a property at a blank or a flow
+    /// indicator; either may end the text.
+    #[test]
+    fn comments_and_properties_end_where_they_should() {
+        assert_eq!(close("[a # c\n] z"), Some("] z"));
+        assert_eq!(close("[a # c\r] z"), Some("] z"));
+        assert_eq!(close("[a #\n] z"), Some("] z"));
+        assert_eq!(close("[&a] z"), Some("] z"));
+        assert_eq!(close("[*a,b] z"), Some("] z"));
+        assert_eq!(close("[a # c"), None);
+        assert_eq!(close("[&x"), None);
+        assert_eq!(close("[a, *x"), None);
+    }
+
+    /// saphyr ends a flow mapping with a trailing comma at the comma: its bracket is found
+    /// past blanks and comments; anything else is not a flow collection's end.
+    #[test]
+    fn a_flow_mappings_end_at_its_trailing_comma() {
+        let b = b"{a: 1, # c\n } ,x";
+        assert_eq!(closing_at(b, 12), Some(12));
+        assert_eq!(closing_at(b, 5), Some(12));
+        assert_eq!(closing_at(b, 14), None);
+        assert_eq!(closing_at(b, 1), None);
+        assert_eq!(closing_at(b"{a: 1,", 5), None);
+    }
+
     #[test]
     fn properties_blanks_and_comments_come_before_the_bracket() {
         let b = b"&a !t # c\n  [1]";
@@ -291,6 +357,18 @@ mod tests {
         assert_eq!(moved, vec![3]);
         assert_eq!(out, "a: [\n---\n    ]\n");
         assert_eq!(indent_flow("a: [\n...\n", &at(&[(1, 3)]), 2), None);
+        // Not a marker: three dashes and more.
+        let (out, moved) = indent_flow("a: [\n---x,\n]\n", &at(&[(1, 3)]), 3).unwrap();
+        assert_eq!(moved, vec![2, 3]);
+        assert_eq!(out, "a: [\n    ---x,\n    ]\n");
+    }
+
+    /// A line of blanks inside the collection is left as it is.
+    #[test]
+    fn blank_lines_are_never_moved() {
+        let (out, moved) = indent_flow("a: [\n  \t\n1,\n]\n", &at(&[(1, 3)]), 3).unwrap();
+        assert_eq!(moved, vec![3, 4]);
+        assert_eq!(out, "a: [\n  \t\n    1,\n    ]\n");
     }
 
     #[test]

@@ -89,5 +89,8 @@ mod tests {
         assert_eq!(node_start(b"-[1]", 0, true), Some(0));
         assert_eq!(node_start(b": x", 0, true), Some(2));
         assert_eq!(node_start(b"a: &x", 1, true), None);
+        // A comment or a property may end the text.
+        assert_eq!(node_start(b"a: # c", 2, true), None);
+        assert_eq!(node_start(b"# c\r[", 0, false), Some(4));
     }
 }
