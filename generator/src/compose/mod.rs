@@ -195,30 +195,59 @@ pub fn translate(
 /// A project's units; a project that cannot be read at all gives a failure stub
 /// `PROJECT.service` that its target requires.
 fn translate_project(input: &Input, user: bool, budget: &Budget, helper: &str) -> Translated {
-    let mut out = Translated::default();
-    match Project::load(input, user, budget, &mut out.warnings) {
-        Ok(project) => {
-            service::translate(&project, helper, &mut out);
+    contained(input, user, || {
+        let mut out = Translated::default();
+        match Project::load(input, user, budget, &mut out.warnings) {
+            Ok(project) => service::translate(&project, helper, &mut out),
+            Err(error) => out = unreadable(input, user, error, out.warnings),
         }
-        Err(error) => {
-            let name = unread_name(input);
-            out.made.push(Made {
-                input: synthetic(&format!("{name}.container"), &input.path),
-                kind: Kind::Container,
-                result: Err(error),
-            });
-            let mut target = target_unit(&name, &input.path, user);
-            target.add("Unit", "Requires", &format!("{name}.service"));
-            target.add("Unit", "After", &format!("{name}.service"));
-            out.targets.push(Target {
-                unit: target,
-                source: input.path.clone(),
-                wants: Vec::new(),
-                untrusted: false,
-            });
+        out
+    })
+}
+
+/// `translate` run so that a panic in it (the YAML reader is third-party code, and every
+/// Compose file is read at every boot) costs only this project its units: it becomes the
+/// project's failure stub, as a file that cannot be read, and every other input keeps its
+/// unit. The panic hook has already logged where it happened.
+fn contained(input: &Input, user: bool, translate: impl FnOnce() -> Translated) -> Translated {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(translate)) {
+        Ok(translated) => translated,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let error = format!(
+                "{}: internal error while translating this project (please report): {what}",
+                shown_path(input)
+            );
+            unreadable(input, user, error, Vec::new())
         }
     }
-    out
+}
+
+/// The failure stub `PROJECT.service` of a project that gives no units, and its target,
+/// which requires it.
+fn unreadable(input: &Input, user: bool, error: String, warnings: Vec<String>) -> Translated {
+    let name = unread_name(input);
+    let mut target = target_unit(&name, &input.path, user);
+    target.add("Unit", "Requires", &format!("{name}.service"));
+    target.add("Unit", "After", &format!("{name}.service"));
+    Translated {
+        made: vec![Made {
+            input: synthetic(&format!("{name}.container"), &input.path),
+            kind: Kind::Container,
+            result: Err(error),
+        }],
+        targets: vec![Target {
+            unit: target,
+            source: input.path.clone(),
+            wants: Vec::new(),
+            untrusted: false,
+        }],
+        warnings,
+    }
 }
 
 /// The target a project input gives (`PROJECT.target`): every project has one, even one
@@ -832,6 +861,47 @@ mod tests {
             e.contains("/compose/app/.env: not read: the generator's time limit of 0.001 s"),
             "{e}"
         );
+        remove_root(&input);
+    }
+
+    /// A panic while a project is translated (a bug, e.g. in the YAML reader, as `[[:}`
+    /// once was) makes that project its failure stub and target, with the panic's message,
+    /// instead of ending the generator's run and every other input's unit with it.
+    #[test]
+    fn a_panic_costs_only_its_own_project() {
+        let (input, _) = project_with_three_files("contained");
+        for (payload, shown) in [
+            (
+                Box::new(|| -> Translated { panic!("boom") }) as Box<dyn FnOnce() -> Translated>,
+                "boom",
+            ),
+            (
+                Box::new(|| -> Translated { panic!("{}", String::from("built")) }),
+                "built",
+            ),
+        ] {
+            let t = contained(&input, false, payload);
+            assert_eq!(t.made.len(), 1);
+            assert_eq!(t.made[0].input.name, "app.container");
+            let error = first_error(&t);
+            assert!(
+                error.ends_with(&format!(
+                    "/compose/app/compose.yaml: internal error while translating this project \
+                 (please report): {shown}"
+                )),
+                "{error}"
+            );
+            assert_eq!(t.targets.len(), 1);
+            assert_eq!(
+                t.targets[0].unit.lookup_all("Unit", "Requires"),
+                ["app.service"]
+            );
+        }
+        // Without a panic, what the translation gives is kept as it is.
+        let t = contained(&input, false, || {
+            translate_project(&input, false, &Budget::default(), "unitsmith")
+        });
+        assert!(t.made.iter().all(|m| m.result.is_ok()), "{:?}", t.warnings);
         remove_root(&input);
     }
 
