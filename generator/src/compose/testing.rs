@@ -98,3 +98,17 @@ impl Drop for Project {
 pub fn web(test: &str, text: &str) -> Result<UnitFile, String> {
     Project::new(test, text).service("web")
 }
+
+/// The unit of a service `web` (image `x`) with the keys `body` adds, or its error.
+pub fn web_with(test: &str, body: &str) -> Result<UnitFile, String> {
+    web(test, &format!("services:\n  web:\n    image: x\n{body}"))
+}
+
+/// The values of `[Container] key` (the volumes step's variable left out).
+pub fn container_values(u: &UnitFile, key: &str) -> Vec<String> {
+    u.lookup_all("Container", key)
+        .iter()
+        .filter(|s| !s.starts_with('$'))
+        .map(|s| s.to_string())
+        .collect()
+}

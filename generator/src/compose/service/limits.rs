@@ -145,21 +145,7 @@ pub fn sysctls(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), String
 
 #[cfg(test)]
 mod tests {
-    use crate::compose::testing::web;
-    use crate::unitfile::UnitFile;
-
-    fn service(test: &str, body: &str) -> Result<UnitFile, String> {
-        web(test, &format!("services:\n  web:\n    image: x\n{body}"))
-    }
-
-    /// The values of `[Container] key` (the volumes step's variable left out).
-    fn all(u: &UnitFile, key: &str) -> Vec<String> {
-        u.lookup_all("Container", key)
-            .iter()
-            .filter(|s| !s.starts_with('$'))
-            .map(|s| s.to_string())
-            .collect()
-    }
+    use crate::compose::testing::{container_values as all, web_with as service};
 
     /// `ulimits:` as a number or soft/hard; `sysctls:`; `cpus:`.
     #[test]

@@ -109,20 +109,7 @@ pub fn namespace(q: &mut Q, _s: &Service, v: &Node, kp: &str) -> Result<(), Stri
 
 #[cfg(test)]
 mod tests {
-    use crate::compose::testing::web;
-    use crate::unitfile::UnitFile;
-
-    fn service(test: &str, body: &str) -> Result<UnitFile, String> {
-        web(test, &format!("services:\n  web:\n    image: x\n{body}"))
-    }
-
-    fn all(u: &UnitFile, key: &str) -> Vec<String> {
-        u.lookup_all("Container", key)
-            .iter()
-            .filter(|s| !s.starts_with('$'))
-            .map(|s| s.to_string())
-            .collect()
-    }
+    use crate::compose::testing::{container_values as all, web_with as service};
 
     /// `command:` as a string split as a shell would, or a list; never empty.
     #[test]
